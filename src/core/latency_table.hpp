@@ -1,0 +1,124 @@
+// The latency table shared by all worker processes: a header and one slot
+// per peer, laid out in shared memory.  Plain data only: no pointers, no
+// virtual functions, so any process can map it and a new configuration can
+// read the table of the previous one.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+#include "inflight_gauge.hpp"
+#include "peak_ewma.hpp"
+
+namespace upstream_latency {
+
+// Stable identity of a peer: a 128-bit hash of upstream name and peer address.
+struct PeerKey {
+    uint64_t high;
+    uint64_t low;
+
+    static PeerKey of(std::string_view upstream, std::string_view peer) noexcept;
+
+    bool operator==(const PeerKey& other) const noexcept
+    {
+        return high == other.high && low == other.low;
+    }
+    bool operator<(const PeerKey& other) const noexcept
+    {
+        return high != other.high ? high < other.high : low < other.low;
+    }
+};
+
+enum class Metric { header, last_byte };
+
+struct alignas(64) PeerSlot {
+    PeerKey key;  // written before workers start, read-only afterwards
+    std::atomic<uint64_t> header_time;    // PeakEwma
+    std::atomic<uint64_t> response_time;  // PeakEwma
+    std::atomic<uint64_t> inflight;       // InflightGauge
+
+    std::atomic<uint64_t>& estimate(Metric metric) noexcept
+    {
+        return metric == Metric::header ? header_time : response_time;
+    }
+    const std::atomic<uint64_t>& estimate(Metric metric) const noexcept
+    {
+        return metric == Metric::header ? header_time : response_time;
+    }
+};
+
+struct alignas(64) TableHeader {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t slot_size;
+    uint64_t bytes;
+    uint32_t capacity;
+    uint32_t used;
+    uint32_t kept;  // slots whose statistics came from the predecessor
+};
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
+static_assert(std::is_standard_layout_v<PeerSlot>);
+static_assert(std::is_standard_layout_v<TableHeader>);
+static_assert(std::is_trivially_destructible_v<PeerSlot>);
+
+class LatencyTable {
+public:
+    static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
+    static constexpr uint32_t kVersion = 1;
+
+    static constexpr std::size_t bytes_for(std::size_t capacity) noexcept
+    {
+        return sizeof(TableHeader) + capacity * sizeof(PeerSlot);
+    }
+
+    static constexpr std::size_t capacity_of(std::size_t bytes) noexcept
+    {
+        return bytes < sizeof(TableHeader)
+                   ? 0
+                   : (bytes - sizeof(TableHeader)) / sizeof(PeerSlot);
+    }
+
+    // Lays out a table in mem (bytes long, 64-byte aligned) with one slot
+    // per key, in order.  Statistics of keys found in predecessor (the
+    // previous configuration's table, or nullptr) are carried over; requests
+    // in flight are not, they belong to the old worker processes.
+    // Throws std::bad_alloc; returns nullptr when the keys do not fit.
+    static LatencyTable* create(void* mem, std::size_t bytes,
+                                const PeerKey* keys, std::size_t nkeys,
+                                const void* predecessor,
+                                std::size_t predecessor_bytes);
+
+    // The table at mem if it has this layout, else nullptr.
+    static const LatencyTable* attach(const void* mem,
+                                      std::size_t bytes) noexcept;
+
+    uint32_t capacity() const noexcept { return header_.capacity; }
+    uint32_t used() const noexcept { return header_.used; }
+    uint32_t kept() const noexcept { return header_.kept; }
+
+    PeerSlot& slot(uint32_t index) noexcept { return slots()[index]; }
+    const PeerSlot& slot(uint32_t index) const noexcept
+    {
+        return slots()[index];
+    }
+
+private:
+    PeerSlot* slots() noexcept
+    {
+        return reinterpret_cast<PeerSlot*>(this + 1);
+    }
+    const PeerSlot* slots() const noexcept
+    {
+        return reinterpret_cast<const PeerSlot*>(this + 1);
+    }
+
+    TableHeader header_;
+};
+
+static_assert(sizeof(LatencyTable) == sizeof(TableHeader));
+
+}  // namespace upstream_latency

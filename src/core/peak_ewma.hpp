@@ -1,0 +1,105 @@
+// Peak EWMA of one latency metric, packed into 64 bits so that every worker
+// process updates it with one lock-free compare-and-swap.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+
+namespace upstream_latency {
+
+// How old estimates fade: the value halves every half_life_ms without new
+// samples, so that a peer that was slow once is probed again.
+struct Decay {
+    uint32_t half_life_ms;
+
+    double factor(int64_t elapsed_ms) const noexcept
+    {
+        if (elapsed_ms <= 0) {
+            return 1.0;
+        }
+        return std::exp2(-static_cast<double>(elapsed_ms) / half_life_ms);
+    }
+};
+
+// A sample is exact when the attempt completed normally; otherwise (failure,
+// timeout, aborted or 5xx response) it is only a lower bound of the latency.
+enum class SampleKind { exact, lower_bound };
+
+// Weight of an exact sample below the estimate; a sample above the estimate
+// replaces it at once (the "peak" in peak EWMA).
+inline constexpr double kDownwardWeight = 0.25;
+
+// Layout: estimate in microseconds (high 32 bits, 0 = no sample yet) and
+// the time of the last sample in milliseconds (low 32 bits, wrapping).
+class PeakEwma {
+public:
+    static constexpr uint32_t kMaxMicros = UINT32_MAX;
+
+    // The estimate at now_us, decayed since the last sample; 0 when unknown.
+    static double read(uint64_t packed, uint64_t now_us,
+                       Decay decay) noexcept
+    {
+        uint32_t value = static_cast<uint32_t>(packed >> 32);
+        if (value == 0) {
+            return 0.0;
+        }
+        return value * decay.factor(elapsed_ms(packed, now_us));
+    }
+
+    static bool measured(uint64_t packed) noexcept
+    {
+        return (packed >> 32) != 0;
+    }
+
+    // The packed value after one sample; unchanged when a lower bound is
+    // below the current estimate.
+    static uint64_t with_sample(uint64_t packed, uint64_t sample_us,
+                                SampleKind kind, uint64_t now_us,
+                                Decay decay) noexcept
+    {
+        double current = read(packed, now_us, decay);
+        double sample = static_cast<double>(
+            std::clamp<uint64_t>(sample_us, 1, kMaxMicros));
+        double next;
+
+        if (current == 0.0 || sample >= current) {
+            next = sample;
+        } else if (kind == SampleKind::lower_bound) {
+            return packed;
+        } else {
+            next = current + kDownwardWeight * (sample - current);
+        }
+
+        uint64_t value = static_cast<uint64_t>(
+            std::clamp(next, 1.0, static_cast<double>(kMaxMicros)));
+        return (value << 32) | static_cast<uint32_t>(now_us / 1000);
+    }
+
+    static void record(std::atomic<uint64_t>& cell, uint64_t sample_us,
+                       SampleKind kind, uint64_t now_us, Decay decay) noexcept
+    {
+        uint64_t old = cell.load(std::memory_order_relaxed);
+        for (;;) {
+            uint64_t next = with_sample(old, sample_us, kind, now_us, decay);
+            if (next == old
+                || cell.compare_exchange_weak(old, next,
+                                              std::memory_order_relaxed))
+            {
+                return;
+            }
+        }
+    }
+
+private:
+    static int64_t elapsed_ms(uint64_t packed, uint64_t now_us) noexcept
+    {
+        // Modular difference: correct across the 32-bit wrap, negative when
+        // another process stamped a sample a moment "later" than now_us.
+        return static_cast<int32_t>(static_cast<uint32_t>(now_us / 1000)
+                                    - static_cast<uint32_t>(packed));
+    }
+};
+
+}  // namespace upstream_latency

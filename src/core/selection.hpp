@@ -1,0 +1,50 @@
+// Choosing the peer with the least expected time for a new request.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "latency_table.hpp"
+
+namespace upstream_latency {
+
+// What the balancer knows about one peer at the moment of a choice.
+struct PeerLoad {
+    double latency_us;  // 0 when unknown and nothing in flight
+    uint32_t active;    // requests in flight, all worker processes
+};
+
+struct LoadOptions {
+    Metric metric;
+    bool inflight;  // count the waiting time of requests still in flight
+    Decay decay;
+};
+
+// Reads a peer's slot.  Latency is the decayed estimate; with
+// options.inflight, or while the peer has no sample yet, it is at least
+// the mean waiting time of the requests in flight to it.
+PeerLoad observe(const PeerSlot& slot, LoadOptions options,
+                 uint64_t now_us) noexcept;
+
+// Expected time for one more request: latency * (1 + active / weight).
+// Weight acts as capacity: a peer of weight 2 takes twice the concurrent
+// requests before it looks as busy as a peer of weight 1.
+double score(PeerLoad load, uint32_t weight) noexcept;
+
+// Scores within this factor of the lowest count as equal, so that peers of
+// nearly the same speed share traffic instead of flapping.
+inline constexpr double kTieFactor = 1.125;
+
+struct Candidate {
+    uint32_t peer;    // index into the tie-break weights
+    uint32_t weight;
+    double score;
+};
+
+// Index into candidates of the lowest score; ties are broken by smooth
+// weighted round robin over current_weights, kept per worker and indexed
+// by Candidate::peer.  count must be at least 1.
+std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
+                             int64_t* current_weights) noexcept;
+
+}  // namespace upstream_latency

@@ -1,0 +1,96 @@
+// Declarations shared by the files of the module's nginx side.
+#pragma once
+
+#include "ngx.hpp"
+
+#include "core/latency_table.hpp"
+#include "core/selection.hpp"
+
+extern "C" {
+extern ngx_module_t  ngx_http_upstream_latency_module;
+}
+
+
+/* where a directive was written, for errors found after parsing */
+typedef struct {
+    ngx_str_t                          file;
+    ngx_uint_t                         line;
+} ngx_http_upstream_latency_where_t;
+
+
+typedef struct {
+    ngx_array_t                        keys;   /* PeerKey, in slot order */
+    size_t                             zone_size;
+    ngx_http_upstream_latency_where_t  zone_where;
+    upstream_latency::LatencyTable    *table;
+} ngx_http_upstream_latency_main_conf_t;
+
+
+typedef struct {
+    ngx_http_upstream_latency_main_conf_t  *main;
+
+    ngx_uint_t                         method;
+    upstream_latency::LoadOptions      options;
+    ngx_msec_t                         half_life;
+    ngx_flag_t                         initialized;
+
+    ngx_http_upstream_latency_where_t  method_where;
+    ngx_http_upstream_latency_where_t  half_life_where;
+
+    ngx_uint_t                         first_slot;
+    ngx_uint_t                         nprimary;
+
+    /* per worker process, reused by every selection */
+    upstream_latency::Candidate       *candidates;
+    ngx_http_upstream_rr_peer_t      **candidate_peers;
+    int64_t                           *current_weights;
+} ngx_http_upstream_latency_srv_conf_t;
+
+
+/* balancing methods; 0 is "not ours" */
+#define NGX_HTTP_UPSTREAM_LATENCY_METHOD_LEAST_TIME  1
+
+
+/* nginx 1.31 has its own "least_time", which would shadow ours */
+#if (nginx_version < 1031000)
+#define NGX_HTTP_UPSTREAM_LATENCY_LEAST_TIME  1
+#else
+#define NGX_HTTP_UPSTREAM_LATENCY_LEAST_TIME  0
+#endif
+
+
+typedef struct {
+    /* the round robin data must be first */
+    ngx_http_upstream_rr_peer_data_t        rrp;
+
+    ngx_http_upstream_latency_srv_conf_t   *conf;
+    ngx_http_request_t                     *request;
+    ngx_uint_t                              base;   /* slot of list's 1st */
+    upstream_latency::PeerSlot             *slot;   /* of the peer in use */
+    uint64_t                                start_us;
+    unsigned                                in_gauge:1;
+} ngx_http_upstream_latency_peer_data_t;
+
+static_assert(std::is_trivially_destructible_v<
+                  ngx_http_upstream_latency_peer_data_t>);
+
+
+#define NGX_HTTP_UPSTREAM_LATENCY_HALF_LIFE  1000
+
+
+uint64_t ngx_http_upstream_latency_now_us() noexcept;
+ngx_int_t ngx_http_upstream_latency_init_peers(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us,
+    ngx_http_upstream_latency_srv_conf_t *lcf) noexcept;
+ngx_int_t ngx_http_upstream_latency_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us, ngx_event_get_peer_pt get) noexcept;
+ngx_flag_t ngx_http_upstream_latency_usable(ngx_http_upstream_rr_peer_t *peer,
+    time_t now) noexcept;
+upstream_latency::PeerSlot &ngx_http_upstream_latency_slot(
+    ngx_http_upstream_latency_srv_conf_t *lcf, ngx_uint_t peer) noexcept;
+void ngx_http_upstream_latency_start(
+    ngx_http_upstream_latency_peer_data_t *lp, ngx_uint_t peer,
+    uint64_t now_us) noexcept;
+
+ngx_int_t ngx_http_upstream_init_least_time(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us) noexcept;

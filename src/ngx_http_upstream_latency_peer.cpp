@@ -1,0 +1,273 @@
+/*
+ * What every balancer of the module shares: the peers' slots in the latency
+ * table, per-request peer data, and measuring each attempt when nginx
+ * releases the peer.
+ */
+
+#include "ngx_http_upstream_latency.hpp"
+
+#include <time.h>
+
+
+using upstream_latency::PeakEwma;
+using upstream_latency::PeerKey;
+using upstream_latency::PeerSlot;
+using upstream_latency::SampleKind;
+
+
+extern "C" {
+
+static void ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t state) noexcept;
+
+}
+
+
+uint64_t
+ngx_http_upstream_latency_now_us() noexcept
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+
+/*
+ * Called from a balancer's init_upstream after round robin has built the
+ * peers: gives each peer, primary then backup, a slot keyed by upstream
+ * name and peer address, and allocates the per-worker selection buffers.
+ */
+
+ngx_int_t
+ngx_http_upstream_latency_init_peers(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us,
+    ngx_http_upstream_latency_srv_conf_t *lcf) noexcept
+{
+    PeerKey                       *key;
+    ngx_uint_t                     n, most;
+    ngx_http_upstream_rr_peer_t   *peer;
+    ngx_http_upstream_rr_peers_t  *peers, *list;
+
+    peers = (ngx_http_upstream_rr_peers_t *) us->peer.data;
+
+    lcf->first_slot = lcf->main->keys.nelts;
+    lcf->nprimary = peers->number;
+
+    n = 0;
+    most = 0;
+
+    for (list = peers; list; list = list->next) {
+
+        for (peer = list->peer; peer; peer = peer->next) {
+            key = (PeerKey *) ngx_array_push(&lcf->main->keys);
+            if (key == NULL) {
+                return NGX_ERROR;
+            }
+
+            *key = PeerKey::of({(const char *) us->host.data, us->host.len},
+                               {(const char *) peer->name.data,
+                                peer->name.len});
+            n++;
+        }
+
+        most = ngx_max(most, list->number);
+    }
+
+    lcf->candidates = (upstream_latency::Candidate *)
+        ngx_palloc(cf->pool, most * sizeof(upstream_latency::Candidate));
+    lcf->candidate_peers = (ngx_http_upstream_rr_peer_t **)
+        ngx_palloc(cf->pool, most * sizeof(ngx_http_upstream_rr_peer_t *));
+    lcf->current_weights = (int64_t *)
+        ngx_pcalloc(cf->pool, n * sizeof(int64_t));
+
+    if (lcf->candidates == NULL
+        || lcf->candidate_peers == NULL
+        || lcf->current_weights == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    if (lcf->half_life == NGX_CONF_UNSET_MSEC) {
+        lcf->half_life = NGX_HTTP_UPSTREAM_LATENCY_HALF_LIFE;
+    }
+
+    lcf->options.decay.half_life_ms = (uint32_t) lcf->half_life;
+    lcf->initialized = 1;
+
+    return NGX_OK;
+}
+
+
+/* Per-request peer data: round robin's, extended; get is the balancer's. */
+
+ngx_int_t
+ngx_http_upstream_latency_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us, ngx_event_get_peer_pt get) noexcept
+{
+    ngx_http_upstream_latency_peer_data_t  *lp;
+
+    lp = (ngx_http_upstream_latency_peer_data_t *)
+             ngx_palloc(r->pool,
+                        sizeof(ngx_http_upstream_latency_peer_data_t));
+    if (lp == NULL) {
+        return NGX_ERROR;
+    }
+
+    r->upstream->peer.data = &lp->rrp;
+
+    if (ngx_http_upstream_init_round_robin_peer(r, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    r->upstream->peer.get = get;
+    r->upstream->peer.free = ngx_http_upstream_free_latency_peer;
+
+    lp->conf = (ngx_http_upstream_latency_srv_conf_t *)
+                   ngx_http_conf_upstream_srv_conf(us,
+                                      ngx_http_upstream_latency_module);
+    lp->request = r;
+    lp->base = 0;
+    lp->slot = NULL;
+    lp->in_gauge = 0;
+
+    return NGX_OK;
+}
+
+
+ngx_flag_t
+ngx_http_upstream_latency_usable(ngx_http_upstream_rr_peer_t *peer,
+    time_t now) noexcept
+{
+    if (peer->down) {
+        return 0;
+    }
+
+    if (peer->max_fails
+        && peer->fails >= peer->max_fails
+        && now - peer->checked <= peer->fail_timeout)
+    {
+        return 0;
+    }
+
+    if (peer->max_conns && peer->conns >= peer->max_conns) {
+        return 0;
+    }
+
+    return 1;
+}
+
+
+PeerSlot &
+ngx_http_upstream_latency_slot(ngx_http_upstream_latency_srv_conf_t *lcf,
+    ngx_uint_t peer) noexcept
+{
+    return lcf->main->table->slot(lcf->first_slot + peer);
+}
+
+
+/* The attempt to the peer at index peer of the current list starts now. */
+
+void
+ngx_http_upstream_latency_start(ngx_http_upstream_latency_peer_data_t *lp,
+    ngx_uint_t peer, uint64_t now_us) noexcept
+{
+    lp->slot = &ngx_http_upstream_latency_slot(lp->conf, lp->base + peer);
+    lp->start_us = now_us;
+    lp->in_gauge = upstream_latency::InflightGauge::enter(lp->slot->inflight,
+                                                          now_us);
+}
+
+
+/*
+ * Records the attempt that ends now.  Only a normal, complete response may
+ * lower an estimate; a failure, a 5xx response or an attempt cut short
+ * shows only that the peer took at least this long.  nginx's own times
+ * have whole milliseconds; the total comes from the monotonic clock, and
+ * the header time is the total less nginx's time for the body.
+ */
+
+static void
+ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
+    ngx_uint_t state, uint64_t now_us) noexcept
+{
+    uint64_t                      elapsed, body, header;
+    ngx_flag_t                    received, fine;
+    SampleKind                    header_kind, response_kind;
+    ngx_http_upstream_t          *u;
+    ngx_http_upstream_state_t    *us;
+    upstream_latency::Decay       decay;
+
+    u = lp->request->upstream;
+    us = u->state;
+    decay = lp->conf->options.decay;
+
+    elapsed = now_us > lp->start_us ? now_us - lp->start_us : 0;
+    header = elapsed;
+
+    received = us != NULL && us->header_time != (ngx_msec_t) -1;
+
+    if (received && us->response_time != (ngx_msec_t) -1
+        && us->response_time >= us->header_time)
+    {
+        body = (uint64_t) (us->response_time - us->header_time) * 1000;
+        header = body < elapsed ? elapsed - body : 0;
+    }
+
+    fine = received
+           && !(state & NGX_PEER_FAILED)
+           && u->headers_in.status_n < NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    header_kind = fine ? SampleKind::exact : SampleKind::lower_bound;
+
+    response_kind = fine && state == 0
+                    && us->response_time != (ngx_msec_t) -1
+                    && !lp->request->connection->error
+                    ? SampleKind::exact : SampleKind::lower_bound;
+
+    PeakEwma::record(lp->slot->header_time, header, header_kind, now_us,
+                     decay);
+    PeakEwma::record(lp->slot->response_time, elapsed, response_kind, now_us,
+                     decay);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, lp->request->connection->log, 0,
+                   "upstream latency sample: header %uLus%s, "
+                   "response %uLus%s", header,
+                   header_kind == SampleKind::exact ? "" : " or more",
+                   elapsed,
+                   response_kind == SampleKind::exact ? "" : " or more");
+}
+
+
+extern "C" {
+
+static void
+ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state) noexcept
+{
+    ngx_http_upstream_latency_peer_data_t *lp =
+        (ngx_http_upstream_latency_peer_data_t *) data;
+
+    uint64_t  now_us;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "free latency peer, state: %ui", state);
+
+    if (lp->slot) {
+        now_us = ngx_http_upstream_latency_now_us();
+
+        ngx_http_upstream_latency_record(lp, state, now_us);
+
+        if (lp->in_gauge) {
+            upstream_latency::InflightGauge::leave(lp->slot->inflight,
+                                                   lp->start_us);
+        }
+
+        lp->slot = NULL;
+    }
+
+    ngx_http_upstream_free_round_robin_peer(pc, &lp->rrp, state);
+}
+
+}
