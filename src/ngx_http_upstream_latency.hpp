@@ -3,6 +3,7 @@
 
 #include "ngx.hpp"
 
+#include "core/eligibility.hpp"
 #include "core/latency_table.hpp"
 #include "core/selection.hpp"
 

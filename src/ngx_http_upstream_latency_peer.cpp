@@ -140,22 +140,11 @@ ngx_flag_t
 ngx_http_upstream_latency_usable(ngx_http_upstream_rr_peer_t *peer,
     time_t now) noexcept
 {
-    if (peer->down) {
-        return 0;
-    }
-
-    if (peer->max_fails
-        && peer->fails >= peer->max_fails
-        && now - peer->checked <= peer->fail_timeout)
-    {
-        return 0;
-    }
-
-    if (peer->max_conns && peer->conns >= peer->max_conns) {
-        return 0;
-    }
-
-    return 1;
+    return upstream_latency::usable({peer->down != 0, peer->fails,
+                                     peer->max_fails, peer->checked,
+                                     peer->fail_timeout, peer->conns,
+                                     peer->max_conns},
+                                    now);
 }
 
 
