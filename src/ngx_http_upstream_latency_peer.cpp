@@ -170,61 +170,69 @@ ngx_http_upstream_latency_start(ngx_http_upstream_latency_peer_data_t *lp,
 
 
 /*
- * Records the attempt that ends now.  Only a normal, complete response may
- * lower an estimate; a failure, a 5xx response or an attempt cut short
- * shows only that the peer took at least this long.  nginx's own times
- * have whole milliseconds; the total comes from the monotonic clock, and
- * the header time is the total less nginx's time for the body.
+ * Records the attempt that ends now.  A failure or a 5xx response counts
+ * as slow (see failure_sample_us); an attempt cut short only shows that the
+ * peer took at least this long.  nginx's own times have whole milliseconds:
+ * the total comes from the monotonic clock, and the header time is the
+ * total less nginx's time for the body.
  */
 
 static void
 ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
     ngx_uint_t state, uint64_t now_us) noexcept
 {
-    uint64_t                      elapsed, body, header;
-    ngx_flag_t                    received, fine;
-    SampleKind                    header_kind, response_kind;
-    ngx_http_upstream_t          *u;
-    ngx_http_upstream_state_t    *us;
-    upstream_latency::Decay       decay;
+    uint64_t                     elapsed, body, header, response;
+    ngx_flag_t                   received, complete;
+    SampleKind                   header_kind, response_kind;
+    ngx_http_upstream_t         *u;
+    ngx_http_upstream_state_t   *us;
+    upstream_latency::Decay      decay;
 
     u = lp->request->upstream;
     us = u->state;
     decay = lp->conf->options.decay;
 
     elapsed = now_us > lp->start_us ? now_us - lp->start_us : 0;
-    header = elapsed;
 
     received = us != NULL && us->header_time != (ngx_msec_t) -1;
+    complete = received && state == 0
+               && us->response_time != (ngx_msec_t) -1
+               && !lp->request->connection->error;
 
-    if (received && us->response_time != (ngx_msec_t) -1
-        && us->response_time >= us->header_time)
+    if ((state & NGX_PEER_FAILED)
+        || (received
+            && u->headers_in.status_n >= NGX_HTTP_INTERNAL_SERVER_ERROR))
     {
-        body = (uint64_t) (us->response_time - us->header_time) * 1000;
-        header = body < elapsed ? elapsed - body : 0;
+        header = upstream_latency::failure_sample_us(elapsed,
+                                         lp->rrp.current->fail_timeout);
+        response = header;
+        header_kind = SampleKind::lower_bound;
+        response_kind = SampleKind::lower_bound;
+
+    } else {
+        header = elapsed;
+
+        if (complete && us->response_time >= us->header_time) {
+            body = (uint64_t) (us->response_time - us->header_time) * 1000;
+            header = body < elapsed ? elapsed - body : 0;
+        }
+
+        response = elapsed;
+        header_kind = received ? SampleKind::exact : SampleKind::lower_bound;
+        response_kind = complete ? SampleKind::exact
+                                 : SampleKind::lower_bound;
     }
-
-    fine = received
-           && !(state & NGX_PEER_FAILED)
-           && u->headers_in.status_n < NGX_HTTP_INTERNAL_SERVER_ERROR;
-
-    header_kind = fine ? SampleKind::exact : SampleKind::lower_bound;
-
-    response_kind = fine && state == 0
-                    && us->response_time != (ngx_msec_t) -1
-                    && !lp->request->connection->error
-                    ? SampleKind::exact : SampleKind::lower_bound;
 
     PeakEwma::record(lp->slot->header_time, header, header_kind, now_us,
                      decay);
-    PeakEwma::record(lp->slot->response_time, elapsed, response_kind, now_us,
-                     decay);
+    PeakEwma::record(lp->slot->response_time, response, response_kind,
+                     now_us, decay);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, lp->request->connection->log, 0,
                    "upstream latency sample: header %uLus%s, "
                    "response %uLus%s", header,
                    header_kind == SampleKind::exact ? "" : " or more",
-                   elapsed,
+                   response,
                    response_kind == SampleKind::exact ? "" : " or more");
 }
 

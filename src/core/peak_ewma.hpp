@@ -27,6 +27,17 @@ struct Decay {
 // timeout, aborted or 5xx response) it is only a lower bound of the latency.
 enum class SampleKind { exact, lower_bound };
 
+// A failed attempt (refused, timed out, or answered with a 5xx status) says
+// nothing of the peer's speed, only that it should be avoided: it counts as
+// a response that took fail_timeout, at least one second, or the time it
+// really took if longer.  A peer refusing in 0.1 ms never looks fast.
+constexpr uint64_t failure_sample_us(uint64_t elapsed_us,
+                                     uint64_t fail_timeout_s) noexcept
+{
+    uint64_t penalty = (fail_timeout_s > 1 ? fail_timeout_s : 1) * 1'000'000;
+    return elapsed_us > penalty ? elapsed_us : penalty;
+}
+
 // Weight of an exact sample below the estimate; a sample above the estimate
 // replaces it at once (the "peak" in peak EWMA).
 inline constexpr double kDownwardWeight = 0.25;

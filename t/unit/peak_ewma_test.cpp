@@ -127,3 +127,24 @@ TEST(PeakEwma, RecordUpdatesTheAtomicCell)
 
 }  // namespace
 }  // namespace upstream_latency
+
+namespace upstream_latency {
+namespace {
+
+TEST(FailureSample, IsAtLeastFailTimeoutAndAtLeastOneSecond)
+{
+    EXPECT_EQ(failure_sample_us(100, 10), 10'000'000u);
+    EXPECT_EQ(failure_sample_us(100, 0), 1'000'000u);
+    EXPECT_EQ(failure_sample_us(60'000'000, 10), 60'000'000u);
+}
+
+TEST(FailureSample, RefusedPeerNeverLooksFasterThanASlowOne)
+{
+    uint64_t refused = PeakEwma::with_sample(
+        0, failure_sample_us(100, 10), SampleKind::lower_bound, kStart,
+        kSecond);
+    EXPECT_GT(PeakEwma::read(refused, kStart, kSecond), 1'000'000);
+}
+
+}  // namespace
+}  // namespace upstream_latency
