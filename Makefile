@@ -29,10 +29,12 @@ DEB_PACKAGES := nginx nginx-dev libnginx-mod-http-echo g++ make \
                 libgtest-dev libbenchmark-dev wrk openssl perl \
                 libtest-base-perl
 
+# the upstream Test::Nginx (CPAN) if installed, else our fallback runner,
+# which then also runs its own tests
+FALLBACK := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null || echo yes)
 TEST_NGINX_ENV := TEST_NGINX_BINARY=$(NGINX_BINARY) \
     TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)" \
-    $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
-            || echo PERL5LIB=$(CURDIR)/t/fallback)
+    $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback)
 
 .PHONY: all module deps unit prove test demo install uninstall clean
 
@@ -61,7 +63,7 @@ unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests
 
 prove: module
-	$(TEST_NGINX_ENV) prove t/*.t
+	$(TEST_NGINX_ENV) prove t/*.t $(if $(FALLBACK),t/fallback/selftest)
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
