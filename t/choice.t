@@ -1,0 +1,103 @@
+# The faster backend gets the traffic, by the metric least_time names.
+use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a 2 ms backend takes nearly all requests from an 8 ms one
+After one probe each, the 8 ms backend is not chosen again before its
+estimate decays below 2 ms * 1.125 (about 2 s at the 1 s half-life).
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992;
+    }
+    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:1992; location / { echo_sleep 0.008; echo 1992; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(100, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [95, 99], 1992 => [1, 5])
+--- timeout: 10
+
+
+
+=== TEST 2: least_time header prefers the backend that answers first
+1991 sends its header at once and its body 30 ms later; 1992 answers
+whole after 10 ms.
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992;
+    }
+    server { listen 127.0.0.1:1991;
+             location / { echo 1991; echo_flush; echo_sleep 0.03; } }
+    server { listen 127.0.0.1:1992; location / { echo_sleep 0.01; echo 1992; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(30, '/app') } }
+ location = /app { proxy_pass http://app; proxy_buffering off; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [27, 29], 1992 => [1, 3])
+--- timeout: 10
+
+
+
+=== TEST 3: least_time last_byte prefers the backend that finishes first
+The same backends as above: by the whole response, 1992 is faster.
+--- http_config
+    upstream app {
+        least_time last_byte;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992;
+    }
+    server { listen 127.0.0.1:1991;
+             location / { echo 1991; echo_flush; echo_sleep 0.03; } }
+    server { listen 127.0.0.1:1992; location / { echo_sleep 0.01; echo 1992; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(30, '/app') } }
+ location = /app { proxy_pass http://app; proxy_buffering off; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [1, 3], 1992 => [27, 29])
+--- timeout: 10
+
+
+
+=== TEST 4: weight does not make a slow backend look fast
+Weight is capacity: it counts against requests in flight, not latency.
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992 weight=5;
+    }
+    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:1992; location / { echo_sleep 0.010; echo 1992; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(50, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [46, 49], 1992 => [1, 4])
+--- timeout: 10

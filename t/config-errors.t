@@ -1,0 +1,202 @@
+# Every configuration mistake stops nginx with a message naming the
+# directive, the file and the line.
+use Test::Nginx::Socket 'no_plan';
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: least_time without an argument
+--- http_config
+    upstream app {
+        least_time;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/invalid number of arguments in "least_time" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 2: least_time with an unknown metric
+--- http_config
+    upstream app {
+        least_time first_byte;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/invalid parameter "first_byte" of "least_time", expected "header" or "last_byte" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 3: least_time with an unknown second argument
+--- http_config
+    upstream app {
+        least_time header slowest;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log
+invalid parameter "slowest" of "least_time", expected "inflight"
+
+
+
+=== TEST 4: least_time with three arguments
+--- http_config
+    upstream app {
+        least_time header inflight inflight;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log
+invalid number of arguments in "least_time" directive
+
+
+
+=== TEST 5: least_time twice in one upstream
+--- http_config
+    upstream app {
+        least_time header;
+        least_time last_byte;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log
+"least_time" directive is duplicate
+
+
+
+=== TEST 6: least_time after another balancing method
+--- http_config
+    upstream app {
+        least_conn;
+        least_time header;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log
+"least_time" cannot follow another load balancing method or "keepalive" in upstream "app"
+
+
+
+=== TEST 7: another balancing method after least_time
+nginx's least_conn only warns when it replaces a method; the module
+refuses to be replaced silently.
+--- http_config
+    upstream app {
+        least_time header;
+        hash $request_uri;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/"least_time" in upstream "app" was replaced by another load balancing method; only one method is allowed in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 8: least_time after keepalive
+keepalive must come after the balancing method, as nginx documents.
+--- http_config
+    upstream app {
+        keepalive 8;
+        least_time header;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log
+"least_time" cannot follow another load balancing method or "keepalive"
+
+
+
+=== TEST 9: least_time outside an upstream block
+--- http_config
+--- config
+    location = /t {
+        least_time header;
+    }
+--- must_die
+--- error_log
+"least_time" directive is not allowed here
+
+
+
+=== TEST 10: a half-life of zero
+--- http_config
+    upstream app {
+        least_time header;
+        upstream_latency_half_life 0;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log
+invalid value "0" of "upstream_latency_half_life", expected a time from 1ms to 24h
+
+
+
+=== TEST 11: a half-life that is not a time
+--- http_config
+    upstream app {
+        least_time header;
+        upstream_latency_half_life soon;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log
+invalid value "soon" of "upstream_latency_half_life"
+
+
+
+=== TEST 12: a half-life without least_time
+--- http_config
+    upstream app {
+        upstream_latency_half_life 2s;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/"upstream_latency_half_life" needs "least_time" in the same upstream "app" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 13: a latency zone too small for the configured peers
+--- http_config eval
+"upstream_latency_zone 32k;
+ upstream app {
+     least_time header;
+" . join('', map { "server 127.0.0.1:" . (20000 + $_) . ";\n" } 1 .. 500) . "
+ }"
+--- config
+--- must_die
+--- error_log eval
+qr/"upstream_latency_zone" of 32k holds \d+ peers, but 500 are configured; it needs at least \d+k in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 14: a latency zone below the minimum size
+--- http_config
+    upstream_latency_zone 1k;
+--- config
+--- must_die
+--- error_log
+invalid size "1k" of "upstream_latency_zone", expected at least 32k
+
+
+
+=== TEST 15: the latency zone inside a server block
+--- config
+    upstream_latency_zone 1m;
+--- must_die
+--- error_log
+"upstream_latency_zone" directive is not allowed here

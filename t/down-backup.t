@@ -1,0 +1,80 @@
+# down and backup servers behave as with nginx's own balancers.
+use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a server marked down gets no request, however fast
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991 down;
+        server 127.0.0.1:1992;
+        server 127.0.0.1:1993;
+    }
+    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:1992; location / { echo_sleep 0.005; echo 1992; } }
+    server { listen 127.0.0.1:1993; location / { echo_sleep 0.005; echo 1993; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(20, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1992 => [1, 19], 1993 => [1, 19])
+
+
+
+=== TEST 2: a backup server is not used while a primary one is usable
+The backup is faster, and still gets nothing.
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992 backup;
+    }
+    server { listen 127.0.0.1:1991; location / { echo_sleep 0.01; echo 1991; } }
+    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(20, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body
+1991: 20
+
+
+
+=== TEST 3: the backup servers take over when no primary is usable
+One primary is down, the other refuses connections and is failed after
+its first attempt.
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991 down;
+        server 127.0.0.1:1999 max_fails=1 fail_timeout=30s;
+        server 127.0.0.1:1992 backup;
+        server 127.0.0.1:1993 backup;
+    }
+    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo 1992; } }
+    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(20, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1992 => [1, 19], 1993 => [1, 19])
+--- grep_error_log eval: qr/connect\(\) failed/
+--- grep_error_log_out
+connect() failed

@@ -1,0 +1,38 @@
+# least_time composes with keepalive placed after it.
+use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: connections to the peers least_time chooses are kept and reused
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992;
+        keepalive 8;
+    }
+    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:1992; location / { echo_sleep 0.008; echo 1992; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(20, '/app') } }
+ location = /app {
+     proxy_pass http://app;
+     proxy_http_version 1.1;
+     proxy_set_header Connection '';
+ }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [15, 19], 1992 => [1, 5])
+--- error_log
+least time peer 127.0.0.1:1991
+get keepalive peer: using connection
+--- no_error_log
+[error]
