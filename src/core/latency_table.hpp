@@ -20,7 +20,8 @@ struct PeerKey {
     uint64_t high;
     uint64_t low;
 
-    static PeerKey of(std::string_view upstream, std::string_view peer) noexcept;
+    static PeerKey of(std::string_view upstream,
+                      std::string_view peer) noexcept;
 
     bool operator==(const PeerKey& other) const noexcept
     {
