@@ -3,6 +3,7 @@
 #   make                 the module, against Debian's nginx-dev (or NGINX_SRC)
 #   make test            dependencies, module, unit tests, Test::Nginx suite
 #   make demo            round robin and least_time side by side, on loopback
+#   make bench           bench/: cost, overhead and tail latency vs nginx's own
 
 NGINX_SRC ?= /usr/share/nginx/src
 NGINX_BINARY ?= /usr/sbin/nginx
@@ -36,7 +37,7 @@ TEST_NGINX_ENV := TEST_NGINX_BINARY=$(NGINX_BINARY) \
     TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)" \
     $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback)
 
-.PHONY: all module deps unit prove test demo install uninstall clean
+.PHONY: all module deps unit prove test demo bench install uninstall clean
 
 all: module
 
@@ -52,7 +53,9 @@ $(NGINX_BUILD)/Makefile: config config.make
 
 module: $(NGINX_BUILD)/Makefile
 	$(MAKE) -f $(NGINX_BUILD)/Makefile -C $(NGINX_SRC) modules
-	cp -p $(NGINX_BUILD)/$(MODULE_NAME).so $(MODULE)
+	# a new file, not rewritten in place: a running nginx may have it mapped
+	cp -p $(NGINX_BUILD)/$(MODULE_NAME).so $(MODULE).tmp
+	mv -f $(MODULE).tmp $(MODULE)
 
 $(BUILD)/unit_tests: $(CORE_SRCS) $(CORE_HDRS) $(UNIT_SRCS)
 	mkdir -p $(BUILD)
@@ -79,6 +82,14 @@ test: deps
 	$(MAKE) module
 	$(MAKE) unit
 	$(MAKE) prove
+
+demo: deps
+	@$(MAKE) -s --no-print-directory module >/dev/null
+	@bench/demo
+
+bench: deps
+	@$(MAKE) -s --no-print-directory module >/dev/null
+	bench/run
 
 install: module
 	install -m 644 $(MODULE) $(NGINX_MODULES_DIR)/$(MODULE_NAME).so
