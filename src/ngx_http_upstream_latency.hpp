@@ -5,7 +5,9 @@
 
 #include "core/eligibility.hpp"
 #include "core/latency_table.hpp"
+#include "core/rng.hpp"
 #include "core/selection.hpp"
+#include "core/weighted_sampler.hpp"
 
 extern "C" {
 extern ngx_module_t  ngx_http_upstream_latency_module;
@@ -24,13 +26,26 @@ typedef struct {
     size_t                             zone_size;
     ngx_http_upstream_latency_where_t  zone_where;
     upstream_latency::LatencyTable    *table;
+    upstream_latency::Rng              rng;    /* seeded in each worker */
 } ngx_http_upstream_latency_main_conf_t;
+
+
+/* a peer list (primary or backup) for drawing peers by index */
+typedef struct {
+    ngx_http_upstream_rr_peers_t      *indexed;  /* list peer[] was made of */
+    ngx_http_upstream_rr_peer_t      **peer;
+    uint32_t                          *weight;
+    upstream_latency::AliasEntry      *alias;
+    ngx_uint_t                         number;
+} ngx_http_upstream_latency_list_t;
 
 
 typedef struct {
     ngx_http_upstream_latency_main_conf_t  *main;
 
     ngx_uint_t                         method;
+    ngx_flag_t                         two;         /* weighted_random two */
+    ngx_flag_t                         by_latency;  /* ... least_time= */
     upstream_latency::LoadOptions      options;
     ngx_msec_t                         half_life;
     ngx_flag_t                         initialized;
@@ -45,11 +60,13 @@ typedef struct {
     upstream_latency::Candidate       *candidates;
     ngx_http_upstream_rr_peer_t      **candidate_peers;
     int64_t                           *current_weights;
+    ngx_http_upstream_latency_list_t   lists[2];  /* primary, backup */
 } ngx_http_upstream_latency_srv_conf_t;
 
 
 /* balancing methods; 0 is "not ours" */
-#define NGX_HTTP_UPSTREAM_LATENCY_METHOD_LEAST_TIME  1
+#define NGX_HTTP_UPSTREAM_LATENCY_METHOD_LEAST_TIME       1
+#define NGX_HTTP_UPSTREAM_LATENCY_METHOD_WEIGHTED_RANDOM  2
 
 
 /* nginx 1.31 has its own "least_time", which would shadow ours */
@@ -67,6 +84,7 @@ typedef struct {
     ngx_http_upstream_latency_srv_conf_t   *conf;
     ngx_http_request_t                     *request;
     ngx_uint_t                              base;   /* slot of list's 1st */
+    ngx_uint_t                              list;   /* 0 primary, 1 backup */
     upstream_latency::PeerSlot             *slot;   /* of the peer in use */
     uint64_t                                start_us;
     unsigned                                in_gauge:1;
@@ -85,13 +103,26 @@ ngx_int_t ngx_http_upstream_latency_init_peers(ngx_conf_t *cf,
     ngx_http_upstream_latency_srv_conf_t *lcf) noexcept;
 ngx_int_t ngx_http_upstream_latency_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us, ngx_event_get_peer_pt get) noexcept;
-ngx_flag_t ngx_http_upstream_latency_usable(ngx_http_upstream_rr_peer_t *peer,
-    time_t now) noexcept;
-upstream_latency::PeerSlot &ngx_http_upstream_latency_slot(
-    ngx_http_upstream_latency_srv_conf_t *lcf, ngx_uint_t peer) noexcept;
-void ngx_http_upstream_latency_start(
-    ngx_http_upstream_latency_peer_data_t *lp, ngx_uint_t peer,
+
+/*
+ * A balancer's choice among the current list: a usable peer not yet tried,
+ * with its index in the list, or NULL.
+ */
+typedef ngx_http_upstream_rr_peer_t *(*ngx_http_upstream_latency_choose_pt)(
+    ngx_http_upstream_latency_peer_data_t *lp, time_t now, uint64_t now_us,
+    ngx_uint_t *index, ngx_log_t *log);
+
+ngx_int_t ngx_http_upstream_latency_get_peer(ngx_peer_connection_t *pc,
+    ngx_http_upstream_latency_peer_data_t *lp,
+    ngx_http_upstream_latency_choose_pt choose) noexcept;
+ngx_flag_t ngx_http_upstream_latency_available(
+    ngx_http_upstream_latency_peer_data_t *lp,
+    ngx_http_upstream_rr_peer_t *peer, ngx_uint_t index, time_t now) noexcept;
+upstream_latency::PeerLoad ngx_http_upstream_latency_load(
+    ngx_http_upstream_latency_peer_data_t *lp, ngx_uint_t index,
     uint64_t now_us) noexcept;
 
 ngx_int_t ngx_http_upstream_init_least_time(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us) noexcept;
+ngx_int_t ngx_http_upstream_init_weighted_random(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us) noexcept;

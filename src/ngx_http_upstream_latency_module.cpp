@@ -22,11 +22,15 @@ static ngx_int_t ngx_http_upstream_latency_postconfiguration(ngx_conf_t *cf)
     noexcept;
 static ngx_int_t ngx_http_upstream_latency_init_zone(ngx_shm_zone_t *shm_zone,
     void *data) noexcept;
+static ngx_int_t ngx_http_upstream_latency_init_process(ngx_cycle_t *cycle)
+    noexcept;
 
 #if (NGX_HTTP_UPSTREAM_LATENCY_LEAST_TIME)
 static char *ngx_http_upstream_least_time(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf) noexcept;
 #endif
+static char *ngx_http_upstream_weighted_random(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf) noexcept;
 static char *ngx_http_upstream_latency_half_life(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf) noexcept;
 static char *ngx_http_upstream_latency_zone(ngx_conf_t *cf,
@@ -43,6 +47,13 @@ static ngx_command_t  ngx_http_upstream_latency_commands[] = {
       0,
       NULL },
 #endif
+
+    { ngx_string("weighted_random"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE12,
+      ngx_http_upstream_weighted_random,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("upstream_latency_half_life"),
       NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
@@ -84,7 +95,7 @@ ngx_module_t  ngx_http_upstream_latency_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_upstream_latency_init_process, /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -153,6 +164,7 @@ ngx_http_upstream_latency_create_main_conf(ngx_conf_t *cf) noexcept
     }
 
     lmcf->zone_size = NGX_CONF_UNSET_SIZE;
+    new (&lmcf->rng) upstream_latency::Rng();
 
     return lmcf;
 }
@@ -197,6 +209,55 @@ ngx_http_upstream_latency_remember(ngx_conf_t *cf,
 }
 
 
+/*
+ * Makes method the upstream's balancing method.  nginx's own methods only
+ * warn when one replaces another; a second method, or one after keepalive
+ * (which wraps the method before it), is an error here.
+ */
+
+static char *
+ngx_http_upstream_latency_set_method(ngx_conf_t *cf,
+    ngx_http_upstream_latency_srv_conf_t *lcf, ngx_uint_t method,
+    ngx_http_upstream_init_pt init)
+{
+    ngx_str_t                     *value;
+    ngx_http_upstream_srv_conf_t  *uscf;
+
+    value = (ngx_str_t *) cf->args->elts;
+
+    if (lcf->method == method) {
+        return (char *) "is duplicate";
+    }
+
+    uscf = (ngx_http_upstream_srv_conf_t *)
+               ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
+
+    if (uscf->peer.init_upstream) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" cannot follow another load balancing "
+                           "method or \"keepalive\" in upstream \"%V\"; only "
+                           "one method is allowed, and it must come before "
+                           "\"keepalive\"", &value[0], &uscf->host);
+        return (char *) NGX_CONF_ERROR;
+    }
+
+    lcf->method = method;
+    ngx_http_upstream_latency_remember(cf, &lcf->method_where);
+
+    uscf->peer.init_upstream = init;
+
+    uscf->flags = NGX_HTTP_UPSTREAM_CREATE
+                  |NGX_HTTP_UPSTREAM_WEIGHT
+                  |NGX_HTTP_UPSTREAM_MAX_CONNS
+                  |NGX_HTTP_UPSTREAM_MAX_FAILS
+                  |NGX_HTTP_UPSTREAM_FAIL_TIMEOUT
+                  |NGX_HTTP_UPSTREAM_DOWN
+                  |NGX_HTTP_UPSTREAM_BACKUP;
+
+    return NGX_CONF_OK;
+}
+
+
 #if (NGX_HTTP_UPSTREAM_LATENCY_LEAST_TIME)
 
 static char *
@@ -206,24 +267,7 @@ ngx_http_upstream_least_time(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_upstream_latency_srv_conf_t *lcf =
         (ngx_http_upstream_latency_srv_conf_t *) conf;
 
-    ngx_str_t                     *value;
-    ngx_http_upstream_srv_conf_t  *uscf;
-
-    if (lcf->method) {
-        return (char *) "is duplicate";
-    }
-
-    uscf = (ngx_http_upstream_srv_conf_t *)
-               ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
-
-    if (uscf->peer.init_upstream) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"least_time\" cannot follow another load "
-                           "balancing method or \"keepalive\" in upstream "
-                           "\"%V\"; only one method is allowed, and it must "
-                           "come before \"keepalive\"", &uscf->host);
-        return (char *) NGX_CONF_ERROR;
-    }
+    ngx_str_t  *value;
 
     value = (ngx_str_t *) cf->args->elts;
 
@@ -251,23 +295,62 @@ ngx_http_upstream_least_time(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         lcf->options.inflight = true;
     }
 
-    lcf->method = NGX_HTTP_UPSTREAM_LATENCY_METHOD_LEAST_TIME;
-    ngx_http_upstream_latency_remember(cf, &lcf->method_where);
+    lcf->by_latency = 1;
 
-    uscf->peer.init_upstream = ngx_http_upstream_init_least_time;
-
-    uscf->flags = NGX_HTTP_UPSTREAM_CREATE
-                  |NGX_HTTP_UPSTREAM_WEIGHT
-                  |NGX_HTTP_UPSTREAM_MAX_CONNS
-                  |NGX_HTTP_UPSTREAM_MAX_FAILS
-                  |NGX_HTTP_UPSTREAM_FAIL_TIMEOUT
-                  |NGX_HTTP_UPSTREAM_DOWN
-                  |NGX_HTTP_UPSTREAM_BACKUP;
-
-    return NGX_CONF_OK;
+    return ngx_http_upstream_latency_set_method(cf, lcf,
+               NGX_HTTP_UPSTREAM_LATENCY_METHOD_LEAST_TIME,
+               ngx_http_upstream_init_least_time);
 }
 
 #endif
+
+
+static char *
+ngx_http_upstream_weighted_random(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf) noexcept
+{
+    ngx_http_upstream_latency_srv_conf_t *lcf =
+        (ngx_http_upstream_latency_srv_conf_t *) conf;
+
+    ngx_str_t  *value;
+
+    value = (ngx_str_t *) cf->args->elts;
+
+    if (cf->args->nelts > 1) {
+        if (ngx_strcmp(value[1].data, "two") != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" of "
+                               "\"weighted_random\", expected \"two\"",
+                               &value[1]);
+            return (char *) NGX_CONF_ERROR;
+        }
+
+        lcf->two = 1;
+    }
+
+    if (cf->args->nelts > 2) {
+        if (ngx_strcmp(value[2].data, "least_time=header") == 0) {
+            lcf->by_latency = 1;
+            lcf->options.metric = upstream_latency::Metric::header;
+
+        } else if (ngx_strcmp(value[2].data, "least_time=last_byte") == 0) {
+            lcf->by_latency = 1;
+            lcf->options.metric = upstream_latency::Metric::last_byte;
+
+        } else if (ngx_strcmp(value[2].data, "least_conn") != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" of "
+                               "\"weighted_random two\", expected "
+                               "\"least_conn\", \"least_time=header\" or "
+                               "\"least_time=last_byte\"", &value[2]);
+            return (char *) NGX_CONF_ERROR;
+        }
+    }
+
+    return ngx_http_upstream_latency_set_method(cf, lcf,
+               NGX_HTTP_UPSTREAM_LATENCY_METHOD_WEIGHTED_RANDOM,
+               ngx_http_upstream_init_weighted_random);
+}
 
 
 static char *
@@ -375,9 +458,12 @@ ngx_http_upstream_latency_postconfiguration(ngx_conf_t *cf) noexcept
 
         if (lcf->method && !lcf->initialized) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"least_time\" in upstream \"%V\" was replaced by "
+                          "\"%s\" in upstream \"%V\" was replaced by "
                           "another load balancing method; only one method "
                           "is allowed in %V:%ui",
+                          lcf->method
+                              == NGX_HTTP_UPSTREAM_LATENCY_METHOD_LEAST_TIME
+                          ? "least_time" : "weighted_random",
                           &uscfp[i]->host, &lcf->method_where.file,
                           lcf->method_where.line);
             return NGX_ERROR;
@@ -386,8 +472,8 @@ ngx_http_upstream_latency_postconfiguration(ngx_conf_t *cf) noexcept
         if (!lcf->method && lcf->half_life != NGX_CONF_UNSET_MSEC) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"upstream_latency_half_life\" needs "
-                          "\"least_time\" in the same upstream \"%V\" "
-                          "in %V:%ui",
+                          "\"least_time\" or \"weighted_random\" in the "
+                          "same upstream \"%V\" in %V:%ui",
                           &uscfp[i]->host, &lcf->half_life_where.file,
                           lcf->half_life_where.line);
             return NGX_ERROR;
@@ -435,6 +521,30 @@ ngx_http_upstream_latency_postconfiguration(ngx_conf_t *cf) noexcept
      * statistics of the previous one, and the old workers keep theirs.
      */
     shm_zone->noreuse = 1;
+
+    return NGX_OK;
+}
+
+
+/* Each worker process draws from its own generator, seeded apart. */
+
+static ngx_int_t
+ngx_http_upstream_latency_init_process(ngx_cycle_t *cycle) noexcept
+{
+    uint64_t                                seed;
+    ngx_http_upstream_latency_main_conf_t  *lmcf;
+
+    lmcf = (ngx_http_upstream_latency_main_conf_t *)
+               ngx_http_cycle_get_module_main_conf(cycle,
+                                      ngx_http_upstream_latency_module);
+    if (lmcf == NULL) {
+        return NGX_OK;
+    }
+
+    seed = ngx_http_upstream_latency_now_us() ^ ((uint64_t) ngx_pid << 40)
+           ^ ((uint64_t) ngx_random() << 20);
+
+    lmcf->rng = upstream_latency::Rng(seed);
 
     return NGX_OK;
 }

@@ -129,6 +129,7 @@ ngx_http_upstream_latency_init_peer(ngx_http_request_t *r,
                                       ngx_http_upstream_latency_module);
     lp->request = r;
     lp->base = 0;
+    lp->list = 0;
     lp->slot = NULL;
     lp->in_gauge = 0;
 
@@ -136,9 +137,9 @@ ngx_http_upstream_latency_init_peer(ngx_http_request_t *r,
 }
 
 
-ngx_flag_t
+static ngx_flag_t
 ngx_http_upstream_latency_usable(ngx_http_upstream_rr_peer_t *peer,
-    time_t now) noexcept
+    time_t now)
 {
     return upstream_latency::usable({peer->down != 0, peer->fails,
                                      peer->max_fails, peer->checked,
@@ -148,24 +149,183 @@ ngx_http_upstream_latency_usable(ngx_http_upstream_rr_peer_t *peer,
 }
 
 
-PeerSlot &
-ngx_http_upstream_latency_slot(ngx_http_upstream_latency_srv_conf_t *lcf,
-    ngx_uint_t peer) noexcept
+/* Whether the peer at index of the current list may take this request. */
+
+ngx_flag_t
+ngx_http_upstream_latency_available(ngx_http_upstream_latency_peer_data_t *lp,
+    ngx_http_upstream_rr_peer_t *peer, ngx_uint_t index, time_t now) noexcept
 {
-    return lcf->main->table->slot(lcf->first_slot + peer);
+    uintptr_t                      m;
+    ngx_uint_t                     n;
+    ngx_flag_t                     usable;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    n = index / (8 * sizeof(uintptr_t));
+    m = (uintptr_t) 1 << index % (8 * sizeof(uintptr_t));
+
+    if (lp->rrp.tried[n] & m) {
+        return 0;
+    }
+
+    peers = lp->rrp.peers;
+
+    ngx_http_upstream_rr_peer_lock(peers, peer);
+    usable = ngx_http_upstream_latency_usable(peer, now);
+    ngx_http_upstream_rr_peer_unlock(peers, peer);
+
+    return usable;
 }
 
 
-/* The attempt to the peer at index peer of the current list starts now. */
-
-void
-ngx_http_upstream_latency_start(ngx_http_upstream_latency_peer_data_t *lp,
-    ngx_uint_t peer, uint64_t now_us) noexcept
+static PeerSlot &
+ngx_http_upstream_latency_slot(ngx_http_upstream_latency_peer_data_t *lp,
+    ngx_uint_t index)
 {
-    lp->slot = &ngx_http_upstream_latency_slot(lp->conf, lp->base + peer);
+    return lp->conf->main->table->slot(lp->conf->first_slot + lp->base
+                                       + index);
+}
+
+
+upstream_latency::PeerLoad
+ngx_http_upstream_latency_load(ngx_http_upstream_latency_peer_data_t *lp,
+    ngx_uint_t index, uint64_t now_us) noexcept
+{
+    return upstream_latency::observe(ngx_http_upstream_latency_slot(lp, index),
+                                     lp->conf->options, now_us);
+}
+
+
+/* The attempt to the peer at index of the current list starts now. */
+
+static void
+ngx_http_upstream_latency_start(ngx_http_upstream_latency_peer_data_t *lp,
+    ngx_uint_t index, uint64_t now_us)
+{
+    lp->slot = &ngx_http_upstream_latency_slot(lp, index);
     lp->start_us = now_us;
     lp->in_gauge = upstream_latency::InflightGauge::enter(lp->slot->inflight,
                                                           now_us);
+}
+
+
+/*
+ * The get callback of every balancer of the module, choose() aside: primary
+ * peers first, then backup ones, as nginx's own balancers do.
+ */
+
+ngx_int_t
+ngx_http_upstream_latency_get_peer(ngx_peer_connection_t *pc,
+    ngx_http_upstream_latency_peer_data_t *lp,
+    ngx_http_upstream_latency_choose_pt choose) noexcept
+{
+    time_t                         now;
+    uint64_t                       now_us;
+    uintptr_t                      m;
+    ngx_int_t                      rc;
+    ngx_uint_t                     i, n, index;
+    ngx_http_upstream_rr_peer_t   *peer;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    now_us = ngx_http_upstream_latency_now_us();
+
+    if (lp->rrp.peers->single) {
+        rc = ngx_http_upstream_get_round_robin_peer(pc, &lp->rrp);
+
+        if (rc == NGX_OK) {
+            ngx_http_upstream_latency_start(lp, 0, now_us);
+        }
+
+        return rc;
+    }
+
+    pc->cached = 0;
+    pc->connection = NULL;
+
+    now = ngx_time();
+
+    peers = lp->rrp.peers;
+
+    ngx_http_upstream_rr_peers_rlock(peers);
+
+    for ( ;; ) {
+        peer = choose(lp, now, now_us, &index, pc->log);
+        if (peer == NULL) {
+            goto failed;
+        }
+
+        n = index / (8 * sizeof(uintptr_t));
+        m = (uintptr_t) 1 << index % (8 * sizeof(uintptr_t));
+
+        ngx_http_upstream_rr_peer_lock(peers, peer);
+
+        /* another worker may have taken the last of max_conns meanwhile */
+
+        if (ngx_http_upstream_latency_usable(peer, now)) {
+            break;
+        }
+
+        ngx_http_upstream_rr_peer_unlock(peers, peer);
+
+        lp->rrp.tried[n] |= m;
+    }
+
+    if (now - peer->checked > peer->fail_timeout) {
+        peer->checked = now;
+    }
+
+    pc->sockaddr = peer->sockaddr;
+    pc->socklen = peer->socklen;
+    pc->name = &peer->name;
+
+    peer->conns++;
+
+    ngx_http_upstream_rr_peer_unlock(peers, peer);
+
+    lp->rrp.current = peer;
+    lp->rrp.tried[n] |= m;
+
+    ngx_http_upstream_rr_peers_unlock(peers);
+
+    ngx_http_upstream_latency_start(lp, index, now_us);
+
+    return NGX_OK;
+
+failed:
+
+    if (peers->next) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                       "get latency peer, backup servers");
+
+        lp->rrp.peers = peers->next;
+        lp->base += peers->number;
+        lp->list = 1;
+
+        n = (lp->rrp.peers->number + (8 * sizeof(uintptr_t) - 1))
+                / (8 * sizeof(uintptr_t));
+
+        for (i = 0; i < n; i++) {
+            lp->rrp.tried[i] = 0;
+        }
+
+        ngx_http_upstream_rr_peers_unlock(peers);
+
+        rc = ngx_http_upstream_latency_get_peer(pc, lp, choose);
+
+        if (rc != NGX_BUSY) {
+            return rc;
+        }
+
+        ngx_http_upstream_rr_peers_rlock(peers);
+    }
+
+    ngx_http_upstream_rr_peers_unlock(peers);
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "get latency peer, no peer found");
+
+    pc->name = peers->name;
+
+    return NGX_BUSY;
 }
 
 

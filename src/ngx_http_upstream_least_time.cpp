@@ -38,59 +38,39 @@ ngx_http_upstream_init_least_time(ngx_conf_t *cf,
 }
 
 
-/*
- * Scores the usable peers of the current list not yet tried and picks one;
- * returns its index in the list, or NGX_BUSY.
- */
+/* Scores every available peer of the current list and takes the least. */
 
-static ngx_int_t
+static ngx_http_upstream_rr_peer_t *
 ngx_http_upstream_least_time_choose(ngx_http_upstream_latency_peer_data_t *lp,
-    time_t now, uint64_t now_us, ngx_log_t *log)
+    time_t now, uint64_t now_us, ngx_uint_t *index, ngx_log_t *log)
 {
     size_t                                 best;
-    uintptr_t                              m;
-    ngx_uint_t                             i, n, count;
+    ngx_uint_t                             i, count;
     Candidate                             *c;
     ngx_http_upstream_rr_peer_t           *peer;
-    ngx_http_upstream_rr_peers_t          *peers;
     ngx_http_upstream_latency_srv_conf_t  *lcf;
 
     lcf = lp->conf;
-    peers = lp->rrp.peers;
     count = 0;
 
-    for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
+    for (peer = lp->rrp.peers->peer, i = 0; peer; peer = peer->next, i++) {
 
-        n = i / (8 * sizeof(uintptr_t));
-        m = (uintptr_t) 1 << i % (8 * sizeof(uintptr_t));
-
-        if (lp->rrp.tried[n] & m) {
+        if (!ngx_http_upstream_latency_available(lp, peer, i, now)) {
             continue;
         }
-
-        ngx_http_upstream_rr_peer_lock(peers, peer);
-
-        if (!ngx_http_upstream_latency_usable(peer, now)) {
-            ngx_http_upstream_rr_peer_unlock(peers, peer);
-            continue;
-        }
-
-        ngx_http_upstream_rr_peer_unlock(peers, peer);
 
         c = &lcf->candidates[count];
         c->peer = lp->base + i;
         c->weight = peer->weight;
         c->score = upstream_latency::score(
-                       upstream_latency::observe(
-                           ngx_http_upstream_latency_slot(lcf, lp->base + i),
-                           lcf->options, now_us),
+                       ngx_http_upstream_latency_load(lp, i, now_us),
                        peer->weight);
 
         lcf->candidate_peers[count++] = peer;
     }
 
     if (count == 0) {
-        return NGX_BUSY;
+        return NULL;
     }
 
     best = upstream_latency::pick_least_score(lcf->candidates, count,
@@ -101,7 +81,9 @@ ngx_http_upstream_least_time_choose(ngx_http_upstream_latency_peer_data_t *lp,
                    &lcf->candidate_peers[best]->name,
                    lcf->candidates[best].score / 1000, count);
 
-    return lcf->candidates[best].peer - lp->base;
+    *index = lcf->candidates[best].peer - lp->base;
+
+    return lcf->candidate_peers[best];
 }
 
 
@@ -123,124 +105,12 @@ static ngx_int_t
 ngx_http_upstream_get_least_time_peer(ngx_peer_connection_t *pc, void *data)
     noexcept
 {
-    ngx_http_upstream_latency_peer_data_t *lp =
-        (ngx_http_upstream_latency_peer_data_t *) data;
-
-    time_t                         now;
-    uint64_t                       now_us;
-    uintptr_t                      m;
-    ngx_int_t                      rc, chosen;
-    ngx_uint_t                     i, n;
-    ngx_http_upstream_rr_peer_t   *peer;
-    ngx_http_upstream_rr_peers_t  *peers;
-
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "get least time peer, try: %ui", pc->tries);
 
-    now_us = ngx_http_upstream_latency_now_us();
-
-    if (lp->rrp.peers->single) {
-        rc = ngx_http_upstream_get_round_robin_peer(pc, &lp->rrp);
-
-        if (rc == NGX_OK) {
-            ngx_http_upstream_latency_start(lp, 0, now_us);
-        }
-
-        return rc;
-    }
-
-    pc->cached = 0;
-    pc->connection = NULL;
-
-    now = ngx_time();
-
-    peers = lp->rrp.peers;
-
-    ngx_http_upstream_rr_peers_rlock(peers);
-
-    for ( ;; ) {
-        chosen = ngx_http_upstream_least_time_choose(lp, now, now_us,
-                                                     pc->log);
-        if (chosen == NGX_BUSY) {
-            goto failed;
-        }
-
-        for (peer = peers->peer, i = 0; i < (ngx_uint_t) chosen; i++) {
-            peer = peer->next;
-        }
-
-        n = chosen / (8 * sizeof(uintptr_t));
-        m = (uintptr_t) 1 << chosen % (8 * sizeof(uintptr_t));
-
-        ngx_http_upstream_rr_peer_lock(peers, peer);
-
-        /* another worker may have taken the last of max_conns meanwhile */
-
-        if (ngx_http_upstream_latency_usable(peer, now)) {
-            break;
-        }
-
-        ngx_http_upstream_rr_peer_unlock(peers, peer);
-
-        lp->rrp.tried[n] |= m;
-    }
-
-    if (now - peer->checked > peer->fail_timeout) {
-        peer->checked = now;
-    }
-
-    pc->sockaddr = peer->sockaddr;
-    pc->socklen = peer->socklen;
-    pc->name = &peer->name;
-
-    peer->conns++;
-
-    ngx_http_upstream_rr_peer_unlock(peers, peer);
-
-    lp->rrp.current = peer;
-    lp->rrp.tried[n] |= m;
-
-    ngx_http_upstream_rr_peers_unlock(peers);
-
-    ngx_http_upstream_latency_start(lp, chosen, now_us);
-
-    return NGX_OK;
-
-failed:
-
-    if (peers->next) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
-                       "get least time peer, backup servers");
-
-        lp->rrp.peers = peers->next;
-        lp->base += peers->number;
-
-        n = (lp->rrp.peers->number + (8 * sizeof(uintptr_t) - 1))
-                / (8 * sizeof(uintptr_t));
-
-        for (i = 0; i < n; i++) {
-            lp->rrp.tried[i] = 0;
-        }
-
-        ngx_http_upstream_rr_peers_unlock(peers);
-
-        rc = ngx_http_upstream_get_least_time_peer(pc, lp);
-
-        if (rc != NGX_BUSY) {
-            return rc;
-        }
-
-        ngx_http_upstream_rr_peers_rlock(peers);
-    }
-
-    ngx_http_upstream_rr_peers_unlock(peers);
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
-                   "get least time peer, no peer found");
-
-    pc->name = peers->name;
-
-    return NGX_BUSY;
+    return ngx_http_upstream_latency_get_peer(pc,
+               (ngx_http_upstream_latency_peer_data_t *) data,
+               ngx_http_upstream_least_time_choose);
 }
 
 }

@@ -157,7 +157,7 @@ invalid value "soon" of "upstream_latency_half_life"
 
 
 
-=== TEST 12: a half-life without least_time
+=== TEST 12: a half-life without a balancing method of the module
 --- http_config
     upstream app {
         upstream_latency_half_life 2s;
@@ -166,7 +166,7 @@ invalid value "soon" of "upstream_latency_half_life"
 --- config
 --- must_die
 --- error_log eval
-qr/"upstream_latency_half_life" needs "least_time" in the same upstream "app" in \S+nginx\.conf:\d+/
+qr/"upstream_latency_half_life" needs "least_time" or "weighted_random" in the same upstream "app" in \S+nginx\.conf:\d+/
 
 
 

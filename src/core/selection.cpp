@@ -55,4 +55,15 @@ std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
     return best;
 }
 
+bool first_is_better(double first, double second, Rng& rng) noexcept
+{
+    if (first * kTieFactor < second) {
+        return true;
+    }
+    if (second * kTieFactor < first) {
+        return false;
+    }
+    return rng.coin();
+}
+
 }  // namespace upstream_latency

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "latency_table.hpp"
+#include "rng.hpp"
 
 namespace upstream_latency {
 
@@ -46,5 +47,9 @@ struct Candidate {
 // by Candidate::peer.  count must be at least 1.
 std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
                              int64_t* current_weights) noexcept;
+
+// The better of two scored peers (the power of two choices); scores within
+// kTieFactor of each other are a tie, settled by a coin.
+bool first_is_better(double first, double second, Rng& rng) noexcept;
 
 }  // namespace upstream_latency
