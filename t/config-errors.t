@@ -200,3 +200,84 @@ invalid size "1k" of "upstream_latency_zone", expected at least 32k
 --- must_die
 --- error_log
 "upstream_latency_zone" directive is not allowed here
+
+
+
+=== TEST 16: weighted_random with an unknown first argument
+--- http_config
+    upstream app {
+        weighted_random three;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/invalid parameter "three" of "weighted_random", expected "two" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 17: weighted_random two with an unknown method
+--- http_config
+    upstream app {
+        weighted_random two least_time=first_byte;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log
+invalid parameter "least_time=first_byte" of "weighted_random two", expected "least_conn", "least_time=header" or "least_time=last_byte"
+
+
+
+=== TEST 18: weighted_random with three arguments
+--- http_config
+    upstream app {
+        weighted_random two least_conn least_conn;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log
+invalid number of arguments in "weighted_random" directive
+
+
+
+=== TEST 19: weighted_random twice
+--- http_config
+    upstream app {
+        weighted_random;
+        weighted_random two;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log
+"weighted_random" directive is duplicate
+
+
+
+=== TEST 20: weighted_random and least_time in one upstream
+--- http_config
+    upstream app {
+        weighted_random two least_time=header;
+        least_time header;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log
+"least_time" cannot follow another load balancing method or "keepalive" in upstream "app"
+
+
+
+=== TEST 21: weighted_random replaced by nginx's random
+--- http_config
+    upstream app {
+        weighted_random;
+        random two;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log
+"weighted_random" in upstream "app" was replaced by another load balancing method

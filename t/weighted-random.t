@@ -1,0 +1,194 @@
+# weighted_random: peers drawn by weight; with two, the better of two.
+use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: requests are shared by weight
+Weights 1 and 3 over 2000 requests: 500 and 1500 expected, binomial
+sigma 19; tolerance 100 (5 sigma).
+--- http_config
+    upstream app {
+        weighted_random;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992 weight=3;
+    }
+    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(2000, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [400, 600], 1992 => [1400, 1600])
+--- timeout: 30
+
+
+
+=== TEST 2: plain weighted_random does not look at latency
+The 50 ms backend gets its quarter: 50 of 200 expected, sigma 6;
+tolerance 30.
+--- http_config
+    upstream app {
+        weighted_random;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992;
+        server 127.0.0.1:1993;
+        server 127.0.0.1:1994;
+    }
+    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:1994; location / { echo_sleep 0.05; echo slow; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(200, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(fast => [120, 180], slow => [20, 80])
+--- timeout: 30
+
+
+
+=== TEST 3: weighted_random two least_time=header sends little to a slow backend
+Two distinct peers are drawn and the faster answers; the 50 ms backend
+wins only while unmeasured.
+--- http_config
+    upstream app {
+        weighted_random two least_time=header;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992;
+        server 127.0.0.1:1993;
+        server 127.0.0.1:1994;
+    }
+    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:1994; location / { echo_sleep 0.05; echo slow; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(200, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(fast => [198, 200], slow => [0, 2])
+--- error_log eval
+qr/weighted random two: 127\.0\.0\.1:199\d [\d.]+, 127\.0\.0\.1:199\d [\d.]+/
+--- timeout: 10
+
+
+
+=== TEST 4: weighted_random two prefers the peer with fewer active requests
+Six requests 20 ms apart; 1991 hangs for a second.  Once one request
+waits there, 1992 has fewer active requests and wins every draw.
+--- http_config
+    upstream app {
+        weighted_random two;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992;
+    }
+    server { listen 127.0.0.1:1991; location / { echo_sleep 1; echo 1991; } }
+    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo 1992; } }
+--- config eval
+"location = /t { ${\ LatencyTest::parallel_requests(6, '/app', 0.02) } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [0, 1], 1992 => [5, 6])
+--- timeout: 10
+
+
+
+=== TEST 5: down and backup servers are honoured
+One primary is down, the other refuses connections and is failed after
+its first attempt; the backups take every request, by weight.
+--- http_config
+    upstream app {
+        weighted_random two least_time=header;
+        server 127.0.0.1:1991 down;
+        server 127.0.0.1:1999 max_fails=1 fail_timeout=30s;
+        server 127.0.0.1:1992 backup;
+        server 127.0.0.1:1993 backup;
+    }
+    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo 1992; } }
+    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(20, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1992 => [1, 19], 1993 => [1, 19])
+--- grep_error_log eval: qr/connect\(\) failed/
+--- grep_error_log_out
+connect() failed
+
+
+
+=== TEST 6: a retry draws among the peers not yet tried
+Both 1998 and 1999 refuse connections (max_fails=0 keeps them in the
+draw); every request still reaches 1991 within its three tries.
+--- http_config
+    upstream app {
+        weighted_random;
+        server 127.0.0.1:1998 max_fails=0;
+        server 127.0.0.1:1999 max_fails=0;
+        server 127.0.0.1:1991;
+    }
+    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(20, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body
+1991: 20
+
+
+
+=== TEST 7: keepalive after weighted_random two
+--- http_config
+    upstream app {
+        weighted_random two least_time=header;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992;
+        keepalive 8;
+    }
+    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(10, '/app') } }
+ location = /app {
+     proxy_pass http://app;
+     proxy_http_version 1.1;
+     proxy_set_header Connection '';
+ }"
+--- request
+GET /t
+--- response_body_like eval
+qr/\A(?:199[12]\n){10}\z/
+--- error_log
+get weighted random peer, try: 2
+get keepalive peer: using connection
+--- no_error_log
+[error]
