@@ -26,6 +26,7 @@ typedef struct {
     size_t                             zone_size;
     ngx_http_upstream_latency_where_t  zone_where;
     upstream_latency::LatencyTable    *table;
+    size_t                             zone_bytes;
     upstream_latency::Rng              rng;    /* seeded in each worker */
 } ngx_http_upstream_latency_main_conf_t;
 
@@ -121,6 +122,9 @@ ngx_flag_t ngx_http_upstream_latency_available(
 upstream_latency::PeerLoad ngx_http_upstream_latency_load(
     ngx_http_upstream_latency_peer_data_t *lp, ngx_uint_t index,
     uint64_t now_us) noexcept;
+
+char *ngx_http_upstream_latency_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf) noexcept;
 
 ngx_int_t ngx_http_upstream_init_least_time(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us) noexcept;

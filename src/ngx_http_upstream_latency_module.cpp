@@ -62,6 +62,13 @@ static ngx_command_t  ngx_http_upstream_latency_commands[] = {
       0,
       NULL },
 
+    { ngx_string("upstream_latency_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_upstream_latency_status,
+      0,
+      0,
+      NULL },
+
     { ngx_string("upstream_latency_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_upstream_latency_zone,
@@ -625,6 +632,7 @@ ngx_http_upstream_latency_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         }
 
         lmcf->table = table;
+        lmcf->zone_bytes = shm_zone->shm.size;
         return NGX_OK;
     }
 
@@ -667,6 +675,7 @@ ngx_http_upstream_latency_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     shpool->data = table;
     lmcf->table = table;
+    lmcf->zone_bytes = shm_zone->shm.size;
 
     return NGX_OK;
 }

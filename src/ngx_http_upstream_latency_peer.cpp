@@ -201,10 +201,18 @@ static void
 ngx_http_upstream_latency_start(ngx_http_upstream_latency_peer_data_t *lp,
     ngx_uint_t index, uint64_t now_us)
 {
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
     lp->slot = &ngx_http_upstream_latency_slot(lp, index);
     lp->start_us = now_us;
     lp->in_gauge = upstream_latency::InflightGauge::enter(lp->slot->inflight,
                                                           now_us);
+
+    lp->slot->counters.requests.fetch_add(1, std::memory_order_relaxed);
+    lp->slot->selected_ms.store((uint64_t) tp->sec * 1000 + tp->msec,
+                                std::memory_order_relaxed);
 }
 
 
@@ -329,6 +337,30 @@ failed:
 }
 
 
+/* The status counters of one attempt; status 0: no response header. */
+
+static void
+ngx_http_upstream_latency_count(upstream_latency::PeerCounters &counters,
+    ngx_uint_t state, ngx_uint_t status, uint64_t complete_us)
+{
+    if (state & NGX_PEER_FAILED) {
+        counters.fails.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    if (status >= 100 && status < 600) {
+        counters.responses[status / 100 - 1].fetch_add(1,
+                                                  std::memory_order_relaxed);
+    }
+
+    if (complete_us) {
+        counters.histogram[upstream_latency::histogram_bucket(complete_us)]
+            .fetch_add(1, std::memory_order_relaxed);
+        counters.histogram_sum_us.fetch_add(complete_us,
+                                            std::memory_order_relaxed);
+    }
+}
+
+
 /*
  * Records the attempt that ends now.  A failure or a 5xx response counts
  * as slow (see failure_sample_us); an attempt cut short only shows that the
@@ -388,6 +420,10 @@ ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
     PeakEwma::record(lp->slot->response_time, response, response_kind,
                      now_us, decay);
 
+    ngx_http_upstream_latency_count(lp->slot->counters, state, received
+                                    ? u->headers_in.status_n : 0,
+                                    complete ? response : 0);
+
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, lp->request->connection->log, 0,
                    "upstream latency sample: header %uLus%s, "
                    "response %uLus%s", header,
@@ -406,18 +442,23 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
     ngx_http_upstream_latency_peer_data_t *lp =
         (ngx_http_upstream_latency_peer_data_t *) data;
 
-    uint64_t  now_us;
+    uint64_t                       now_us;
+    PeerSlot                      *slot;
+    ngx_http_upstream_rr_peer_t   *peer;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "free latency peer, state: %ui", state);
 
-    if (lp->slot) {
+    slot = lp->slot;
+    peer = lp->rrp.current;
+
+    if (slot) {
         now_us = ngx_http_upstream_latency_now_us();
 
         ngx_http_upstream_latency_record(lp, state, now_us);
 
         if (lp->in_gauge) {
-            upstream_latency::InflightGauge::leave(lp->slot->inflight,
+            upstream_latency::InflightGauge::leave(slot->inflight,
                                                    lp->start_us);
         }
 
@@ -425,6 +466,17 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
     }
 
     ngx_http_upstream_free_round_robin_peer(pc, &lp->rrp, state);
+
+    /*
+     * This failure made the peer unavailable: round robin counted it as
+     * the max_fails-th (a racy read with a zone: it only feeds the status).
+     */
+
+    if (slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single
+        && peer->max_fails && peer->fails == peer->max_fails)
+    {
+        slot->counters.unavail.fetch_add(1, std::memory_order_relaxed);
+    }
 }
 
 }

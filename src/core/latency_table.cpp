@@ -28,6 +28,44 @@ uint64_t mix(uint64_t x) noexcept
 
 }  // namespace
 
+std::size_t histogram_bucket(uint64_t response_us) noexcept
+{
+    std::size_t i = 0;
+    while (i < kHistogramBuckets - 1
+           && response_us > uint64_t{kHistogramLimitsMs[i]} * 1000)
+    {
+        i++;
+    }
+    return i;
+}
+
+namespace {
+
+void copy(std::atomic<uint64_t>& to, const std::atomic<uint64_t>& from)
+    noexcept
+{
+    to.store(from.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void PeerSlot::copy_statistics(const PeerSlot& from) noexcept
+{
+    copy(header_time, from.header_time);
+    copy(response_time, from.response_time);
+    copy(selected_ms, from.selected_ms);
+    copy(counters.requests, from.counters.requests);
+    for (std::size_t i = 0; i < 5; i++) {
+        copy(counters.responses[i], from.counters.responses[i]);
+    }
+    copy(counters.fails, from.counters.fails);
+    copy(counters.unavail, from.counters.unavail);
+    for (std::size_t i = 0; i < kHistogramBuckets; i++) {
+        copy(counters.histogram[i], from.counters.histogram[i]);
+    }
+    copy(counters.histogram_sum_us, from.counters.histogram_sum_us);
+}
+
 PeerKey PeerKey::of(std::string_view upstream, std::string_view peer) noexcept
 {
     // The separator keeps ("ab", "c") and ("a", "bc") apart.
@@ -82,26 +120,17 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
                       static_cast<uint32_t>(nkeys), 0};
 
     for (std::size_t i = 0; i < capacity; i++) {
-        PeerSlot* slot = new (&table->slots()[i]) PeerSlot;
-        slot->key = i < nkeys ? keys[i] : PeerKey{0, 0};
-        slot->header_time.store(0, std::memory_order_relaxed);
-        slot->response_time.store(0, std::memory_order_relaxed);
-        slot->inflight.store(0, std::memory_order_relaxed);
-
+        PeerSlot* slot = new (&table->slots()[i]) PeerSlot();
         if (i >= nkeys) {
             continue;
         }
+        slot->key = keys[i];
+
         auto found = std::lower_bound(
             previous.begin(), previous.end(), std::make_pair(keys[i], 0u),
             [](const auto& a, const auto& b) { return a.first < b.first; });
         if (found != previous.end() && found->first == keys[i]) {
-            const PeerSlot& from = old->slot(found->second);
-            slot->header_time.store(
-                from.header_time.load(std::memory_order_relaxed),
-                std::memory_order_relaxed);
-            slot->response_time.store(
-                from.response_time.load(std::memory_order_relaxed),
-                std::memory_order_relaxed);
+            slot->copy_statistics(old->slot(found->second));
             table->header_.kept++;
         }
     }

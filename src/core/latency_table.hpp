@@ -35,11 +35,35 @@ struct PeerKey {
 
 enum class Metric { header, last_byte };
 
+// Response time histogram limits in milliseconds, those of the NGINX Plus
+// API; one more bucket holds the slower responses.
+inline constexpr uint32_t kHistogramLimitsMs[] = {
+    5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000};
+inline constexpr std::size_t kHistogramBuckets =
+    sizeof(kHistogramLimitsMs) / sizeof(kHistogramLimitsMs[0]) + 1;
+
+// The bucket of a response time: the first limit at or above it.
+std::size_t histogram_bucket(uint64_t response_us) noexcept;
+
+// Totals for the status, over all worker processes; they only grow.
+struct PeerCounters {
+    std::atomic<uint64_t> requests;
+    std::atomic<uint64_t> responses[5];  // 1xx .. 5xx
+    std::atomic<uint64_t> fails;
+    std::atomic<uint64_t> unavail;
+    std::atomic<uint64_t> histogram[kHistogramBuckets];  // not cumulative
+    std::atomic<uint64_t> histogram_sum_us;
+};
+
 struct alignas(64) PeerSlot {
+    // First cache line: what a selection reads.
     PeerKey key;  // written before workers start, read-only afterwards
     std::atomic<uint64_t> header_time;    // PeakEwma
     std::atomic<uint64_t> response_time;  // PeakEwma
     std::atomic<uint64_t> inflight;       // InflightGauge
+    std::atomic<uint64_t> selected_ms;    // wall clock, 0: never
+
+    alignas(64) PeerCounters counters;
 
     std::atomic<uint64_t>& estimate(Metric metric) noexcept
     {
@@ -49,6 +73,10 @@ struct alignas(64) PeerSlot {
     {
         return metric == Metric::header ? header_time : response_time;
     }
+
+    // Statistics carried to the next configuration; not requests in
+    // flight, they belong to the old worker processes.
+    void copy_statistics(const PeerSlot& from) noexcept;
 };
 
 struct alignas(64) TableHeader {
@@ -69,7 +97,7 @@ static_assert(std::is_trivially_destructible_v<PeerSlot>);
 class LatencyTable {
 public:
     static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
-    static constexpr uint32_t kVersion = 1;
+    static constexpr uint32_t kVersion = 2;
 
     static constexpr std::size_t bytes_for(std::size_t capacity) noexcept
     {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <memory>
 #include <thread>
@@ -61,10 +62,12 @@ TEST(PeerKey, DependsOnUpstreamAndPeer)
     EXPECT_FALSE(PeerKey::of("ab", "c") == PeerKey::of("a", "bc"));
 }
 
-TEST(LatencyTable, SlotsFillCacheLines)
+TEST(LatencyTable, SelectionReadsOneCacheLinePerPeer)
 {
-    EXPECT_EQ(sizeof(PeerSlot), 64u);
-    EXPECT_EQ(LatencyTable::bytes_for(10), 64u + 10 * 64u);
+    EXPECT_EQ(sizeof(PeerSlot), 256u);
+    EXPECT_LT(offsetof(PeerSlot, selected_ms), 64u);
+    EXPECT_EQ(offsetof(PeerSlot, counters), 64u);
+    EXPECT_EQ(LatencyTable::bytes_for(10), 64u + 10 * 256u);
     EXPECT_EQ(LatencyTable::capacity_of(LatencyTable::bytes_for(10)), 10u);
     EXPECT_EQ(LatencyTable::capacity_of(10), 0u);
 }
@@ -113,6 +116,8 @@ TEST(LatencyTable, ReloadKeepsRemainingPeersAndDropsRemovedOnes)
         PeakEwma::record(old->slot(i).header_time, (i + 1) * 1000,
                          SampleKind::exact, kNow, kSecond);
         InflightGauge::enter(old->slot(i).inflight, kNow);
+        old->slot(i).counters.requests += 10 * (i + 1);
+        old->slot(i).counters.histogram[2] += i + 1;
     }
 
     // b:1 removed, d:1 added, order changed
@@ -124,8 +129,22 @@ TEST(LatencyTable, ReloadKeepsRemainingPeersAndDropsRemovedOnes)
     EXPECT_FALSE(PeakEwma::measured(table->slot(0).header_time.load()));
     EXPECT_DOUBLE_EQ(header_ms(*table, 1), 3);
     EXPECT_DOUBLE_EQ(header_ms(*table, 2), 1);
+    EXPECT_EQ(table->slot(1).counters.requests.load(), 30u);
+    EXPECT_EQ(table->slot(2).counters.histogram[2].load(), 1u);
+    EXPECT_EQ(table->slot(0).counters.requests.load(), 0u);
     // in-flight requests belong to the old workers
     EXPECT_EQ(table->slot(1).inflight.load(), 0u);
+}
+
+TEST(Histogram, BucketsAreThoseOfNginxPlus)
+{
+    EXPECT_EQ(kHistogramBuckets, 15u);
+    EXPECT_EQ(histogram_bucket(0), 0u);
+    EXPECT_EQ(histogram_bucket(5000), 0u);     // 5 ms is "le 5"
+    EXPECT_EQ(histogram_bucket(5001), 1u);
+    EXPECT_EQ(histogram_bucket(99'999), 5u);   // le 100
+    EXPECT_EQ(histogram_bucket(10'000'000), 13u);
+    EXPECT_EQ(histogram_bucket(10'000'001), 14u);  // +Inf
 }
 
 TEST(LatencyTable, SameAddressInAnotherUpstreamIsAnotherPeer)

@@ -1,0 +1,383 @@
+#include "status.hpp"
+
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+
+namespace upstream_latency {
+
+namespace {
+
+const char* const kStates[] = {"up", "down", "unavail"};
+const char* const kClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+// A plain copy of a peer's counters and averages, read once.
+struct PeerReading {
+    uint32_t active;
+    uint64_t requests;
+    uint64_t responses[5];
+    uint64_t responses_total;
+    uint64_t fails;
+    uint64_t unavail;
+    uint64_t selected_ms;
+    double header_ms;    // < 0: unknown
+    double response_ms;  // < 0: unknown
+    uint64_t cumulative[kHistogramBuckets];
+    double sum_ms;
+};
+
+uint64_t load(const std::atomic<uint64_t>& a)
+{
+    return a.load(std::memory_order_relaxed);
+}
+
+double average_ms(uint64_t packed, const StatusReport& r, Decay decay)
+{
+    return PeakEwma::measured(packed)
+               ? PeakEwma::read(packed, r.now_us, decay) / 1000
+               : -1;
+}
+
+PeerReading read(const PeerSlot& slot, const StatusReport& r, Decay decay)
+{
+    const PeerCounters& c = slot.counters;
+    PeerReading p{};
+    p.active = InflightGauge::read(load(slot.inflight), r.now_us).count;
+    p.requests = load(c.requests);
+    for (std::size_t i = 0; i < 5; i++) {
+        p.responses[i] = load(c.responses[i]);
+        p.responses_total += p.responses[i];
+    }
+    p.fails = load(c.fails);
+    p.unavail = load(c.unavail);
+    p.selected_ms = load(slot.selected_ms);
+    p.header_ms = average_ms(load(slot.header_time), r, decay);
+    p.response_ms = average_ms(load(slot.response_time), r, decay);
+    uint64_t running = 0;
+    for (std::size_t i = 0; i < kHistogramBuckets; i++) {
+        running += load(c.histogram[i]);
+        p.cumulative[i] = running;
+    }
+    p.sum_ms = load(c.histogram_sum_us) / 1000.0;
+    return p;
+}
+
+class Writer {
+public:
+    void raw(std::string_view text) { out_.append(text); }
+
+    template <class... Args>
+    void format(const char* fmt, Args... args)
+    {
+        char buf[128];
+        int n = std::snprintf(buf, sizeof(buf), fmt, args...);
+        out_.append(buf, n < 0 ? 0 : std::min<std::size_t>(n, sizeof(buf) - 1));
+    }
+
+    // A JSON string, quoted and escaped.
+    void json(std::string_view text)
+    {
+        out_ += '"';
+        for (unsigned char c : text) {
+            if (c == '"' || c == '\\') {
+                out_ += '\\';
+                out_ += static_cast<char>(c);
+            } else if (c < 0x20) {
+                format("\\u%04x", c);
+            } else {
+                out_ += static_cast<char>(c);
+            }
+        }
+        out_ += '"';
+    }
+
+    // A Prometheus label value, escaped.
+    void label(std::string_view text)
+    {
+        for (char c : text) {
+            if (c == '"' || c == '\\') {
+                out_ += '\\';
+                out_ += c;
+            } else if (c == '\n') {
+                out_ += "\\n";
+            } else {
+                out_ += c;
+            }
+        }
+    }
+
+    void iso8601(uint64_t ms)
+    {
+        std::time_t sec = static_cast<std::time_t>(ms / 1000);
+        std::tm tm{};
+        gmtime_r(&sec, &tm);
+        format("\"%04d-%02d-%02dT%02d:%02d:%02d.%03uZ\"", tm.tm_year + 1900,
+               tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+               static_cast<unsigned>(ms % 1000));
+    }
+
+    void milliseconds_or_null(double ms)
+    {
+        if (ms < 0) {
+            raw("null");
+        } else {
+            format("%.3f", ms);
+        }
+    }
+
+    std::string take() { return std::move(out_); }
+
+private:
+    std::string out_;
+};
+
+void json_peer(Writer& w, const PeerStatus& peer, const StatusReport& r,
+               Decay decay)
+{
+    w.format("{\"id\":%" PRIu32 ",\"server\":", peer.id);
+    w.json(peer.server);
+    w.raw(",\"name\":");
+    w.json(peer.name);
+    w.format(",\"backup\":%s,\"weight\":%" PRIu32 ",\"state\":\"%s\"",
+             peer.backup ? "true" : "false", peer.weight,
+             kStates[static_cast<int>(peer.state)]);
+
+    if (peer.slot != nullptr) {
+        PeerReading p = read(*peer.slot, r, decay);
+        w.format(",\"active\":%" PRIu32 ",\"requests\":%" PRIu64
+                 ",\"responses\":{",
+                 p.active, p.requests);
+        for (std::size_t i = 0; i < 5; i++) {
+            w.format("\"%s\":%" PRIu64 ",", kClasses[i], p.responses[i]);
+        }
+        w.format("\"total\":%" PRIu64 "},\"fails\":%" PRIu64
+                 ",\"unavail\":%" PRIu64 ",\"selected\":",
+                 p.responses_total, p.fails, p.unavail);
+        if (p.selected_ms == 0) {
+            w.raw("null");
+        } else {
+            w.iso8601(p.selected_ms);
+        }
+        w.raw(",\"header_time\":");
+        w.milliseconds_or_null(p.header_ms);
+        w.raw(",\"response_time\":");
+        w.milliseconds_or_null(p.response_ms);
+        w.format(",\"response_time_hist\":{\"count\":%" PRIu64
+                 ",\"sum\":%.3f,\"buckets\":{",
+                 p.cumulative[kHistogramBuckets - 1], p.sum_ms);
+        for (std::size_t i = 0; i + 1 < kHistogramBuckets; i++) {
+            w.format("\"%" PRIu32 "\":%" PRIu64 ",", kHistogramLimitsMs[i],
+                     p.cumulative[i]);
+        }
+        w.format("\"inf\":%" PRIu64 "}}", p.cumulative[kHistogramBuckets - 1]);
+    }
+    w.raw("}");
+}
+
+}  // namespace
+
+std::string render_json(const StatusReport& r)
+{
+    Writer w;
+    w.raw("{\"nginx_version\":");
+    w.json(r.server_version);
+    w.raw(",\"module_version\":");
+    w.json(r.module_version);
+    w.raw(",\"timestamp\":");
+    w.iso8601(r.now_ms);
+    w.raw(",\"table\":{\"zone\":");
+    w.json(r.zone);
+    w.format(",\"size\":%" PRIu64 ",\"slots\":%" PRIu32 ",\"used\":%" PRIu32
+             ",\"free\":%" PRIu32 "},\"upstreams\":[",
+             r.zone_size, r.slots, r.used, r.slots - r.used);
+
+    const char* upstream_separator = "";
+    for (const UpstreamStatus& u : r.upstreams) {
+        w.raw(upstream_separator);
+        upstream_separator = ",";
+        w.raw("{\"name\":");
+        w.json(u.name);
+        w.raw(",\"method\":");
+        w.json(u.method);
+        bool observed = !u.peers.empty() && u.peers[0].slot != nullptr;
+        w.format(",\"observed\":%s,\"peers\":[", observed ? "true" : "false");
+        const char* peer_separator = "";
+        for (const PeerStatus& peer : u.peers) {
+            w.raw(peer_separator);
+            peer_separator = ",";
+            json_peer(w, peer, r, u.decay);
+        }
+        w.raw("]}");
+    }
+    w.raw("]}\n");
+    return w.take();
+}
+
+namespace {
+
+// One metric family: its header, then a sample per peer.
+template <class Sample>
+void family(Writer& w, const StatusReport& r, const char* name,
+            const char* type, const char* help, bool observed_only,
+            Sample sample)
+{
+    for (const char* part : {"# HELP ", name, " ", help, "\n# TYPE ", name,
+                             " ", type, "\n"}) {
+        w.raw(part);
+    }
+    for (const UpstreamStatus& u : r.upstreams) {
+        for (const PeerStatus& peer : u.peers) {
+            if (observed_only && peer.slot == nullptr) {
+                continue;
+            }
+            auto labels = [&w, &u, &peer](const char* extra = "") {
+                w.raw("{upstream=\"");
+                w.label(u.name);
+                w.raw("\",server=\"");
+                w.label(peer.server);
+                w.raw("\"");
+                w.raw(extra);
+                w.raw("}");
+            };
+            sample(labels, peer, u);
+        }
+    }
+}
+
+}  // namespace
+
+std::string render_prometheus(const StatusReport& r)
+{
+    Writer w;
+
+    w.raw("# HELP nginx_upstream_latency_table_slots Slots of the shared "
+          "latency table.\n"
+          "# TYPE nginx_upstream_latency_table_slots gauge\n");
+    w.format("nginx_upstream_latency_table_slots{state=\"used\"} %" PRIu32
+             "\nnginx_upstream_latency_table_slots{state=\"free\"} %" PRIu32
+             "\n",
+             r.used, r.slots - r.used);
+
+    family(w, r, "nginx_upstream_peer_state", "gauge",
+           "1 for the state the peer is in (up, down, unavail).", false,
+           [&w](auto labels, const PeerStatus& peer, const UpstreamStatus&) {
+               for (int s = 0; s < 3; s++) {
+                   w.raw("nginx_upstream_peer_state");
+                   std::string extra = ",state=\"";
+                   extra += kStates[s];
+                   extra += "\"";
+                   labels(extra.c_str());
+                   w.format(" %d\n", static_cast<int>(peer.state) == s);
+               }
+           });
+
+    family(w, r, "nginx_upstream_peer_weight", "gauge",
+           "Configured weight.", false,
+           [&w](auto labels, const PeerStatus& peer, const UpstreamStatus&) {
+               w.raw("nginx_upstream_peer_weight");
+               labels();
+               w.format(" %" PRIu32 "\n", peer.weight);
+           });
+
+    family(w, r, "nginx_upstream_peer_backup", "gauge",
+           "1 for a backup server.", false,
+           [&w](auto labels, const PeerStatus& peer, const UpstreamStatus&) {
+               w.raw("nginx_upstream_peer_backup");
+               labels();
+               w.format(" %d\n", peer.backup ? 1 : 0);
+           });
+
+    // The rest needs the peer's slot; each reading is taken per family,
+    // which is as consistent as counters that keep moving can be.
+    auto observed = [&w, &r](const char* name, const char* type,
+                             const char* help, auto value) {
+        family(w, r, name, type, help, true,
+               [&w, &r, name, value](auto labels, const PeerStatus& peer,
+                                     const UpstreamStatus& u) {
+                   PeerReading p = read(*peer.slot, r, u.decay);
+                   value(p, [&w, name, &labels](const char* extra,
+                                                double v) {
+                       w.raw(name);
+                       labels(extra);
+                       w.format(" %.17g\n", v);
+                   });
+               });
+    };
+
+    observed("nginx_upstream_peer_active", "gauge",
+             "Requests in flight to the peer, all workers.",
+             [](const PeerReading& p, auto emit) { emit("", p.active); });
+    observed("nginx_upstream_peer_requests_total", "counter",
+             "Requests passed to the peer.",
+             [](const PeerReading& p, auto emit) { emit("", p.requests); });
+    observed("nginx_upstream_peer_responses_total", "counter",
+             "Responses from the peer, by status class.",
+             [](const PeerReading& p, auto emit) {
+                 for (std::size_t i = 0; i < 5; i++) {
+                     std::string extra = ",code=\"";
+                     extra += kClasses[i];
+                     extra += "\"";
+                     emit(extra.c_str(), p.responses[i]);
+                 }
+             });
+    observed("nginx_upstream_peer_fails_total", "counter",
+             "Unsuccessful attempts to communicate with the peer.",
+             [](const PeerReading& p, auto emit) { emit("", p.fails); });
+    observed("nginx_upstream_peer_unavail_total", "counter",
+             "Times the peer became unavailable by max_fails.",
+             [](const PeerReading& p, auto emit) { emit("", p.unavail); });
+    observed("nginx_upstream_peer_selected_timestamp_seconds", "gauge",
+             "When the peer was last selected, 0 if never.",
+             [](const PeerReading& p, auto emit) {
+                 emit("", p.selected_ms / 1000.0);
+             });
+    observed("nginx_upstream_peer_header_time_seconds", "gauge",
+             "Average time to the response header, as the balancer uses it.",
+             [](const PeerReading& p, auto emit) {
+                 if (p.header_ms >= 0) {
+                     emit("", p.header_ms / 1000);
+                 }
+             });
+    observed("nginx_upstream_peer_response_time_seconds", "gauge",
+             "Average time to the whole response, as the balancer uses it.",
+             [](const PeerReading& p, auto emit) {
+                 if (p.response_ms >= 0) {
+                     emit("", p.response_ms / 1000);
+                 }
+             });
+
+    family(w, r, "nginx_upstream_peer_response_duration_seconds",
+           "histogram", "Time to the whole response of complete responses.",
+           true,
+           [&w, &r](auto labels, const PeerStatus& peer,
+                    const UpstreamStatus& u) {
+               PeerReading p = read(*peer.slot, r, u.decay);
+               const char* name =
+                   "nginx_upstream_peer_response_duration_seconds";
+               for (std::size_t i = 0; i < kHistogramBuckets; i++) {
+                   char extra[32];
+                   if (i + 1 < kHistogramBuckets) {
+                       std::snprintf(extra, sizeof(extra), ",le=\"%g\"",
+                                     kHistogramLimitsMs[i] / 1000.0);
+                   } else {
+                       std::snprintf(extra, sizeof(extra), ",le=\"+Inf\"");
+                   }
+                   w.raw(name);
+                   w.raw("_bucket");
+                   labels(extra);
+                   w.format(" %" PRIu64 "\n", p.cumulative[i]);
+               }
+               w.raw(name);
+               w.raw("_sum");
+               labels();
+               w.format(" %.17g\n", p.sum_ms / 1000);
+               w.raw(name);
+               w.raw("_count");
+               labels();
+               w.format(" %" PRIu64 "\n", p.cumulative[kHistogramBuckets - 1]);
+           });
+
+    return w.take();
+}
+
+}  // namespace upstream_latency
