@@ -9,8 +9,11 @@ run_tests();
 __DATA__
 
 === TEST 1: a 2 ms backend takes nearly all requests from an 8 ms one
-After one probe each, the 8 ms backend is not chosen again before its
-estimate decays below 2 ms * 1.125 (about 2 s at the 1 s half-life).
+After one probe each, the 8 ms backend is chosen again only when its
+estimate decays below the 2 ms one's (about 2 s at the 1 s half-life) or
+when a hiccup of the 2 ms backend (a slower response replaces its
+average) makes it look slower; on a loaded machine that happens a few
+times.  Tolerance: at least 85 of 100 to the 2 ms backend.
 --- http_config
     upstream app {
         least_time header;
@@ -27,7 +30,7 @@ GET /t
 --- response_body_filters eval
 \&LatencyTest::tally
 --- response_body_like eval
-LatencyTest::counts(1991 => [95, 99], 1992 => [1, 5])
+LatencyTest::counts(1991 => [85, 99], 1992 => [1, 15])
 --- timeout: 10
 
 

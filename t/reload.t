@@ -4,6 +4,7 @@ BEGIN { $ENV{TEST_NGINX_USE_HUP} = 1; }
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
+use JSON::PP;
 
 no_shuffle();
 no_long_string();
@@ -100,3 +101,24 @@ GET /t
 \&LatencyTest::tally
 --- response_body_like eval
 LatencyTest::counts(1991 => [1, 8], 1992 => [1, 1], 1993 => [1, 8])
+
+
+
+=== TEST 5: the status counters of a remaining peer survive the reloads
+1991 took 9 requests in TEST 1 alone; this block sends it none.
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1993;
+    }
+--- config
+    location = /upstreams { upstream_latency_status; }
+--- request
+GET /upstreams
+--- response_body_filters eval
+sub { my ($peer) = grep { $_->{server} eq '127.0.0.1:1991' }
+                   @{ JSON::PP::decode_json(shift)->{upstreams}[0]{peers} };
+      "1991 requests at least 9: " . ($peer->{requests} >= 9 ? "yes\n" : "no ($peer->{requests})\n") }
+--- response_body
+1991 requests at least 9: yes

@@ -1,0 +1,175 @@
+# The live status page (upstream_latency_status, ?format=html) in a real
+# browser: headless Chromium loads it from an nginx proxying some traffic,
+# and the DOM it ends with shows every backend, counted requests, and that
+# the page polled the JSON answer and redrew itself several times.
+use strict;
+use warnings;
+use Test::More;
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use POSIX qw(WNOHANG _exit);
+use Time::HiRes qw(sleep);
+
+my $chromium = '/usr/bin/chromium';
+plan skip_all => "$chromium is missing (apt-get install chromium)"
+    unless -x $chromium;
+
+my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my @modules = split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+plan skip_all => 'TEST_NGINX_LOAD_MODULES does not name the module'
+    unless grep { m{/ngx_http_upstream_latency_module\.so$} } @modules;
+plan skip_all => 'TEST_NGINX_LOAD_MODULES does not name the echo module'
+    unless grep { m{/ngx_http_echo_module\.so$} } @modules;
+
+# the whole test, whatever hangs, ends in time; END still stops nginx
+$SIG{ALRM} = sub { die "status-page.t: out of time\n" };
+alarm 180;
+
+my %backends = (1971 => '0.002', 1972 => '0.008', 1973 => '0.05');
+my $front = 1970;
+
+my $prefix = tempdir(CLEANUP => 1);
+mkdir "$prefix/$_" for qw(logs temp);
+
+my $load = join '', map { "load_module $_;\n" } @modules;
+my $servers = join '', map { "        server 127.0.0.1:$_;\n" }
+                       sort keys %backends;
+my $listeners = join '', map {
+    "    server { listen 127.0.0.1:$_; "
+  . "location / { echo_sleep $backends{$_}; echo $_; } }\n"
+} sort keys %backends;
+
+write_file("$prefix/nginx.conf", <<"CONF");
+$load
+daemon off;
+master_process on;
+worker_processes 1;
+error_log $prefix/logs/error.log;
+pid $prefix/logs/nginx.pid;
+
+events { worker_connections 256; }
+
+http {
+    access_log off;
+    client_body_temp_path $prefix/temp/body;
+    proxy_temp_path $prefix/temp/proxy;
+    fastcgi_temp_path $prefix/temp/fastcgi;
+    uwsgi_temp_path $prefix/temp/uwsgi;
+    scgi_temp_path $prefix/temp/scgi;
+
+    upstream app {
+        least_time header;
+$servers    }
+
+$listeners
+    server {
+        listen 127.0.0.1:$front;
+        location / { proxy_pass http://app; }
+        location = /upstreams { upstream_latency_status; }
+    }
+}
+CONF
+
+# nginx in the foreground, as our child: we know its pid and reap it
+my $pid = fork // die "fork: $!";
+if ($pid == 0) {
+    { exec $nginx, '-p', "$prefix/", '-c', "$prefix/nginx.conf" }
+    warn "exec $nginx: $!\n";
+    _exit(127);
+}
+
+END {
+    if ($pid) {
+        kill TERM => $pid;
+        my $gone;
+        for (1 .. 100) {
+            last if $gone = waitpid($pid, WNOHANG) == $pid;
+            sleep 0.1;
+        }
+        unless ($gone) {
+            kill KILL => $pid;
+            waitpid $pid, 0;
+        }
+    }
+}
+
+ok(wait_for_port($front, 10), "nginx listens on $front")
+    or BAIL_OUT('nginx did not start: ' . error_log());
+
+my $http = HTTP::Tiny->new(timeout => 5);
+my $ok = 0;
+for (1 .. 20) {
+    my $res = $http->get("http://127.0.0.1:$front/");
+    $ok++ if $res->{success} && $res->{content} =~ /^197[1-3]$/m;
+}
+is($ok, 20, '20 requests proxied through the upstream');
+
+my $json = $http->get("http://127.0.0.1:$front/upstreams?format=json");
+ok($json->{success}, 'the JSON answer is served')
+    or diag "$json->{status} $json->{content}";
+
+# headless Chromium, with a profile and home of its own, for 4.5 s of
+# the page's (virtual) time: about 5 polls
+my $profile = tempdir(CLEANUP => 1);
+my $url = "http://127.0.0.1:$front/upstreams?format=html";
+my @flags = (qw(--headless --no-sandbox --disable-gpu --disable-quic
+                --no-first-run --disable-background-networking
+                --disable-component-update --disable-sync),
+             "--user-data-dir=$profile/profile",
+             '--virtual-time-budget=4500', '--dump-dom');
+my $dom = do {
+    local $ENV{HOME} = $profile;
+    local $ENV{XDG_CONFIG_HOME} = "$profile/config";
+    local $ENV{XDG_CACHE_HOME} = "$profile/cache";
+    `timeout -k 5 60 $chromium @flags '$url' 2>$profile/chromium.log`;
+};
+is($?, 0, 'chromium ran and exited') or diag read_file("$profile/chromium.log");
+
+like($dom, qr{<title>nginx upstream latency</title>}, 'the title');
+for my $port (sort keys %backends) {
+    like($dom, qr{<tr\b[^>]*\bdata-server="127\.0\.0\.1:$port"},
+         "a row for the backend on $port");
+}
+
+my ($updates) = $dom =~ m{<span id="updates">(\d+)</span>};
+ok(defined $updates && $updates >= 3, 'the page polled and redrew itself')
+    or diag 'updates: ' . ($updates // 'none');
+
+my @requests = map { tr/,//dr } $dom =~ m{class="requests">([\d,]+)<}g;
+my $total = 0;
+$total += $_ for @requests;
+is(scalar @requests, 3, 'a request count for each backend');
+ok($total > 0, 'requests were counted') or diag "requests: @requests";
+
+like($dom, qr{<div id="error"></div>}, 'no failed update shown');
+
+alarm 0;
+done_testing();
+
+
+sub wait_for_port {
+    my ($port, $seconds) = @_;
+    for (1 .. $seconds * 10) {
+        return 1 if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                          Timeout => 1);
+        return 0 if waitpid($pid, WNOHANG) == $pid && ($pid = 0, 1);
+        sleep 0.1;
+    }
+    return 0;
+}
+
+sub error_log { read_file("$prefix/logs/error.log") }
+
+sub read_file {
+    open my $fh, '<', shift or return '';
+    local $/;
+    return <$fh>;
+}
+
+sub write_file {
+    my ($path, $text) = @_;
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh $text;
+    close $fh or die "$path: $!";
+}
