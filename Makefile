@@ -28,7 +28,7 @@ CORE_CXXFLAGS := -std=c++17 -W -Wall -Wextra -Werror -Wpointer-arith -Isrc
 
 DEB_PACKAGES := nginx nginx-dev libnginx-mod-http-echo g++ make \
                 libgtest-dev libbenchmark-dev wrk openssl perl \
-                libtest-base-perl
+                libtest-base-perl prometheus chromium
 
 # the upstream Test::Nginx (CPAN) if installed, else our fallback runner,
 # which then also runs its own tests

@@ -1,0 +1,124 @@
+#include "core/status.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+namespace upstream_latency {
+namespace {
+
+constexpr Decay kSecond{1000};
+constexpr uint64_t kNow = 9'000'000'000;
+
+struct Fixture {
+    Fixture()
+    {
+        PeakEwma::record(slot->header_time, 5000, SampleKind::exact, kNow,
+                         kSecond);
+        slot->counters.requests = 7;
+        slot->counters.responses[1] = 6;
+        slot->counters.responses[4] = 1;
+        slot->counters.histogram[0] = 2;  // <= 5 ms
+        slot->counters.histogram[3] = 4;  // <= 50 ms
+        slot->counters.histogram_sum_us = 123'000;
+        slot->selected_ms = 1'764'115'200'123;  // 2025-11-26T00:00:00.123Z
+
+        report.server_version = "1.22.1";
+        report.module_version = "0.1.0";
+        report.now_ms = 1'764'115'201'000;
+        report.now_us = kNow;
+        report.zone = "upstream_latency";
+        report.zone_size = 32768;
+        report.slots = 4;
+        report.used = 1;
+        UpstreamStatus app{"a\"pp", "least_time header", kSecond, {}};
+        app.peers.push_back({0, "10.0.0.1:80", "backend\\1", false, 2,
+                             PeerState::up, slot.get()});
+        UpstreamStatus other{"other", "round robin", kSecond, {}};
+        other.peers.push_back({0, "10.0.0.2:80", "10.0.0.2:80", true, 1,
+                               PeerState::down, nullptr});
+        report.upstreams = {app, other};
+    }
+    std::unique_ptr<PeerSlot> slot = std::make_unique<PeerSlot>();
+    StatusReport report;
+};
+
+bool contains(const std::string& text, const std::string& part)
+{
+    return text.find(part) != std::string::npos;
+}
+
+TEST(StatusJson, NamesAndEscapesTheFields)
+{
+    Fixture f;
+    std::string json = render_json(f.report);
+    EXPECT_TRUE(contains(json, "\"name\":\"a\\\"pp\""));
+    EXPECT_TRUE(contains(json, "\"name\":\"backend\\\\1\""));
+    EXPECT_TRUE(contains(json, "\"table\":{\"zone\":\"upstream_latency\","
+                               "\"size\":32768,\"slots\":4,\"used\":1,"
+                               "\"free\":3}"));
+    EXPECT_TRUE(contains(json, "\"requests\":7,\"responses\":{\"1xx\":0,"
+                               "\"2xx\":6,\"3xx\":0,\"4xx\":0,\"5xx\":1,"
+                               "\"total\":7}"));
+    EXPECT_TRUE(contains(json, "\"selected\":\"2025-11-26T00:00:00.123Z\""));
+    EXPECT_TRUE(contains(json, "\"header_time\":5.000,"
+                               "\"response_time\":null"));
+}
+
+TEST(StatusJson, HistogramBucketsAreCumulative)
+{
+    Fixture f;
+    std::string json = render_json(f.report);
+    EXPECT_TRUE(contains(json, "\"count\":6,\"sum\":123.000,\"buckets\":{"
+                               "\"5\":2,\"10\":2,\"25\":2,\"50\":6,"));
+    EXPECT_TRUE(contains(json, "\"10000\":6,\"inf\":6}"));
+}
+
+TEST(StatusJson, PeersOfOtherMethodsHaveNoCounters)
+{
+    Fixture f;
+    std::string json = render_json(f.report);
+    std::string other = json.substr(json.find("\"name\":\"other\""));
+    EXPECT_TRUE(contains(other, "\"observed\":false"));
+    EXPECT_TRUE(contains(other, "\"backup\":true,\"weight\":1,"
+                                "\"state\":\"down\"}"));
+    EXPECT_FALSE(contains(other, "requests"));
+}
+
+TEST(StatusPrometheus, OneFamilyPerMetricWithTypes)
+{
+    Fixture f;
+    std::string text = render_prometheus(f.report);
+    EXPECT_TRUE(contains(text, "# TYPE nginx_upstream_peer_requests_total "
+                               "counter\nnginx_upstream_peer_requests_total"
+                               "{upstream=\"a\\\"pp\",server=\"10.0.0.1:80\"}"
+                               " 7\n"));
+    EXPECT_TRUE(contains(text, "nginx_upstream_peer_responses_total{upstream="
+                               "\"a\\\"pp\",server=\"10.0.0.1:80\",code=\"5xx\"}"
+                               " 1\n"));
+    EXPECT_TRUE(contains(text, "nginx_upstream_peer_state{upstream=\"other\","
+                               "server=\"10.0.0.2:80\",state=\"down\"} 1\n"));
+    // counters only for peers the module balances
+    EXPECT_FALSE(contains(text, "nginx_upstream_peer_requests_total{upstream="
+                                "\"other\""));
+    // no header line for a metric without any sample is fine; families are
+    // not repeated
+    EXPECT_EQ(text.find("# TYPE nginx_upstream_peer_weight"),
+              text.rfind("# TYPE nginx_upstream_peer_weight"));
+}
+
+TEST(StatusPrometheus, HistogramInSecondsWithInf)
+{
+    Fixture f;
+    std::string text = render_prometheus(f.report);
+    const std::string h = "nginx_upstream_peer_response_duration_seconds";
+    const std::string labels = "{upstream=\"a\\\"pp\",server=\"10.0.0.1:80\"";
+    EXPECT_TRUE(contains(text, h + "_bucket" + labels + ",le=\"0.005\"} 2\n"));
+    EXPECT_TRUE(contains(text, h + "_bucket" + labels + ",le=\"0.05\"} 6\n"));
+    EXPECT_TRUE(contains(text, h + "_bucket" + labels + ",le=\"+Inf\"} 6\n"));
+    EXPECT_TRUE(contains(text, h + "_sum" + labels + "} 0.123\n"));
+    EXPECT_TRUE(contains(text, h + "_count" + labels + "} 6\n"));
+}
+
+}  // namespace
+}  // namespace upstream_latency
