@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
+#include <type_traits>
 
 namespace upstream_latency {
 
@@ -296,10 +297,14 @@ std::string render_prometheus(const StatusReport& r)
                                      const UpstreamStatus& u) {
                    PeerReading p = read(*peer.slot, r, u.decay);
                    value(p, [&w, name, &labels](const char* extra,
-                                                double v) {
+                                                auto v) {
                        w.raw(name);
                        labels(extra);
-                       w.format(" %.17g\n", v);
+                       if constexpr (std::is_integral_v<decltype(v)>) {
+                           w.format(" %" PRIu64 "\n", uint64_t{v});
+                       } else {
+                           w.format(" %.9g\n", v);
+                       }
                    });
                });
     };
@@ -370,7 +375,7 @@ std::string render_prometheus(const StatusReport& r)
                w.raw(name);
                w.raw("_sum");
                labels();
-               w.format(" %.17g\n", p.sum_ms / 1000);
+               w.format(" %.9g\n", p.sum_ms / 1000);
                w.raw(name);
                w.raw("_count");
                labels();
