@@ -122,6 +122,7 @@ my $dom = do {
     local $ENV{HOME} = $profile;
     local $ENV{XDG_CONFIG_HOME} = "$profile/config";
     local $ENV{XDG_CACHE_HOME} = "$profile/cache";
+    local $ENV{TMPDIR} = $profile;
     `timeout -k 5 60 $chromium @flags '$url' 2>$profile/chromium.log`;
 };
 is($?, 0, 'chromium ran and exited') or diag read_file("$profile/chromium.log");

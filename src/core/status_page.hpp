@@ -129,7 +129,7 @@ svg text { font-size: 10px; fill: var(--mute); }
 
   // A line chart of the last SPAN_MS: lines = [{color, pts: [[t, v|null]]}].
   function chart(lines, now, fixedMax, unit) {
-    const W = 560, H = 150, L = 42, R = 10, T = 8, B = 20;
+    const W = 560, H = 180, L = 42, R = 10, T = 8, B = 20;
     const from = now - SPAN_MS;
     let max = fixedMax;
     if (max == null) {
