@@ -28,6 +28,7 @@ typedef struct {
     upstream_latency::LatencyTable    *table;
     size_t                             zone_bytes;
     upstream_latency::Rng              rng;    /* seeded in each worker */
+    std::atomic<uint64_t>             *ledger; /* this worker's row */
 } ngx_http_upstream_latency_main_conf_t;
 
 
@@ -87,6 +88,7 @@ typedef struct {
     ngx_uint_t                              base;   /* slot of list's 1st */
     ngx_uint_t                              list;   /* 0 primary, 1 backup */
     upstream_latency::PeerSlot             *slot;   /* of the peer in use */
+    std::atomic<uint64_t>                  *ledger; /* its ledger cell */
     uint64_t                                start_us;
     unsigned                                in_gauge:1;
 } ngx_http_upstream_latency_peer_data_t;

@@ -538,7 +538,7 @@ ngx_http_upstream_latency_postconfiguration(ngx_conf_t *cf) noexcept
 static ngx_int_t
 ngx_http_upstream_latency_init_process(ngx_cycle_t *cycle) noexcept
 {
-    uint64_t                                seed;
+    uint64_t                                seed, released;
     ngx_http_upstream_latency_main_conf_t  *lmcf;
 
     lmcf = (ngx_http_upstream_latency_main_conf_t *)
@@ -552,6 +552,27 @@ ngx_http_upstream_latency_init_process(ngx_cycle_t *cycle) noexcept
            ^ ((uint64_t) ngx_random() << 20);
 
     lmcf->rng = upstream_latency::Rng(seed);
+
+    if (lmcf->table == NULL) {
+        return NGX_OK;
+    }
+
+    /*
+     * A worker that took the process slot of one that died (the master
+     * respawns it in the same slot) takes that one's requests in flight
+     * out of the gauges.
+     */
+
+    released = lmcf->table->release(ngx_process_slot);
+
+    if (released) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "upstream latency: %uL requests in flight of a "
+                      "worker process that exited were released",
+                      released);
+    }
+
+    lmcf->ledger = lmcf->table->ledger(ngx_process_slot);
 
     return NGX_OK;
 }

@@ -177,12 +177,20 @@ ngx_http_upstream_latency_available(ngx_http_upstream_latency_peer_data_t *lp,
 }
 
 
+static ngx_uint_t
+ngx_http_upstream_latency_slot_index(ngx_http_upstream_latency_peer_data_t *lp,
+    ngx_uint_t index)
+{
+    return lp->conf->first_slot + lp->base + index;
+}
+
+
 static PeerSlot &
 ngx_http_upstream_latency_slot(ngx_http_upstream_latency_peer_data_t *lp,
     ngx_uint_t index)
 {
-    return lp->conf->main->table->slot(lp->conf->first_slot + lp->base
-                                       + index);
+    return lp->conf->main->table->slot(
+               ngx_http_upstream_latency_slot_index(lp, index));
 }
 
 
@@ -205,10 +213,23 @@ ngx_http_upstream_latency_start(ngx_http_upstream_latency_peer_data_t *lp,
 
     tp = ngx_timeofday();
 
+    std::atomic<uint64_t>  *ledger;
+
     lp->slot = &ngx_http_upstream_latency_slot(lp, index);
     lp->start_us = now_us;
     lp->in_gauge = upstream_latency::InflightGauge::enter(lp->slot->inflight,
                                                           now_us);
+
+    ledger = lp->conf->main->ledger;
+    lp->ledger = NULL;
+
+    if (lp->in_gauge && ledger) {
+        ledger += ngx_http_upstream_latency_slot_index(lp, index);
+
+        if (upstream_latency::InflightGauge::enter(*ledger, now_us)) {
+            lp->ledger = ledger;
+        }
+    }
 
     lp->slot->counters.requests.fetch_add(1, std::memory_order_relaxed);
     lp->slot->selected_ms.store((uint64_t) tp->sec * 1000 + tp->msec,
@@ -460,6 +481,10 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
         if (lp->in_gauge) {
             upstream_latency::InflightGauge::leave(slot->inflight,
                                                    lp->start_us);
+        }
+
+        if (lp->ledger) {
+            upstream_latency::InflightGauge::leave(*lp->ledger, lp->start_us);
         }
 
         lp->slot = NULL;

@@ -1,6 +1,6 @@
 /*
- * weighted_random [two [least_conn | least_time=header | least_time=last_byte]]:
- * a peer drawn by weight, or the better of two drawn by weight.
+ * weighted_random [two [least_conn | least_time=header|last_byte]]: a peer
+ * drawn by weight, or the better of two drawn by weight.
  */
 
 #include "ngx_http_upstream_latency.hpp"

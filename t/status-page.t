@@ -7,32 +7,22 @@ use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
-use IO::Socket::INET;
-use POSIX qw(WNOHANG _exit);
-use Time::HiRes qw(sleep);
+use lib 't/lib';
+use OwnNginx;
 
 my $chromium = '/usr/bin/chromium';
 plan skip_all => "$chromium is missing (apt-get install chromium)"
     unless -x $chromium;
 
-my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my @modules = split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
-plan skip_all => 'TEST_NGINX_LOAD_MODULES does not name the module'
-    unless grep { m{/ngx_http_upstream_latency_module\.so$} } @modules;
-plan skip_all => 'TEST_NGINX_LOAD_MODULES does not name the echo module'
-    unless grep { m{/ngx_http_echo_module\.so$} } @modules;
+plan skip_all => OwnNginx::missing() if OwnNginx::missing();
 
-# the whole test, whatever hangs, ends in time; END still stops nginx
+# the whole test, whatever hangs, ends in time; nginx stops with $nginx
 $SIG{ALRM} = sub { die "status-page.t: out of time\n" };
 alarm 180;
 
 my %backends = (1971 => '0.002', 1972 => '0.008', 1973 => '0.05');
 my $front = 1970;
 
-my $prefix = tempdir(CLEANUP => 1);
-mkdir "$prefix/$_" for qw(logs temp);
-
-my $load = join '', map { "load_module $_;\n" } @modules;
 my $servers = join '', map { "        server 127.0.0.1:$_;\n" }
                        sort keys %backends;
 my $listeners = join '', map {
@@ -40,24 +30,7 @@ my $listeners = join '', map {
   . "location / { echo_sleep $backends{$_}; echo $_; } }\n"
 } sort keys %backends;
 
-write_file("$prefix/nginx.conf", <<"CONF");
-$load
-daemon off;
-master_process on;
-worker_processes 1;
-error_log $prefix/logs/error.log;
-pid $prefix/logs/nginx.pid;
-
-events { worker_connections 256; }
-
-http {
-    access_log off;
-    client_body_temp_path $prefix/temp/body;
-    proxy_temp_path $prefix/temp/proxy;
-    fastcgi_temp_path $prefix/temp/fastcgi;
-    uwsgi_temp_path $prefix/temp/uwsgi;
-    scgi_temp_path $prefix/temp/scgi;
-
+my $nginx = OwnNginx->start(port => $front, http => <<"HTTP");
     upstream app {
         least_time header;
 $servers    }
@@ -68,34 +41,7 @@ $listeners
         location / { proxy_pass http://app; }
         location = /upstreams { upstream_latency_status; }
     }
-}
-CONF
-
-# nginx in the foreground, as our child: we know its pid and reap it
-my $pid = fork // die "fork: $!";
-if ($pid == 0) {
-    { exec $nginx, '-p', "$prefix/", '-c', "$prefix/nginx.conf" }
-    warn "exec $nginx: $!\n";
-    _exit(127);
-}
-
-END {
-    if ($pid) {
-        kill TERM => $pid;
-        my $gone;
-        for (1 .. 100) {
-            last if $gone = waitpid($pid, WNOHANG) == $pid;
-            sleep 0.1;
-        }
-        unless ($gone) {
-            kill KILL => $pid;
-            waitpid $pid, 0;
-        }
-    }
-}
-
-ok(wait_for_port($front, 10), "nginx listens on $front")
-    or BAIL_OUT('nginx did not start: ' . error_log());
+HTTP
 
 my $http = HTTP::Tiny->new(timeout => 5);
 my $ok = 0;
@@ -125,7 +71,8 @@ my $dom = do {
     local $ENV{TMPDIR} = $profile;
     `timeout -k 5 60 $chromium @flags '$url' 2>$profile/chromium.log`;
 };
-is($?, 0, 'chromium ran and exited') or diag read_file("$profile/chromium.log");
+is($?, 0, 'chromium ran and exited')
+    or diag OwnNginx::read_file("$profile/chromium.log");
 
 like($dom, qr{<title>nginx upstream latency</title>}, 'the title');
 for my $port (sort keys %backends) {
@@ -148,29 +95,3 @@ like($dom, qr{<div id="error"></div>}, 'no failed update shown');
 alarm 0;
 done_testing();
 
-
-sub wait_for_port {
-    my ($port, $seconds) = @_;
-    for (1 .. $seconds * 10) {
-        return 1 if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                          Timeout => 1);
-        return 0 if waitpid($pid, WNOHANG) == $pid && ($pid = 0, 1);
-        sleep 0.1;
-    }
-    return 0;
-}
-
-sub error_log { read_file("$prefix/logs/error.log") }
-
-sub read_file {
-    open my $fh, '<', shift or return '';
-    local $/;
-    return <$fh>;
-}
-
-sub write_file {
-    my ($path, $text) = @_;
-    open my $fh, '>', $path or die "$path: $!";
-    print $fh $text;
-    close $fh or die "$path: $!";
-}

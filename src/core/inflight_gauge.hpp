@@ -49,6 +49,25 @@ public:
         }
     }
 
+    // Takes out all that `entered` (a gauge's value) holds, as if each of
+    // its requests had left.
+    static void remove(std::atomic<uint64_t>& cell, uint64_t entered) noexcept
+    {
+        uint64_t count = entered >> 48;
+        uint64_t old = cell.load(std::memory_order_relaxed);
+        for (;;) {
+            uint64_t left = (old >> 48) > count ? (old >> 48) - count : 0;
+            uint64_t next = left == 0 ? 0
+                                      : (left << 48)
+                                            | ((old - entered) & kSumMask);
+            if (cell.compare_exchange_weak(old, next,
+                                           std::memory_order_relaxed))
+            {
+                return;
+            }
+        }
+    }
+
     static void leave(std::atomic<uint64_t>& cell, uint64_t start_us) noexcept
     {
         uint64_t old = cell.load(std::memory_order_relaxed);

@@ -134,7 +134,37 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
             table->header_.kept++;
         }
     }
+    for (uint32_t w = 0; w < kLedgerWorkers; w++) {
+        std::atomic<uint64_t>* row = table->ledger(w);
+        for (std::size_t i = 0; i < capacity; i++) {
+            new (&row[i]) std::atomic<uint64_t>(0);
+        }
+    }
     return table;
+}
+
+std::atomic<uint64_t>* LatencyTable::ledger(uint32_t worker) noexcept
+{
+    if (worker >= kLedgerWorkers) {
+        return nullptr;
+    }
+    char* rows = reinterpret_cast<char*>(slots() + header_.capacity);
+    return reinterpret_cast<std::atomic<uint64_t>*>(
+        rows + worker * ledger_row_bytes(header_.capacity));
+}
+
+uint64_t LatencyTable::release(uint32_t worker) noexcept
+{
+    std::atomic<uint64_t>* row = ledger(worker);
+    uint64_t released = 0;
+    for (uint32_t i = 0; row != nullptr && i < header_.capacity; i++) {
+        uint64_t entered = row[i].exchange(0, std::memory_order_relaxed);
+        if (entered != 0) {
+            InflightGauge::remove(slot(i).inflight, entered);
+            released += entered >> 48;
+        }
+    }
+    return released;
 }
 
 }  // namespace upstream_latency

@@ -97,18 +97,39 @@ static_assert(std::is_trivially_destructible_v<PeerSlot>);
 class LatencyTable {
 public:
     static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
-    static constexpr uint32_t kVersion = 2;
+    static constexpr uint32_t kVersion = 3;
+
+    // Worker processes (by nginx's process slot) whose requests in flight
+    // are also kept in a ledger of their own, so that those of a worker that
+    // dies can be taken back out of the gauges.
+    static constexpr uint32_t kLedgerWorkers = 64;
+
+    static constexpr std::size_t ledger_row_bytes(std::size_t capacity)
+        noexcept
+    {
+        return (capacity * sizeof(uint64_t) + 63) / 64 * 64;
+    }
 
     static constexpr std::size_t bytes_for(std::size_t capacity) noexcept
     {
-        return sizeof(TableHeader) + capacity * sizeof(PeerSlot);
+        return sizeof(TableHeader) + capacity * sizeof(PeerSlot)
+               + kLedgerWorkers * ledger_row_bytes(capacity);
     }
 
+    // The most slots whose table fits in bytes.
     static constexpr std::size_t capacity_of(std::size_t bytes) noexcept
     {
-        return bytes < sizeof(TableHeader)
-                   ? 0
-                   : (bytes - sizeof(TableHeader)) / sizeof(PeerSlot);
+        if (bytes < sizeof(TableHeader)) {
+            return 0;
+        }
+        // without the rounding of the ledger rows, then down to fit it
+        std::size_t capacity =
+            (bytes - sizeof(TableHeader))
+            / (sizeof(PeerSlot) + kLedgerWorkers * sizeof(uint64_t));
+        while (capacity > 0 && bytes_for(capacity) > bytes) {
+            capacity--;
+        }
+        return capacity;
     }
 
     // Lays out a table in mem (bytes long, 64-byte aligned) with one slot
@@ -128,6 +149,14 @@ public:
     uint32_t capacity() const noexcept { return header_.capacity; }
     uint32_t used() const noexcept { return header_.used; }
     uint32_t kept() const noexcept { return header_.kept; }
+
+    // The ledger row of a worker process: one InflightGauge per slot, only
+    // that worker writes it; nullptr beyond kLedgerWorkers.
+    std::atomic<uint64_t>* ledger(uint32_t worker) noexcept;
+
+    // Takes the requests a dead worker process left in flight (its ledger
+    // row) out of the gauges and clears the row; returns how many.
+    uint64_t release(uint32_t worker) noexcept;
 
     PeerSlot& slot(uint32_t index) noexcept { return slots()[index]; }
     const PeerSlot& slot(uint32_t index) const noexcept

@@ -67,8 +67,13 @@ TEST(LatencyTable, SelectionReadsOneCacheLinePerPeer)
     EXPECT_EQ(sizeof(PeerSlot), 256u);
     EXPECT_LT(offsetof(PeerSlot, selected_ms), 64u);
     EXPECT_EQ(offsetof(PeerSlot, counters), 64u);
-    EXPECT_EQ(LatencyTable::bytes_for(10), 64u + 10 * 256u);
-    EXPECT_EQ(LatencyTable::capacity_of(LatencyTable::bytes_for(10)), 10u);
+    // header, slots, then a ledger row of 8 bytes a slot per worker
+    EXPECT_EQ(LatencyTable::bytes_for(10), 64u + 10 * 256u + 64 * 128u);
+    for (std::size_t n : {1, 2, 10, 100, 1000}) {
+        EXPECT_EQ(LatencyTable::capacity_of(LatencyTable::bytes_for(n)), n);
+        EXPECT_EQ(LatencyTable::capacity_of(LatencyTable::bytes_for(n) - 1),
+                  n - 1);
+    }
     EXPECT_EQ(LatencyTable::capacity_of(10), 0u);
 }
 
@@ -172,6 +177,58 @@ TEST(LatencyTable, UnknownPredecessorLayoutStartsFresh)
     ASSERT_NE(table, nullptr);
     EXPECT_EQ(table->kept(), 0u);
     EXPECT_FALSE(PeakEwma::measured(table->slot(0).header_time.load()));
+}
+
+TEST(LatencyTable, ReleasingADeadWorkersLedgerEmptiesOnlyItsShare)
+{
+    Memory m(LatencyTable::bytes_for(2));
+    LatencyTable* table = create(m, keys_of("app", {"a:1", "b:1"}));
+    ASSERT_NE(table, nullptr);
+
+    // worker 3 has two requests in flight to a:1, worker 5 one
+    for (uint32_t worker : {3u, 3u, 5u}) {
+        ASSERT_TRUE(InflightGauge::enter(table->slot(0).inflight, kNow));
+        ASSERT_TRUE(InflightGauge::enter(table->ledger(worker)[0], kNow));
+    }
+    ASSERT_EQ(InflightGauge::read(table->slot(0).inflight.load(), kNow).count,
+              3u);
+
+    // worker 3 was killed; its successor in slot 3 releases what it left
+    EXPECT_EQ(table->release(3), 2u);
+    Inflight left = InflightGauge::read(table->slot(0).inflight.load(),
+                                        kNow + 1000);
+    EXPECT_EQ(left.count, 1u);
+    EXPECT_DOUBLE_EQ(left.mean_elapsed_us, 1000);
+    EXPECT_EQ(table->ledger(3)[0].load(), 0u);
+    EXPECT_EQ(table->release(3), 0u);
+
+    // worker 5 finishes normally
+    InflightGauge::leave(table->slot(0).inflight, kNow);
+    InflightGauge::leave(table->ledger(5)[0], kNow);
+    EXPECT_EQ(table->slot(0).inflight.load(), 0u);
+}
+
+TEST(LatencyTable, LedgerRowsDoNotOverlapSlotsOrEachOther)
+{
+    Memory m(LatencyTable::bytes_for(3));
+    LatencyTable* table = create(m, keys_of("app", {"a:1", "b:1", "c:1"}));
+    auto end = reinterpret_cast<char*>(&table->slot(2) + 1);
+    EXPECT_GE(reinterpret_cast<char*>(table->ledger(0)), end);
+    EXPECT_GE(reinterpret_cast<char*>(table->ledger(1)),
+              reinterpret_cast<char*>(table->ledger(0) + 3));
+    EXPECT_LE(reinterpret_cast<char*>(
+                  table->ledger(LatencyTable::kLedgerWorkers - 1) + 3),
+              m.data.get() + m.bytes);
+    EXPECT_EQ(table->ledger(LatencyTable::kLedgerWorkers), nullptr);
+}
+
+TEST(InflightGaugeRemove, NeverGoesBelowZero)
+{
+    std::atomic<uint64_t> cell{0};
+    ASSERT_TRUE(InflightGauge::enter(cell, kNow));
+    uint64_t two = (uint64_t{2} << 48) | (2 * kNow & InflightGauge::kSumMask);
+    InflightGauge::remove(cell, two);
+    EXPECT_EQ(cell.load(), 0u);
 }
 
 TEST(LatencyTable, ConcurrentWritersLoseNoUpdate)

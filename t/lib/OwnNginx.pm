@@ -1,0 +1,129 @@
+# An nginx of a test's own, outside Test::Nginx, for tests that act on its
+# processes (kill a worker) or drive a browser.  Binary and modules come
+# from TEST_NGINX_BINARY and TEST_NGINX_LOAD_MODULES, as with Test::Nginx.
+package OwnNginx;
+
+use strict;
+use warnings;
+
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX qw(WNOHANG _exit);
+use Time::HiRes qw(sleep);
+
+# The reason this test cannot run, or undef.
+sub missing {
+    my @modules = split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+    for my $name (qw(ngx_http_upstream_latency_module ngx_http_echo_module)) {
+        return "TEST_NGINX_LOAD_MODULES does not name $name"
+            unless grep { m{/$name\.so$} } @modules;
+    }
+    return undef;
+}
+
+# Starts nginx (master and $workers workers, in the foreground as our child)
+# with $http as the body of its http block; waits until $port answers.
+sub start {
+    my ($class, %args) = @_;
+    my $self = bless { prefix => tempdir(CLEANUP => 1), pid => 0 }, $class;
+    my $prefix = $self->{prefix};
+    mkdir "$prefix/$_" for qw(logs temp);
+
+    my $load = join '', map { "load_module $_;\n" }
+                        split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+    my $workers = $args{workers} || 1;
+    write_file("$prefix/nginx.conf", <<"CONF");
+$load
+daemon off;
+master_process on;
+worker_processes $workers;
+error_log $prefix/logs/error.log info;
+pid $prefix/logs/nginx.pid;
+
+events { worker_connections 256; }
+
+http {
+    access_log off;
+    client_body_temp_path $prefix/temp/body;
+    proxy_temp_path $prefix/temp/proxy;
+    fastcgi_temp_path $prefix/temp/fastcgi;
+    uwsgi_temp_path $prefix/temp/uwsgi;
+    scgi_temp_path $prefix/temp/scgi;
+
+$args{http}
+}
+CONF
+
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        { exec $nginx, '-p', "$prefix/", '-c', "$prefix/nginx.conf" }
+        warn "exec $nginx: $!\n";
+        _exit(127);
+    }
+    $self->{pid} = $pid;
+    $self->wait_for_port($args{port}, 10)
+        or die "nginx did not start:\n" . $self->error_log;
+    return $self;
+}
+
+sub master_pid { $_[0]{pid} }
+
+# Pids of the master's children (workers), from /proc.
+sub worker_pids {
+    my ($self) = @_;
+    my @pids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // next;
+        my ($pid, $ppid) = $line =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
+        push @pids, $pid if $ppid == $self->{pid};
+    }
+    return sort { $a <=> $b } @pids;
+}
+
+sub wait_for_port {
+    my ($self, $port, $seconds) = @_;
+    for (1 .. $seconds * 10) {
+        return 1 if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                          Timeout => 1);
+        if (waitpid($self->{pid}, WNOHANG) == $self->{pid}) {
+            $self->{pid} = 0;
+            return 0;
+        }
+        sleep 0.1;
+    }
+    return 0;
+}
+
+sub error_log { read_file("$_[0]{prefix}/logs/error.log") }
+
+sub stop {
+    my ($self) = @_;
+    my $pid = $self->{pid} or return;
+    $self->{pid} = 0;
+    kill TERM => $pid;
+    for (1 .. 100) {
+        return if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.1;
+    }
+    kill KILL => $pid;
+    waitpid $pid, 0;
+}
+
+sub DESTROY { $_[0]->stop }
+
+sub read_file {
+    open my $fh, '<', shift or return '';
+    local $/;
+    return <$fh>;
+}
+
+sub write_file {
+    my ($path, $text) = @_;
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh $text;
+    close $fh or die "$path: $!";
+}
+
+1;
