@@ -4,6 +4,8 @@
 #   make test            dependencies, module, unit tests, Test::Nginx suite
 #   make demo            round robin and least_time side by side, on loopback
 #   make bench           bench/: cost, overhead and tail latency vs nginx's own
+#   make check-sanitizers  unit tests under ASan+UBSan, the Test::Nginx suite
+#                        with the module built with ASan
 
 NGINX_SRC ?= /usr/share/nginx/src
 NGINX_BINARY ?= /usr/sbin/nginx
@@ -37,25 +39,64 @@ TEST_NGINX_ENV := TEST_NGINX_BINARY=$(NGINX_BINARY) \
     TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)" \
     $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback)
 
-.PHONY: all module deps unit prove test demo bench install uninstall clean
+.PHONY: all module deps unit prove test demo bench install uninstall clean \
+        check-sanitizers unit-sanitized prove-asan
 
 all: module
 
-$(NGINX_BUILD)/Makefile: config config.make
-	mkdir -p $(NGINX_BUILD)
-	cd $(NGINX_SRC) && bash -c ' \
+# configure DIR CC_OPT LD_OPT: nginx's configure for the module, out of tree
+configure = mkdir -p $(1) && cd $(NGINX_SRC) && bash -c ' \
 	    NGX_CONF_FLAGS=(--with-compat); \
 	    if [ -f ./conf_flags ]; then . ./conf_flags; fi; \
-	    ./configure --with-cc-opt="$(CC_OPT)" --with-ld-opt="$(LD_OPT)" \
+	    ./configure --with-cc-opt="$(2)" --with-ld-opt="$(3)" \
 	        "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(CURDIR) \
-	        --builddir=$(NGINX_BUILD) >$(NGINX_BUILD)/configure.log' \
-	    || { tail -20 $(NGINX_BUILD)/configure.log; exit 1; }
+	        --builddir=$(1) >$(1)/configure.log' \
+	    || { tail -20 $(1)/configure.log; exit 1; }
+
+$(NGINX_BUILD)/Makefile: config config.make
+	$(call configure,$(NGINX_BUILD),$(CC_OPT),$(LD_OPT))
 
 module: $(NGINX_BUILD)/Makefile
 	$(MAKE) -f $(NGINX_BUILD)/Makefile -C $(NGINX_SRC) modules
 	# a new file, not rewritten in place: a running nginx may have it mapped
 	cp -p $(NGINX_BUILD)/$(MODULE_NAME).so $(MODULE).tmp
 	mv -f $(MODULE).tmp $(MODULE)
+
+# The module built with AddressSanitizer, loaded into the stock nginx with
+# the ASan runtime preloaded; reports go to $(ASAN)/reports.
+ASAN := $(BUILD)/asan
+SANITIZE := -fsanitize=address -fno-omit-frame-pointer
+
+$(ASAN)/nginx/Makefile: config config.make
+	$(call configure,$(ASAN)/nginx,$(CC_OPT) $(SANITIZE),$(LD_OPT) $(SANITIZE))
+
+$(ASAN)/run-nginx: Makefile
+	mkdir -p $(ASAN)
+	printf '#!/bin/sh\n%s\n' \
+	    'LD_PRELOAD=$$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(ASAN)/reports/asan exec $(NGINX_BINARY) "$$@"' \
+	    > $@
+	chmod +x $@
+
+prove-asan: $(ASAN)/nginx/Makefile $(ASAN)/run-nginx
+	$(MAKE) -f $(ASAN)/nginx/Makefile -C $(NGINX_SRC) modules
+	rm -rf $(ASAN)/reports && mkdir -p $(ASAN)/reports
+	TEST_NGINX_BINARY=$(ASAN)/run-nginx \
+	    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(ASAN)/nginx/$(MODULE_NAME).so" \
+	    $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback) prove t/*.t
+	@if ls $(ASAN)/reports/* >/dev/null 2>&1; then \
+	    echo "AddressSanitizer reports:"; cat $(ASAN)/reports/*; exit 1; \
+	else echo "AddressSanitizer: no report"; fi
+
+$(BUILD)/unit_tests_sanitized: $(CORE_SRCS) $(CORE_HDRS) $(UNIT_SRCS)
+	mkdir -p $(BUILD)
+	$(CXX) -O1 -g $(CORE_CXXFLAGS) $(SANITIZE) -fsanitize=undefined \
+	    -fno-sanitize-recover=all -o $@ $(CORE_SRCS) $(UNIT_SRCS) \
+	    -lgtest -lgtest_main -pthread
+
+unit-sanitized: $(BUILD)/unit_tests_sanitized
+	$(BUILD)/unit_tests_sanitized --gtest_brief=1
+
+check-sanitizers: unit-sanitized prove-asan
 
 $(BUILD)/unit_tests: $(CORE_SRCS) $(CORE_HDRS) $(UNIT_SRCS)
 	mkdir -p $(BUILD)
@@ -82,6 +123,7 @@ test: deps
 	$(MAKE) module
 	$(MAKE) unit
 	$(MAKE) prove
+	$(MAKE) check-sanitizers
 
 demo: deps
 	@$(MAKE) -s --no-print-directory module >/dev/null

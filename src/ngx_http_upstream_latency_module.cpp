@@ -115,6 +115,7 @@ static ngx_str_t  ngx_http_upstream_latency_zone_name =
     ngx_string("upstream_latency");
 
 #define NGX_HTTP_UPSTREAM_LATENCY_MAX_HALF_LIFE  (24 * 3600 * 1000)
+#define NGX_HTTP_UPSTREAM_LATENCY_MAX_ZONE       (1024 * 1024 * 1024)
 
 
 /*
@@ -414,11 +415,16 @@ ngx_http_upstream_latency_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 
     size = ngx_parse_size(&value[1]);
 
-    if (size == NGX_ERROR || (size_t) size < 8 * ngx_pagesize) {
+    if (size == NGX_ERROR
+        || (size_t) size < 8 * ngx_pagesize
+        || size > NGX_HTTP_UPSTREAM_LATENCY_MAX_ZONE)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid size \"%V\" of \"upstream_latency_zone\", "
-                           "expected at least %uzk",
-                           &value[1], 8 * ngx_pagesize / 1024);
+                           "expected %uzk to %uzm",
+                           &value[1], 8 * ngx_pagesize / 1024,
+                           (size_t) NGX_HTTP_UPSTREAM_LATENCY_MAX_ZONE
+                               / 1024 / 1024);
         return (char *) NGX_CONF_ERROR;
     }
 

@@ -190,7 +190,7 @@ qr/"upstream_latency_zone" of 32k holds \d+ peers, but 500 are configured; it ne
 --- config
 --- must_die
 --- error_log
-invalid size "1k" of "upstream_latency_zone", expected at least 32k
+invalid size "1k" of "upstream_latency_zone", expected 32k to 1024m
 
 
 
@@ -281,3 +281,114 @@ invalid number of arguments in "weighted_random" directive
 --- must_die
 --- error_log
 "weighted_random" in upstream "app" was replaced by another load balancing method
+
+
+
+=== TEST 22: a latency zone above the maximum size
+--- http_config
+    upstream_latency_zone 2000m;
+--- config
+--- must_die
+--- error_log
+invalid size "2000m" of "upstream_latency_zone", expected 32k to 1024m
+
+
+
+=== TEST 23: the latency zone twice
+--- http_config
+    upstream_latency_zone 1m;
+    upstream_latency_zone 2m;
+--- config
+--- must_die
+--- error_log
+"upstream_latency_zone" directive is duplicate
+
+
+
+=== TEST 24: a half-life longer than a day
+--- http_config
+    upstream app {
+        least_time header;
+        upstream_latency_half_life 25h;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log
+invalid value "25h" of "upstream_latency_half_life", expected a time from 1ms to 24h
+
+
+
+=== TEST 25: a half-life with two values
+--- http_config
+    upstream app {
+        least_time header;
+        upstream_latency_half_life 1s 2s;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log
+invalid number of arguments in "upstream_latency_half_life" directive
+
+
+
+=== TEST 26: least_time is case-sensitive, as nginx's directives are
+--- http_config
+    upstream app {
+        least_time HEADER;
+        server 127.0.0.1:1991;
+    }
+--- config
+--- must_die
+--- error_log
+invalid parameter "HEADER" of "least_time", expected "header" or "last_byte"
+
+
+
+=== TEST 27: an absurd weight is nginx's own error, with least_time too
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991 weight=0;
+    }
+--- config
+--- must_die
+--- error_log
+invalid parameter "weight=0"
+
+
+
+=== TEST 28: a negative fail_timeout is nginx's own error, with weighted_random too
+--- http_config
+    upstream app {
+        weighted_random two;
+        server 127.0.0.1:1991 fail_timeout=-1s;
+    }
+--- config
+--- must_die
+--- error_log
+invalid parameter "fail_timeout=-1s"
+
+
+
+=== TEST 29: the status directive takes no argument
+--- http_config
+--- config
+    location = /upstreams { upstream_latency_status on; }
+--- must_die
+--- error_log
+invalid number of arguments in "upstream_latency_status" directive
+
+
+
+=== TEST 30: the status directive twice in one location
+--- http_config
+--- config
+    location = /upstreams {
+        upstream_latency_status;
+        upstream_latency_status;
+    }
+--- must_die
+--- error_log
+"upstream_latency_status" directive is duplicate

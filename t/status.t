@@ -39,7 +39,7 @@ GET /t
 sub { my $s = main::status_of(shift);
       my $u = $s->{upstreams}[0];
       my $p = $u->{peers}[0];
-      join '', map { "$_\n" }
+      CORE::join '', map { "$_\n" }
           "upstream $u->{name}, method $u->{method}, observed $u->{observed}",
           "server $p->{server}, state $p->{state}, weight $p->{weight}",
           "requests $p->{requests}, 2xx $p->{responses}{'2xx'}, total $p->{responses}{total}",
@@ -86,7 +86,7 @@ million runs); the retries go to 1991.
 GET /t
 --- response_body_filters eval
 sub { my $s = main::status_of(shift);
-      join '', map { "$_->{server} $_->{state}: requests $_->{requests}, fails $_->{fails}, unavail $_->{unavail}\n" }
+      CORE::join '', map { "$_->{server} $_->{state}: requests $_->{requests}, fails $_->{fails}, unavail $_->{unavail}\n" }
           @{ $s->{upstreams}[0]{peers} } }
 --- response_body
 127.0.0.1:1999 unavail: requests 1, fails 1, unavail 1
@@ -116,8 +116,8 @@ sub { my $s = main::status_of(shift);
 GET /upstreams
 --- response_body_filters eval
 sub { my $s = JSON::PP::decode_json(shift);
-      join '', map { my $u = $_;
-                     "$u->{name} ($u->{method}): " . join(', ', map {
+      CORE::join '', map { my $u = $_;
+                     "$u->{name} ($u->{method}): " . CORE::join(', ', map {
                          "$_->{server} w$_->{weight}" . ($_->{backup} ? ' backup' : '')
                          . " $_->{state}" . (exists $_->{requests} ? ' counted' : '') } @{ $u->{peers} }) . "\n" }
           @{ $s->{upstreams} } }
@@ -137,7 +137,7 @@ other (other): 127.0.0.1:1993 w1 down
 --- request
 GET /upstreams?upstream=api
 --- response_body_filters eval
-sub { join '', map { "$_->{name}: $_->{method}\n" } @{ JSON::PP::decode_json(shift)->{upstreams} } }
+sub { CORE::join '', map { "$_->{name}: $_->{method}\n" } @{ JSON::PP::decode_json(shift)->{upstreams} } }
 --- response_body
 api: weighted_random two least_time=last_byte
 

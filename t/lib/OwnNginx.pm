@@ -25,18 +25,36 @@ sub missing {
 # with $http as the body of its http block; waits until $port answers.
 sub start {
     my ($class, %args) = @_;
-    my $self = bless { prefix => tempdir(CLEANUP => 1), pid => 0 }, $class;
+    my $self = bless { prefix => tempdir(CLEANUP => 1), pid => 0,
+                       workers => $args{workers} || 1 }, $class;
     my $prefix = $self->{prefix};
     mkdir "$prefix/$_" for qw(logs temp);
+    $self->write_conf($args{http});
 
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        { exec $nginx, '-p', "$prefix/", '-c', "$prefix/nginx.conf" }
+        warn "exec $nginx: $!\n";
+        _exit(127);
+    }
+    $self->{pid} = $pid;
+    $self->wait_for_port($args{port}, 10)
+        or die "nginx did not start:\n" . $self->error_log;
+    return $self;
+}
+
+# Writes $prefix/nginx.conf with $http as the body of its http block.
+sub write_conf {
+    my ($self, $http) = @_;
+    my $prefix = $self->{prefix};
     my $load = join '', map { "load_module $_;\n" }
                         split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
-    my $workers = $args{workers} || 1;
     write_file("$prefix/nginx.conf", <<"CONF");
 $load
 daemon off;
 master_process on;
-worker_processes $workers;
+worker_processes $self->{workers};
 error_log $prefix/logs/error.log info;
 pid $prefix/logs/nginx.pid;
 
@@ -50,21 +68,29 @@ http {
     uwsgi_temp_path $prefix/temp/uwsgi;
     scgi_temp_path $prefix/temp/scgi;
 
-$args{http}
+$http
 }
 CONF
+}
 
-    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        { exec $nginx, '-p', "$prefix/", '-c', "$prefix/nginx.conf" }
-        warn "exec $nginx: $!\n";
-        _exit(127);
+# Rewrites nginx.conf with $http and sends the master SIGHUP.  Returns true
+# once new workers run and every old one is shutting down (it has closed
+# its listening sockets, so new connections reach the new configuration)
+# or gone; false after 10 s, as when nginx rejects the configuration.
+sub reload {
+    my ($self, $http) = @_;
+    my %old = map { $_ => 1 } $self->worker_pids;
+    $self->write_conf($http);
+    kill HUP => $self->{pid} or return 0;
+    for (1 .. 200) {
+        sleep 0.05;
+        my @pids = $self->worker_pids;
+        my $new = grep { !$old{$_} } @pids;
+        my $serving = grep { $old{$_} && read_file("/proc/$_/cmdline")
+                                 =~ /^nginx: worker process\0*$/ } @pids;
+        return 1 if $new >= $self->{workers} && !$serving;
     }
-    $self->{pid} = $pid;
-    $self->wait_for_port($args{port}, 10)
-        or die "nginx did not start:\n" . $self->error_log;
-    return $self;
+    return 0;
 }
 
 sub master_pid { $_[0]{pid} }
