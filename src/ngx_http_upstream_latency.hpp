@@ -118,12 +118,6 @@ typedef ngx_http_upstream_rr_peer_t *(*ngx_http_upstream_latency_choose_pt)(
 ngx_int_t ngx_http_upstream_latency_get_peer(ngx_peer_connection_t *pc,
     ngx_http_upstream_latency_peer_data_t *lp,
     ngx_http_upstream_latency_choose_pt choose) noexcept;
-ngx_flag_t ngx_http_upstream_latency_available(
-    ngx_http_upstream_latency_peer_data_t *lp,
-    ngx_http_upstream_rr_peer_t *peer, ngx_uint_t index, time_t now) noexcept;
-upstream_latency::PeerLoad ngx_http_upstream_latency_load(
-    ngx_http_upstream_latency_peer_data_t *lp, ngx_uint_t index,
-    uint64_t now_us) noexcept;
 
 char *ngx_http_upstream_latency_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf) noexcept;
@@ -132,3 +126,71 @@ ngx_int_t ngx_http_upstream_init_least_time(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us) noexcept;
 ngx_int_t ngx_http_upstream_init_weighted_random(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us) noexcept;
+
+
+/* Inline: every selection calls these once per peer. */
+
+inline ngx_flag_t
+ngx_http_upstream_latency_usable(ngx_http_upstream_rr_peer_t *peer,
+    time_t now)
+{
+    return upstream_latency::usable({peer->down != 0, peer->fails,
+                                     peer->max_fails, peer->checked,
+                                     peer->fail_timeout, peer->conns,
+                                     peer->max_conns},
+                                    now);
+}
+
+
+/* Whether the peer at index of the current list may take this request. */
+
+inline ngx_flag_t
+ngx_http_upstream_latency_available(ngx_http_upstream_latency_peer_data_t *lp,
+    ngx_http_upstream_rr_peer_t *peer, ngx_uint_t index, time_t now) noexcept
+{
+    uintptr_t                      m;
+    ngx_uint_t                     n;
+    ngx_flag_t                     usable;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    n = index / (8 * sizeof(uintptr_t));
+    m = (uintptr_t) 1 << index % (8 * sizeof(uintptr_t));
+
+    if (lp->rrp.tried[n] & m) {
+        return 0;
+    }
+
+    peers = lp->rrp.peers;
+
+    ngx_http_upstream_rr_peer_lock(peers, peer);
+    usable = ngx_http_upstream_latency_usable(peer, now);
+    ngx_http_upstream_rr_peer_unlock(peers, peer);
+
+    return usable;
+}
+
+
+inline ngx_uint_t
+ngx_http_upstream_latency_slot_index(ngx_http_upstream_latency_peer_data_t *lp,
+    ngx_uint_t index)
+{
+    return lp->conf->first_slot + lp->base + index;
+}
+
+
+inline upstream_latency::PeerSlot &
+ngx_http_upstream_latency_slot(ngx_http_upstream_latency_peer_data_t *lp,
+    ngx_uint_t index)
+{
+    return lp->conf->main->table->slot(
+               ngx_http_upstream_latency_slot_index(lp, index));
+}
+
+
+inline upstream_latency::PeerLoad
+ngx_http_upstream_latency_load(ngx_http_upstream_latency_peer_data_t *lp,
+    ngx_uint_t index, uint64_t now_us) noexcept
+{
+    return upstream_latency::observe(ngx_http_upstream_latency_slot(lp, index),
+                                     lp->conf->options, now_us);
+}

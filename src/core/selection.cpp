@@ -4,27 +4,6 @@
 
 namespace upstream_latency {
 
-PeerLoad observe(const PeerSlot& slot, LoadOptions options,
-                 uint64_t now_us) noexcept
-{
-    uint64_t estimate = slot.estimate(options.metric).load(
-        std::memory_order_relaxed);
-    Inflight inflight = InflightGauge::read(
-        slot.inflight.load(std::memory_order_relaxed), now_us);
-
-    double latency = PeakEwma::read(estimate, now_us, options.decay);
-    if (options.inflight || !PeakEwma::measured(estimate)) {
-        latency = std::max(latency, inflight.mean_elapsed_us);
-    }
-    return {latency, inflight.count};
-}
-
-double score(PeerLoad load, uint32_t weight) noexcept
-{
-    return load.latency_us
-           * (1.0 + static_cast<double>(load.active) / std::max(weight, 1u));
-}
-
 std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
                              int64_t* current_weights) noexcept
 {

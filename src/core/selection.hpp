@@ -1,6 +1,7 @@
 // Choosing the peer with the least expected time for a new request.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -24,13 +25,29 @@ struct LoadOptions {
 // Reads a peer's slot.  Latency is the decayed estimate; with
 // options.inflight, or while the peer has no sample yet, it is at least
 // the mean waiting time of the requests in flight to it.
-PeerLoad observe(const PeerSlot& slot, LoadOptions options,
-                 uint64_t now_us) noexcept;
+inline PeerLoad observe(const PeerSlot& slot, LoadOptions options,
+                        uint64_t now_us) noexcept
+{
+    uint64_t estimate = slot.estimate(options.metric).load(
+        std::memory_order_relaxed);
+    Inflight inflight = InflightGauge::read(
+        slot.inflight.load(std::memory_order_relaxed), now_us);
+
+    double latency = PeakEwma::read(estimate, now_us, options.decay);
+    if (options.inflight || !PeakEwma::measured(estimate)) {
+        latency = std::max(latency, inflight.mean_elapsed_us);
+    }
+    return {latency, inflight.count};
+}
 
 // Expected time for one more request: latency * (1 + active / weight).
 // Weight acts as capacity: a peer of weight 2 takes twice the concurrent
 // requests before it looks as busy as a peer of weight 1.
-double score(PeerLoad load, uint32_t weight) noexcept;
+inline double score(PeerLoad load, uint32_t weight) noexcept
+{
+    return load.latency_us
+           * (1.0 + static_cast<double>(load.active) / std::max(weight, 1u));
+}
 
 // Scores within this factor of the lowest count as equal, so that peers of
 // nearly the same speed share traffic instead of flapping.
