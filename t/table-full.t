@@ -1,0 +1,67 @@
+# An explicit latency zone too small for the configured servers: refused
+# with a clear message at start and at reload; after a refused reload the
+# running configuration keeps balancing.
+use strict;
+use warnings;
+use Test::More;
+use HTTP::Tiny;
+use File::Temp qw(tempdir);
+use lib 't/lib';
+use OwnNginx;
+
+plan skip_all => OwnNginx::missing() if OwnNginx::missing();
+$SIG{ALRM} = sub { die "table-full.t: out of time\n" };
+alarm 60;
+
+# 200 servers never contacted, behind the two that answer
+my $many = join '', map { "        server 127.0.0.1:" . (21000 + $_)
+                          . " down;\n" } 1 .. 200;
+
+sub http_block {
+    my ($zone, $extra) = @_;
+    return <<"HTTP";
+    upstream_latency_zone $zone;
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1931;
+        server 127.0.0.1:1932;
+$extra    }
+    server { listen 127.0.0.1:1931; location / { echo 1931; } }
+    server { listen 127.0.0.1:1932; location / { echo 1932; } }
+    server {
+        listen 127.0.0.1:1930;
+        location / { proxy_pass http://app; }
+    }
+HTTP
+}
+
+# at start: nginx -t names the directive, the size needed, file and line
+my $prefix = tempdir(CLEANUP => 1);
+my $load = join '', map { "load_module $_;\n" }
+                    split ' ', $ENV{TEST_NGINX_LOAD_MODULES};
+OwnNginx::write_file("$prefix/nginx.conf",
+    "${load}error_log $prefix/error.log;\npid $prefix/nginx.pid;\n"
+    . "events {}\nhttp {\n" . http_block('32k', $many) . "}\n");
+my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my $out = `$bin -p $prefix/ -c $prefix/nginx.conf -t 2>&1`;
+isnt($?, 0, 'nginx -t refuses 202 servers in a 32k zone');
+like($out, qr/"upstream_latency_zone" of 32k holds \d+ peers, but 202 are configured; it needs at least \d+k in \S+nginx\.conf:\d+/,
+     'with the size needed, file and line');
+
+# at reload: the new configuration is refused, the old one keeps serving
+my $nginx = OwnNginx->start(port => 1930, http => http_block('1m', ''));
+my $http = HTTP::Tiny->new(timeout => 5);
+ok(!$nginx->reload(http_block('32k', $many)), 'the reload is refused');
+like($nginx->error_log, qr/"upstream_latency_zone" of 32k holds \d+ peers, but 202 are configured/,
+     'and logged');
+my %seen;
+for (1 .. 20) {
+    my $res = $http->get('http://127.0.0.1:1930/');
+    $seen{$res->{success} ? $res->{content} : "error $res->{status}"}++;
+}
+is_deeply([sort keys %seen], ["1931\n", "1932\n"],
+          'the running configuration still balances over both servers');
+unlike($nginx->error_log, qr/\[(?:alert|crit)\]/, 'nothing worse than emerg');
+
+alarm 0;
+done_testing();
