@@ -659,12 +659,14 @@ sub start_nginx {
         warn "reloading nginx $pid\n" if $Verbose;
         kill USR1 => $pid;    # reopen the log files we just removed
         sleep $TestNginxSleep;
+        my @old_workers = children_of($pid);
         kill HUP => $pid;
         sleep $TestNginxSleep * 3;
         if (defined $block->reload_fails) {
             sleep 0.3;
         } else {
             wait_for_config_version($name);
+            wait_until_not_listening(@old_workers);
         }
         return;
     }
@@ -765,6 +767,34 @@ sub wait_for_config_version {
     no_ending();
     Test::More::fail("$name - failed to reload configuration after 200 "
                      . "failed test requests");
+}
+
+# Pids of the processes whose parent is $ppid, from /proc.
+sub children_of {
+    my $ppid = shift;
+    my @pids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $in, '<', $stat or next;
+        my $line = <$in> // next;
+        push @pids, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+)/ && $2 == $ppid;
+    }
+    return @pids;
+}
+
+# HUP mode: an old worker may still accept connections until it handles
+# the master's QUIT on a busy machine; wait until each is shutting down
+# (it has closed its listening sockets) or gone.
+sub wait_until_not_listening {
+    my @pids = @_;
+    for (1 .. 200) {
+        my @serving = grep {
+            open my $in, '<', "/proc/$_/cmdline";
+            my $cmd = $in ? do { local $/; <$in> } // '' : '';
+            $cmd =~ /^nginx: worker process\0*$/;
+        } @pids;
+        return unless @serving;
+        sleep 0.05;
+    }
 }
 
 sub get_config_version {
