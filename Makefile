@@ -8,6 +8,9 @@
 #                        with the module built with ASan
 
 NGINX_SRC ?= /usr/share/nginx/src
+# more configure arguments, for a tree without Debian's conf_flags: those
+# of the nginx the module is for (nginx -V)
+NGINX_CONFIGURE_ARGS ?=
 NGINX_BINARY ?= /usr/sbin/nginx
 NGINX_MODULES_DIR ?= /usr/lib/nginx/modules
 ECHO_MODULE ?= $(NGINX_MODULES_DIR)/ngx_http_echo_module.so
@@ -49,7 +52,8 @@ configure = mkdir -p $(1) && cd $(NGINX_SRC) && bash -c ' \
 	    NGX_CONF_FLAGS=(--with-compat); \
 	    if [ -f ./conf_flags ]; then . ./conf_flags; fi; \
 	    ./configure --with-cc-opt="$(2)" --with-ld-opt="$(3)" \
-	        "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(CURDIR) \
+	        "$${NGX_CONF_FLAGS[@]}" $(NGINX_CONFIGURE_ARGS) \
+	        --add-dynamic-module=$(CURDIR) \
 	        --builddir=$(1) >$(1)/configure.log' \
 	    || { tail -20 $(1)/configure.log; exit 1; }
 
