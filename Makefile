@@ -3,7 +3,8 @@
 #   make                 the module, against Debian's nginx-dev (or NGINX_SRC)
 #   make test            dependencies, module, unit tests, Test::Nginx suite
 #   make demo            round robin and least_time side by side, on loopback
-#   make bench           bench/: cost, overhead and tail latency vs nginx's own
+#   make bench           bench/ (about 10 min): nginx's balancers, HAProxy and
+#                        the module's, in one run; bench/results/<date>.*
 #   make check-sanitizers  unit tests under ASan+UBSan, the Test::Nginx suite
 #                        with the module built with ASan
 
@@ -33,7 +34,7 @@ CORE_CXXFLAGS := -std=c++17 -W -Wall -Wextra -Werror -Wpointer-arith -Isrc
 
 DEB_PACKAGES := nginx nginx-dev libnginx-mod-http-echo g++ make \
                 libgtest-dev libbenchmark-dev wrk openssl perl \
-                libtest-base-perl prometheus chromium
+                libtest-base-perl prometheus chromium haproxy gnuplot-nox
 
 # the upstream Test::Nginx (CPAN) if installed, else our fallback runner,
 # which then also runs its own tests

@@ -1,21 +1,39 @@
 # shellcheck shell=bash
 # Harness shared by bench/demo and bench/run: one nginx in a temporary
 # prefix on 127.0.0.1 serving both the test backends and the balancers in
-# front of them, wrk with bench/count.lua, and cleanup of everything started.
+# front of them, HAProxy in front of the same backends if asked, wrk with
+# bench/count.lua, and cleanup of everything started.
 #
 #   bench_init NAME                 temporary prefix, cleanup on exit
 #   conf_reset                      forget backends and upstreams
-#   conf_backend PORT DELAY_MS      backend answering its port after DELAY_MS
-#                                   (0: "return 200" at once)
+#   conf_backend PORT DELAY_MS [PORT...]
+#                                   backend answering its port after DELAY_MS
+#                                   (0: "return 200" at once); with more
+#                                   ports, one server block listening on all
+#   conf_switch_backend PORT FAST_MS SLOW_MS FILE
+#                                   backend answering after SLOW_MS while FILE
+#                                   exists, after FAST_MS otherwise
 #   conf_upstream NAME "METHOD" PORT...
 #                                   upstream NAME (METHOD "" = round robin),
-#                                   proxied at http://127.0.0.1:$FRONT_PORT/NAME
+#                                   proxied at http://127.0.0.1:$FRONT_PORT/NAME,
+#                                   with keepalive $UPSTREAM_KEEPALIVE
 #   nginx_start WORKERS [CPUS]      write the configuration, start, wait ready
 #   nginx_stop
-#   wrk_run LABEL URL CONNS SECONDS count|plain [CPUS] [THREADS]
-#                                   fills RESULT[key] and BACKEND[port]
+#   haproxy_start PORT THREADS "CPUS" BACKEND_PORT...
+#                                   HAProxy in the foreground on 127.0.0.1:PORT,
+#                                   balance leastconn over the backends
+#   haproxy_stop
+#   wrk_run LABEL URL CONNS SECONDS count|plain|timeline [CPUS] [THREADS]
+#                                   fills RESULT[key] and BACKEND[port]; wrk's
+#                                   output stays in $WRK_OUT
+#   wrk_start ARGS / wrk_wait       wrk_run in two halves, to act meanwhile;
+#                                   timeline: write the wall-clock time of a
+#                                   change to $WRK_SWITCH_FILE, get requests
+#                                   per backend per $SLICE_MS ms (count.lua)
+#   record, derive_ratio, stat, cell, figures_json
+#                                   figures of repeated runs, see "figures"
 #
-# Settings (environment): NGINX_BINARY, MODULE, ECHO_MODULE, WRK;
+# Settings (environment): NGINX_BINARY, MODULE, ECHO_MODULE, WRK, HAPROXY;
 # BENCH_KEEP=1 keeps the prefix (configuration, logs, raw wrk output).
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,11 +43,19 @@ NGINX_BINARY=${NGINX_BINARY:-/usr/sbin/nginx}
 MODULE=${MODULE:-$ROOT/build/ngx_http_upstream_latency_module.so}
 ECHO_MODULE=${ECHO_MODULE:-/usr/lib/nginx/modules/ngx_http_echo_module.so}
 WRK=${WRK:-wrk}
+HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
 
 PREFIX=
 NGINX_PID=
 NGINX_WORKERS=
+HAPROXY_PID=
+HAPROXY_PORT=
+UPSTREAM_KEEPALIVE=32
 WRK_PID=
+WRK_OUT=
+WRK_LABEL=
+WRK_MODE=
+WRK_SWITCH_FILE=
 FRONT_PORT=
 UPSTREAM_NAMES=()
 declare -A RESULT=()
@@ -72,6 +98,7 @@ bench_cleanup() {
         wait "$WRK_PID" 2>/dev/null || true
         WRK_PID=
     fi
+    haproxy_stop
     nginx_stop
     if [ -n "${BENCH_KEEP:-}" ]; then
         note "kept $PREFIX"
@@ -96,20 +123,42 @@ conf_reset() {
     UPSTREAM_NAMES=()
 }
 
-conf_backend() {
-    local port=$1 delay_ms=$2 body
-    if [ "$delay_ms" = 0 ]; then
-        # shellcheck disable=SC2016  # an nginx variable
-        body='return 200 "$server_port\n";'
+# The directives answering with the server's port after DELAY_MS.
+backend_body() {
+    # shellcheck disable=SC2016  # nginx variables
+    if [ "$1" = 0 ]; then
+        printf 'return 200 "$server_port\\n";'
     else
-        body="echo_sleep $(awk -v ms="$delay_ms" 'BEGIN { printf "%.3f", ms / 1000 }');
-            echo \$server_port;"
+        printf 'echo_sleep %s; echo $server_port;' "$(calc '%.3f' "$1 / 1000")"
     fi
+}
+
+conf_backend() {
+    local port delay_ms=$2
+    {
+        printf 'server {\n'
+        for port in "$1" "${@:3}"; do
+            printf '    listen 127.0.0.1:%s;\n' "$port"
+        done
+        printf '    location / { %s }\n}\n' "$(backend_body "$delay_ms")"
+    } >>"$PREFIX/conf/backends.conf"
+}
+
+# The "if" block is a location of its own: while FILE exists, its commands
+# answer instead of the outer ones (not in addition to them).  Without
+# open_file_cache nginx looks for FILE at each request, so creating or
+# removing it changes the backend's speed at once, without a reload.
+conf_switch_backend() {
+    local port=$1 fast_ms=$2 slow_ms=$3 file=$4
+    # workers run as another user: let them look into the directories
+    # (mktemp's 0700) on the way to FILE, nothing more
+    chmod go+x "$PREFIX" "$(dirname "$file")"
     cat >>"$PREFIX/conf/backends.conf" <<EOF
 server {
     listen 127.0.0.1:$port;
     location / {
-        $body
+        if (-f $file) { $(backend_body "$slow_ms") }
+        $(backend_body "$fast_ms")
     }
 }
 EOF
@@ -124,7 +173,7 @@ conf_upstream() {
         for port in "$@"; do
             printf '    server 127.0.0.1:%s;\n' "$port"
         done
-        printf '    keepalive 32;\n}\n'
+        printf '    keepalive %s;\n}\n' "$UPSTREAM_KEEPALIVE"
     } >>"$PREFIX/conf/upstreams.conf"
     printf 'location = /%s { proxy_pass http://%s; }\n' "$name" "$name" \
         >>"$PREFIX/conf/locations.conf"
@@ -251,24 +300,121 @@ nginx_stop() {
     NGINX_WORKERS=
 }
 
+# --- HAProxy -------------------------------------------------------------
+
+# One HAProxy process (threads, no master) run in the foreground (-db) from
+# a configuration in the prefix; the system's haproxy service is not used.
+haproxy_start() {
+    local port=$1 threads=$2 cpus=$3 backend i cmd
+    shift 3
+    command -v "$HAPROXY" >/dev/null \
+        || die "haproxy not found: $HAPROXY (Debian package haproxy)"
+    {
+        cat <<EOF
+global
+    nbthread $threads
+    maxconn 4096
+
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+    # idle connections to the backends are kept and shared between client
+    # connections, as nginx's upstream "keepalive" does
+    http-reuse always
+
+frontend front
+    bind 127.0.0.1:$port
+    default_backend backends
+
+backend backends
+    balance leastconn
+EOF
+        for backend in "$@"; do
+            printf '    server s%s 127.0.0.1:%s\n' "$backend" "$backend"
+        done
+    } >"$PREFIX/conf/haproxy.cfg"
+
+    cmd=("$HAPROXY" -db -f "$PREFIX/conf/haproxy.cfg")
+    if ! "${cmd[@]}" -c -q >"$PREFIX/logs/haproxy-test.log" 2>&1; then
+        cat "$PREFIX/logs/haproxy-test.log" >&2
+        die "haproxy rejected its configuration"
+    fi
+    if [ -n "$cpus" ]; then
+        cmd=(taskset -c "$cpus" "${cmd[@]}")
+    fi
+    "${cmd[@]}" >>"$PREFIX/logs/haproxy.log" 2>&1 &
+    HAPROXY_PID=$!
+    HAPROXY_PORT=$port
+
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$HAPROXY_PID" 2>/dev/null || break
+        [ "$(http_status "$port" / 2>/dev/null)" = 200 ] && return 0
+        sleep 0.1
+    done
+    tail -n 20 "$PREFIX/logs/haproxy.log" >&2
+    die "haproxy did not answer on 127.0.0.1:$port within 10 s"
+}
+
+haproxy_stop() {
+    local i
+    [ -n "$HAPROXY_PID" ] || return 0
+    kill -TERM "$HAPROXY_PID" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$HAPROXY_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$HAPROXY_PID" 2>/dev/null || true
+    wait "$HAPROXY_PID" 2>/dev/null || true
+    HAPROXY_PID=
+    # shellcheck disable=SC2034  # read by bench/run
+    HAPROXY_PORT=
+}
+
+haproxy_version() {
+    "$HAPROXY" -v 2>&1 | awk 'NR == 1 { print $1, $3 }'
+}
+
 # --- wrk -----------------------------------------------------------------
 
 # wrk_run LABEL URL CONNECTIONS SECONDS MODE [CPUS] [THREADS]
 # MODE count: one thread per connection, per-request latency and backends;
+# MODE timeline: count, and the timeline around a switch (count.lua);
 # MODE plain: THREADS threads (default 1), throughput only.
 wrk_run() {
+    wrk_start "$@"
+    wrk_wait
+}
+
+# wrk_run's first half: starts wrk in the background, bounded in time.
+wrk_start() {
     local label=$1 url=$2 conns=$3 secs=$4 mode=$5 cpus=${6:-}
-    local threads=${7:-1} out="$PREFIX/wrk-$1.out" rc=0 tag key value cmd
-    [ "$mode" = count ] && threads=$conns
+    local threads=${7:-1} cmd args=("$5")
+    WRK_LABEL=$label WRK_MODE=$mode WRK_OUT="$PREFIX/wrk-$label.out"
+    WRK_SWITCH_FILE=
+    case $mode in
+        count) threads=$conns ;;
+        timeline)
+            threads=$conns
+            WRK_SWITCH_FILE="$PREFIX/switch-$label"
+            rm -f "$WRK_SWITCH_FILE"
+            args=(count "$WRK_SWITCH_FILE" "${SLICE_MS:-250}") ;;
+    esac
 
     cmd=(timeout -k 5 $((secs + 30)) "$WRK" -t "$threads" -c "$conns"
          -d "${secs}s" --timeout 5s -s "$BENCH_DIR/count.lua" "$url"
-         -- "$mode")
+         -- "${args[@]}")
     if [ -n "$cpus" ]; then
         cmd=(taskset -c "$cpus" "${cmd[@]}")
     fi
-    "${cmd[@]}" >"$out" 2>&1 &
+    "${cmd[@]}" >"$WRK_OUT" 2>&1 &
     WRK_PID=$!
+}
+
+# wrk_run's second half: waits for wrk, reads and checks its results.
+wrk_wait() {
+    local label=$WRK_LABEL mode=$WRK_MODE out=$WRK_OUT rc=0 tag key value
     wait "$WRK_PID" || rc=$?
     WRK_PID=
 
@@ -286,6 +432,11 @@ wrk_run() {
         printf '%s: nginx exited during %s\n' "${0##*/}" "$label" >&2
         return 1
     fi
+    if [ -n "$HAPROXY_PID" ] && ! kill -0 "$HAPROXY_PID" 2>/dev/null; then
+        tail -n 20 "$PREFIX/logs/haproxy.log" >&2
+        printf '%s: haproxy exited during %s\n' "${0##*/}" "$label" >&2
+        return 1
+    fi
     if [ "$rc" != 0 ] || [ "${RESULT[requests]:-0}" = 0 ]; then
         cat "$out" >&2
         printf '%s: wrk failed for %s (exit %s, %s requests)\n' \
@@ -300,7 +451,7 @@ wrk_run() {
             return 1
         fi
     done
-    if [ "$mode" = count ]; then
+    if [ "$mode" != plain ]; then
         for key in "${!BACKEND[@]}"; do
             case $key in
                 status-* | unknown)
@@ -327,6 +478,160 @@ share() {
 median() {
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
         END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# --- figures -------------------------------------------------------------
+#
+# Every figure of every run is a line of $PREFIX/figures.tsv,
+#   SCENARIO  BALANCER  KEY  RUN  VALUE
+# and what describes a scenario (settings, a timeline) a line of
+# $PREFIX/scenarios.tsv, SCENARIO  KEY  JSON.  Tables and the JSON file are
+# made from them: median and spread (min-max) over the runs.
+
+RUN=1       # the run being measured
+RUNS=1      # runs per configuration
+
+# record SCENARIO BALANCER KEY VALUE: one figure of run $RUN
+record() {
+    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$RUN" "$4" \
+        >>"$PREFIX/figures.tsv"
+}
+
+# describe SCENARIO KEY JSON
+describe() {
+    printf '%s\t%s\t%s\n' "$@" >>"$PREFIX/scenarios.tsv"
+}
+
+# derive_ratio SCENARIO KEY REFERENCE: records KEY_vs_REFERENCE for every
+# balancer, run by run: its KEY over REFERENCE's KEY in the same run.
+derive_ratio() {
+    awk -F'\t' -v OFS='\t' -v s="$1" -v key="$2" -v ref="$3" '
+        $1 == s && $3 == key {
+            if (!($2 in seen)) { seen[$2]; order[++n] = $2 }
+            v[$2, $4] = $5; runs[$4]
+        }
+        END {
+            for (i = 1; i <= n; i++)
+                for (r in runs)
+                    if (((order[i], r) in v) && ((ref, r) in v) && v[ref, r] != 0)
+                        printf "%s\t%s\t%s_vs_%s\t%s\t%.6g\n", s, order[i],
+                            key, ref, r, v[order[i], r] / v[ref, r]
+        }' "$PREFIX/figures.tsv" >"$PREFIX/ratios.tsv"
+    cat "$PREFIX/ratios.tsv" >>"$PREFIX/figures.tsv"
+}
+
+# awk functions: sort the n first elements of a, median of sorted a
+AWK_MEDIAN='
+    function sort_n(a, n,    i, j, t) {
+        for (i = 2; i <= n; i++) {
+            t = a[i]
+            for (j = i - 1; j >= 1 && a[j] > t; j--)
+                a[j + 1] = a[j]
+            a[j + 1] = t
+        }
+    }
+    function median_n(a, n) {
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }'
+
+# stat SCENARIO BALANCER KEY: "median min max runs", nothing if no figure
+stat() {
+    awk -F'\t' -v s="$1" -v b="$2" -v key="$3" "$AWK_MEDIAN"'
+        $1 == s && $2 == b && $3 == key { v[++n] = $5 + 0 }
+        END {
+            if (n == 0) exit
+            sort_n(v, n)
+            printf "%.10g %.10g %.10g %d\n", median_n(v, n), v[1], v[n], n
+        }' "$PREFIX/figures.tsv"
+}
+
+# cell FORMAT SCENARIO BALANCER KEY [SCALE]: "median (min–max)" of KEY
+# times SCALE, as a table cell; only the median if the runs agree to FORMAT,
+# "–" if there is no figure.
+cell() {
+    local format=$1 scale=${5:-1} figures
+    figures=$(stat "$2" "$3" "$4")
+    if [ -z "$figures" ]; then
+        printf '–'
+        return
+    fi
+    # shellcheck disable=SC2086  # four numbers
+    awk -v f="$format" -v k="$scale" -v runs="$RUNS" '
+        function fmt(x) { return sprintf(f, x * k) }
+        BEGIN {
+            m = fmt(ARGV[1]); lo = fmt(ARGV[2]); hi = fmt(ARGV[3])
+            printf "%s", (lo == hi ? m : m " (" lo "–" hi ")")
+            if (ARGV[4] < runs) printf ", %d of %d runs", ARGV[4], runs
+        }' $figures
+}
+
+# figures_json: {SCENARIO: {KEY: JSON..., "balancers": {BALANCER: {KEY:
+# {"median", "min", "max", "runs": [one per run, null where none]}}}}}
+figures_json() {
+    touch "$PREFIX/scenarios.tsv" "$PREFIX/figures.tsv"
+    awk -F'\t' "$AWK_MEDIAN"'
+        function scenario(s) {
+            if (!(s in known)) { known[s]; order[++ns] = s }
+        }
+        FILENAME == ARGV[1] {
+            scenario($1)
+            info[$1, ++ni[$1]] = "\"" $2 "\": " $3
+            next
+        }
+        {
+            s = $1; b = $2; key = $3; r = $4
+            scenario(s)
+            if (!((s, b) in seen_b)) { seen_b[s, b]; bal[s, ++nb[s]] = b }
+            if (!((s, b, key) in seen_k)) { seen_k[s, b, key]; keys[s, b, ++nk[s, b]] = key }
+            v[s, b, key, r] = $5
+            if (r + 0 > last_run[s]) last_run[s] = r + 0
+        }
+        END {
+            printf "{"
+            for (i = 1; i <= ns; i++) {
+                s = order[i]
+                printf "%s\n    \"%s\": {", (i > 1 ? "," : ""), s
+                sep = ""
+                for (j = 1; j <= ni[s]; j++) {
+                    printf "%s\n      %s", sep, info[s, j]
+                    sep = ","
+                }
+                if (nb[s] == 0) { printf "\n    }"; continue }
+                printf "%s\n      \"balancers\": {", sep
+                for (j = 1; j <= nb[s]; j++) {
+                    b = bal[s, j]
+                    printf "%s\n        \"%s\": {", (j > 1 ? "," : ""), b
+                    for (m = 1; m <= nk[s, b]; m++) {
+                        key = keys[s, b, m]
+                        n = 0; runs = ""
+                        for (r = 1; r <= last_run[s]; r++) {
+                            x = "null"
+                            if ((s, b, key, r) in v) {
+                                x = sprintf("%.10g", v[s, b, key, r])
+                                a[++n] = x + 0
+                            }
+                            runs = runs (r > 1 ? ", " : "") x
+                        }
+                        stats = "\"median\": null, \"min\": null, \"max\": null"
+                        if (n > 0) {
+                            sort_n(a, n)
+                            stats = sprintf("\"median\": %.10g, \"min\": %.10g, \"max\": %.10g",
+                                            median_n(a, n), a[1], a[n])
+                        }
+                        printf "%s\n          \"%s\": {%s, \"runs\": [%s]}",
+                            (m > 1 ? "," : ""), key, stats, runs
+                    }
+                    printf "\n        }"
+                }
+                printf "\n      }\n    }"
+            }
+            printf "\n  }"
+        }' "$PREFIX/scenarios.tsv" "$PREFIX/figures.tsv"
+}
+
+# json_string TEXT: TEXT as a JSON string
+json_string() {
+    printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"
 }
 
 nginx_version() {
