@@ -42,10 +42,24 @@ typedef struct {
 } ngx_http_upstream_latency_list_t;
 
 
+typedef struct ngx_http_upstream_latency_peer_data_s
+    ngx_http_upstream_latency_peer_data_t;
+
+/*
+ * A balancer's choice among the current list: a usable peer not yet tried,
+ * with its index in the list, or NULL.
+ */
+typedef ngx_http_upstream_rr_peer_t *(*ngx_http_upstream_latency_choose_pt)(
+    ngx_http_upstream_latency_peer_data_t *lp, time_t now, uint64_t now_us,
+    ngx_uint_t *index, ngx_log_t *log);
+
+
 typedef struct {
     ngx_http_upstream_latency_main_conf_t  *main;
 
     ngx_uint_t                         method;
+    ngx_http_upstream_latency_choose_pt  choose;
+    const char                        *name;        /* for debug traces */
     ngx_flag_t                         two;         /* weighted_random two */
     ngx_flag_t                         by_latency;  /* ... least_time= */
     upstream_latency::LoadOptions      options;
@@ -79,7 +93,7 @@ typedef struct {
 #endif
 
 
-typedef struct {
+struct ngx_http_upstream_latency_peer_data_s {
     /* the round robin data must be first */
     ngx_http_upstream_rr_peer_data_t        rrp;
 
@@ -91,7 +105,7 @@ typedef struct {
     std::atomic<uint64_t>                  *ledger; /* its ledger cell */
     uint64_t                                start_us;
     unsigned                                in_gauge:1;
-} ngx_http_upstream_latency_peer_data_t;
+};
 
 static_assert(std::is_trivially_destructible_v<
                   ngx_http_upstream_latency_peer_data_t>);
@@ -103,21 +117,8 @@ static_assert(std::is_trivially_destructible_v<
 uint64_t ngx_http_upstream_latency_now_us() noexcept;
 ngx_int_t ngx_http_upstream_latency_init_peers(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us,
-    ngx_http_upstream_latency_srv_conf_t *lcf) noexcept;
-ngx_int_t ngx_http_upstream_latency_init_peer(ngx_http_request_t *r,
-    ngx_http_upstream_srv_conf_t *us, ngx_event_get_peer_pt get) noexcept;
-
-/*
- * A balancer's choice among the current list: a usable peer not yet tried,
- * with its index in the list, or NULL.
- */
-typedef ngx_http_upstream_rr_peer_t *(*ngx_http_upstream_latency_choose_pt)(
-    ngx_http_upstream_latency_peer_data_t *lp, time_t now, uint64_t now_us,
-    ngx_uint_t *index, ngx_log_t *log);
-
-ngx_int_t ngx_http_upstream_latency_get_peer(ngx_peer_connection_t *pc,
-    ngx_http_upstream_latency_peer_data_t *lp,
-    ngx_http_upstream_latency_choose_pt choose) noexcept;
+    ngx_http_upstream_latency_srv_conf_t *lcf,
+    ngx_http_upstream_latency_choose_pt choose, const char *name) noexcept;
 
 char *ngx_http_upstream_latency_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf) noexcept;

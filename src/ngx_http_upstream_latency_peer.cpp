@@ -17,6 +17,10 @@ using upstream_latency::SampleKind;
 
 extern "C" {
 
+static ngx_int_t ngx_http_upstream_init_latency_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us) noexcept;
+static ngx_int_t ngx_http_upstream_get_latency_peer(ngx_peer_connection_t *pc,
+    void *data) noexcept;
 static void ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state) noexcept;
 
@@ -37,13 +41,15 @@ ngx_http_upstream_latency_now_us() noexcept
 /*
  * Called from a balancer's init_upstream after round robin has built the
  * peers: gives each peer, primary then backup, a slot keyed by upstream
- * name and peer address, and allocates the per-worker selection buffers.
+ * name and peer address, allocates the per-worker selection buffers, and
+ * makes choose() the balancer's choice.
  */
 
 ngx_int_t
 ngx_http_upstream_latency_init_peers(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us,
-    ngx_http_upstream_latency_srv_conf_t *lcf) noexcept
+    ngx_http_upstream_latency_srv_conf_t *lcf,
+    ngx_http_upstream_latency_choose_pt choose, const char *name) noexcept
 {
     PeerKey                       *key;
     ngx_uint_t                     n, most;
@@ -94,44 +100,11 @@ ngx_http_upstream_latency_init_peers(ngx_conf_t *cf,
     }
 
     lcf->options.decay.half_life_ms = (uint32_t) lcf->half_life;
+    lcf->choose = choose;
+    lcf->name = name;
     lcf->initialized = 1;
 
-    return NGX_OK;
-}
-
-
-/* Per-request peer data: round robin's, extended; get is the balancer's. */
-
-ngx_int_t
-ngx_http_upstream_latency_init_peer(ngx_http_request_t *r,
-    ngx_http_upstream_srv_conf_t *us, ngx_event_get_peer_pt get) noexcept
-{
-    ngx_http_upstream_latency_peer_data_t  *lp;
-
-    lp = (ngx_http_upstream_latency_peer_data_t *)
-             ngx_palloc(r->pool,
-                        sizeof(ngx_http_upstream_latency_peer_data_t));
-    if (lp == NULL) {
-        return NGX_ERROR;
-    }
-
-    r->upstream->peer.data = &lp->rrp;
-
-    if (ngx_http_upstream_init_round_robin_peer(r, us) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    r->upstream->peer.get = get;
-    r->upstream->peer.free = ngx_http_upstream_free_latency_peer;
-
-    lp->conf = (ngx_http_upstream_latency_srv_conf_t *)
-                   ngx_http_conf_upstream_srv_conf(us,
-                                      ngx_http_upstream_latency_module);
-    lp->request = r;
-    lp->base = 0;
-    lp->list = 0;
-    lp->slot = NULL;
-    lp->in_gauge = 0;
+    us->peer.init = ngx_http_upstream_init_latency_peer;
 
     return NGX_OK;
 }
@@ -172,14 +145,13 @@ ngx_http_upstream_latency_start(ngx_http_upstream_latency_peer_data_t *lp,
 
 
 /*
- * The get callback of every balancer of the module, choose() aside: primary
- * peers first, then backup ones, as nginx's own balancers do.
+ * Primary peers first, then backup ones, as nginx's own balancers do; the
+ * balancer's choose() picks within a list.
  */
 
-ngx_int_t
-ngx_http_upstream_latency_get_peer(ngx_peer_connection_t *pc,
-    ngx_http_upstream_latency_peer_data_t *lp,
-    ngx_http_upstream_latency_choose_pt choose) noexcept
+static ngx_int_t
+ngx_http_upstream_latency_get(ngx_peer_connection_t *pc,
+    ngx_http_upstream_latency_peer_data_t *lp)
 {
     time_t                         now;
     uint64_t                       now_us;
@@ -211,7 +183,7 @@ ngx_http_upstream_latency_get_peer(ngx_peer_connection_t *pc,
     ngx_http_upstream_rr_peers_rlock(peers);
 
     for ( ;; ) {
-        peer = choose(lp, now, now_us, &index, pc->log);
+        peer = lp->conf->choose(lp, now, now_us, &index, pc->log);
         if (peer == NULL) {
             goto failed;
         }
@@ -272,7 +244,7 @@ failed:
 
         ngx_http_upstream_rr_peers_unlock(peers);
 
-        rc = ngx_http_upstream_latency_get_peer(pc, lp, choose);
+        rc = ngx_http_upstream_latency_get(pc, lp);
 
         if (rc != NGX_BUSY) {
             return rc;
@@ -389,6 +361,63 @@ ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
 
 
 extern "C" {
+
+/* Per-request peer data: round robin's, extended. */
+
+static ngx_int_t
+ngx_http_upstream_init_latency_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us) noexcept
+{
+    ngx_http_upstream_latency_srv_conf_t   *lcf;
+    ngx_http_upstream_latency_peer_data_t  *lp;
+
+    lcf = (ngx_http_upstream_latency_srv_conf_t *)
+              ngx_http_conf_upstream_srv_conf(us,
+                                      ngx_http_upstream_latency_module);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "init %s peer", lcf->name);
+
+    lp = (ngx_http_upstream_latency_peer_data_t *)
+             ngx_palloc(r->pool,
+                        sizeof(ngx_http_upstream_latency_peer_data_t));
+    if (lp == NULL) {
+        return NGX_ERROR;
+    }
+
+    r->upstream->peer.data = &lp->rrp;
+
+    if (ngx_http_upstream_init_round_robin_peer(r, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    r->upstream->peer.get = ngx_http_upstream_get_latency_peer;
+    r->upstream->peer.free = ngx_http_upstream_free_latency_peer;
+
+    lp->conf = lcf;
+    lp->request = r;
+    lp->base = 0;
+    lp->list = 0;
+    lp->slot = NULL;
+    lp->in_gauge = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_get_latency_peer(ngx_peer_connection_t *pc, void *data)
+    noexcept
+{
+    ngx_http_upstream_latency_peer_data_t *lp =
+        (ngx_http_upstream_latency_peer_data_t *) data;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "get %s peer, try: %ui", lp->conf->name, pc->tries);
+
+    return ngx_http_upstream_latency_get(pc, lp);
+}
+
 
 static void
 ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,

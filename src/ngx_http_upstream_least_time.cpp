@@ -9,14 +9,9 @@
 using upstream_latency::Candidate;
 
 
-extern "C" {
-
-static ngx_int_t ngx_http_upstream_init_least_time_peer(ngx_http_request_t *r,
-    ngx_http_upstream_srv_conf_t *us) noexcept;
-static ngx_int_t ngx_http_upstream_get_least_time_peer(
-    ngx_peer_connection_t *pc, void *data) noexcept;
-
-}
+static ngx_http_upstream_rr_peer_t *ngx_http_upstream_least_time_choose(
+    ngx_http_upstream_latency_peer_data_t *lp, time_t now, uint64_t now_us,
+    ngx_uint_t *index, ngx_log_t *log);
 
 
 ngx_int_t
@@ -29,12 +24,11 @@ ngx_http_upstream_init_least_time(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    us->peer.init = ngx_http_upstream_init_least_time_peer;
-
     return ngx_http_upstream_latency_init_peers(cf, us,
                (ngx_http_upstream_latency_srv_conf_t *)
                    ngx_http_conf_upstream_srv_conf(us,
-                                      ngx_http_upstream_latency_module));
+                                      ngx_http_upstream_latency_module),
+               ngx_http_upstream_least_time_choose, "least time");
 }
 
 
@@ -84,33 +78,4 @@ ngx_http_upstream_least_time_choose(ngx_http_upstream_latency_peer_data_t *lp,
     *index = lcf->candidates[best].peer - lp->base;
 
     return lcf->candidate_peers[best];
-}
-
-
-extern "C" {
-
-static ngx_int_t
-ngx_http_upstream_init_least_time_peer(ngx_http_request_t *r,
-    ngx_http_upstream_srv_conf_t *us) noexcept
-{
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "init least time peer");
-
-    return ngx_http_upstream_latency_init_peer(r, us,
-                                    ngx_http_upstream_get_least_time_peer);
-}
-
-
-static ngx_int_t
-ngx_http_upstream_get_least_time_peer(ngx_peer_connection_t *pc, void *data)
-    noexcept
-{
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
-                   "get least time peer, try: %ui", pc->tries);
-
-    return ngx_http_upstream_latency_get_peer(pc,
-               (ngx_http_upstream_latency_peer_data_t *) data,
-               ngx_http_upstream_least_time_choose);
-}
-
 }

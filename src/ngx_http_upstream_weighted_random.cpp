@@ -9,14 +9,9 @@
 using upstream_latency::WeightedSampler;
 
 
-extern "C" {
-
-static ngx_int_t ngx_http_upstream_init_weighted_random_peer(
-    ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us) noexcept;
-static ngx_int_t ngx_http_upstream_get_weighted_random_peer(
-    ngx_peer_connection_t *pc, void *data) noexcept;
-
-}
+static ngx_http_upstream_rr_peer_t *ngx_http_upstream_weighted_random_choose(
+    ngx_http_upstream_latency_peer_data_t *lp, time_t now, uint64_t now_us,
+    ngx_uint_t *index, ngx_log_t *log);
 
 
 /*
@@ -41,13 +36,15 @@ ngx_http_upstream_init_weighted_random(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    us->peer.init = ngx_http_upstream_init_weighted_random_peer;
-
     lcf = (ngx_http_upstream_latency_srv_conf_t *)
               ngx_http_conf_upstream_srv_conf(us,
                                       ngx_http_upstream_latency_module);
 
-    if (ngx_http_upstream_latency_init_peers(cf, us, lcf) != NGX_OK) {
+    if (ngx_http_upstream_latency_init_peers(cf, us, lcf,
+                                   ngx_http_upstream_weighted_random_choose,
+                                   "weighted random")
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -163,33 +160,4 @@ ngx_http_upstream_weighted_random_choose(
     *index = first;
 
     return l->peer[first];
-}
-
-
-extern "C" {
-
-static ngx_int_t
-ngx_http_upstream_init_weighted_random_peer(ngx_http_request_t *r,
-    ngx_http_upstream_srv_conf_t *us) noexcept
-{
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "init weighted random peer");
-
-    return ngx_http_upstream_latency_init_peer(r, us,
-                                ngx_http_upstream_get_weighted_random_peer);
-}
-
-
-static ngx_int_t
-ngx_http_upstream_get_weighted_random_peer(ngx_peer_connection_t *pc,
-    void *data) noexcept
-{
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
-                   "get weighted random peer, try: %ui", pc->tries);
-
-    return ngx_http_upstream_latency_get_peer(pc,
-               (ngx_http_upstream_latency_peer_data_t *) data,
-               ngx_http_upstream_weighted_random_choose);
-}
-
 }
