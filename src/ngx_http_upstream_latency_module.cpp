@@ -559,17 +559,18 @@ ngx_http_upstream_latency_init_process(ngx_cycle_t *cycle) noexcept
 
     lmcf->rng = upstream_latency::Rng(seed);
 
-    if (lmcf->table == NULL) {
+    if (lmcf->table == NULL || ngx_process != NGX_PROCESS_WORKER) {
         return NGX_OK;
     }
 
     /*
-     * A worker that took the process slot of one that died (the master
-     * respawns it in the same slot) takes that one's requests in flight
-     * out of the gauges.
+     * The master respawns a worker that died with the same worker number:
+     * the new one takes the dead one's requests in flight out of the
+     * gauges.  Each configuration has a table of its own, so the number
+     * names one worker of this configuration.
      */
 
-    released = lmcf->table->release(ngx_process_slot);
+    released = lmcf->table->release(ngx_worker);
 
     if (released) {
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
@@ -578,7 +579,7 @@ ngx_http_upstream_latency_init_process(ngx_cycle_t *cycle) noexcept
                       released);
     }
 
-    lmcf->ledger = lmcf->table->ledger(ngx_process_slot);
+    lmcf->ledger = lmcf->table->ledger(ngx_worker);
 
     return NGX_OK;
 }

@@ -298,7 +298,7 @@ ngx_http_upstream_latency_count(upstream_latency::PeerCounters &counters,
 
 static void
 ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
-    ngx_uint_t state, uint64_t now_us) noexcept
+    ngx_peer_connection_t *pc, ngx_uint_t state, uint64_t now_us) noexcept
 {
     uint64_t                     elapsed, body, header, response;
     ngx_flag_t                   received, complete;
@@ -318,9 +318,18 @@ ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
                && us->response_time != (ngx_msec_t) -1
                && !lp->request->connection->error;
 
-    if ((state & NGX_PEER_FAILED)
-        || (received
-            && u->headers_in.status_n >= NGX_HTTP_INTERNAL_SERVER_ERROR))
+    /* a keepalive connection the peer had closed says nothing of it */
+
+    if ((state & NGX_PEER_FAILED) && !received && pc->cached) {
+        header = elapsed;
+        response = elapsed;
+        header_kind = SampleKind::lower_bound;
+        response_kind = SampleKind::lower_bound;
+
+    } else if ((state & NGX_PEER_FAILED)
+               || (received
+                   && u->headers_in.status_n
+                      >= NGX_HTTP_INTERNAL_SERVER_ERROR))
     {
         header = upstream_latency::failure_sample_us(elapsed,
                                          lp->rrp.current->fail_timeout);
@@ -439,7 +448,7 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
     if (slot) {
         now_us = ngx_http_upstream_latency_now_us();
 
-        ngx_http_upstream_latency_record(lp, state, now_us);
+        ngx_http_upstream_latency_record(lp, pc, state, now_us);
 
         if (lp->in_gauge) {
             upstream_latency::InflightGauge::leave(slot->inflight,

@@ -28,6 +28,11 @@ public:
             return {0, 0.0};
         }
         uint64_t waited = (count * now_us - packed) & kSumMask;
+        // A request entered by another worker after now_us was read makes
+        // the difference negative: it wraps to near 2^48; count it as 0.
+        if (waited > kSumMask / 2) {
+            waited = 0;
+        }
         return {count, static_cast<double>(waited) / count};
     }
 

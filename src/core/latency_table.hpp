@@ -97,9 +97,9 @@ static_assert(std::is_trivially_destructible_v<PeerSlot>);
 class LatencyTable {
 public:
     static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
-    static constexpr uint32_t kVersion = 3;
+    static constexpr uint32_t kVersion = 4;
 
-    // Worker processes (by nginx's process slot) whose requests in flight
+    // Worker processes (by nginx's worker number) whose requests in flight
     // are also kept in a ledger of their own, so that those of a worker that
     // dies can be taken back out of the gauges.
     static constexpr uint32_t kLedgerWorkers = 64;

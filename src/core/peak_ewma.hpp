@@ -42,17 +42,20 @@ constexpr uint64_t failure_sample_us(uint64_t elapsed_us,
 // replaces it at once (the "peak" in peak EWMA).
 inline constexpr double kDownwardWeight = 0.25;
 
-// Layout: estimate in microseconds (high 32 bits, 0 = no sample yet) and
-// the time of the last sample in milliseconds (low 32 bits, wrapping).
+// Layout: estimate in microseconds (high 26 bits, up to 67 s; 0 = no
+// sample yet) and the time of the last sample in milliseconds (low 38
+// bits, wrapping after 8.7 years).
 class PeakEwma {
 public:
-    static constexpr uint32_t kMaxMicros = UINT32_MAX;
+    static constexpr unsigned kStampBits = 38;
+    static constexpr uint64_t kStampMask = (uint64_t{1} << kStampBits) - 1;
+    static constexpr uint64_t kMaxMicros = (uint64_t{1} << 26) - 1;
 
     // The estimate at now_us, decayed since the last sample; 0 when unknown.
     static double read(uint64_t packed, uint64_t now_us,
                        Decay decay) noexcept
     {
-        uint32_t value = static_cast<uint32_t>(packed >> 32);
+        uint64_t value = packed >> kStampBits;
         if (value == 0) {
             return 0.0;
         }
@@ -61,7 +64,7 @@ public:
 
     static bool measured(uint64_t packed) noexcept
     {
-        return (packed >> 32) != 0;
+        return (packed >> kStampBits) != 0;
     }
 
     // The packed value after one sample; unchanged when a lower bound is
@@ -85,7 +88,7 @@ public:
 
         uint64_t value = static_cast<uint64_t>(
             std::clamp(next, 1.0, static_cast<double>(kMaxMicros)));
-        return (value << 32) | static_cast<uint32_t>(now_us / 1000);
+        return (value << kStampBits) | ((now_us / 1000) & kStampMask);
     }
 
     static void record(std::atomic<uint64_t>& cell, uint64_t sample_us,
@@ -106,10 +109,13 @@ public:
 private:
     static int64_t elapsed_ms(uint64_t packed, uint64_t now_us) noexcept
     {
-        // Modular difference: correct across the 32-bit wrap, negative when
-        // another process stamped a sample a moment "later" than now_us.
-        return static_cast<int32_t>(static_cast<uint32_t>(now_us / 1000)
-                                    - static_cast<uint32_t>(packed));
+        // Modular difference: correct across the wrap of the stamp,
+        // negative when another process stamped a sample a moment "later"
+        // than now_us.
+        uint64_t diff = ((now_us / 1000) - packed) & kStampMask;
+        return diff > kStampMask / 2
+                   ? -static_cast<int64_t>((kStampMask + 1) - diff)
+                   : static_cast<int64_t>(diff);
     }
 };
 

@@ -45,6 +45,16 @@ TEST(InflightGauge, SumIsExactAcrossTheModularWrap)
     EXPECT_DOUBLE_EQ(now.mean_elapsed_us, (30 + 10) / 2.0);
 }
 
+TEST(InflightGauge, ARequestEnteredJustAfterTheReadingDoesNotLookAncient)
+{
+    // another worker read the clock after this one and entered first
+    std::atomic<uint64_t> cell{0};
+    ASSERT_TRUE(InflightGauge::enter(cell, kStart + 5));
+    Inflight now = InflightGauge::read(cell.load(), kStart);
+    EXPECT_EQ(now.count, 1u);
+    EXPECT_DOUBLE_EQ(now.mean_elapsed_us, 0);
+}
+
 TEST(InflightGauge, RefusesToOverflowTheCount)
 {
     std::atomic<uint64_t> cell{0};

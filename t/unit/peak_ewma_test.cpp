@@ -102,9 +102,17 @@ TEST(PeakEwma, SampleStampedByAnotherWorkerAMomentLaterDoesNotGrow)
 
 TEST(PeakEwma, DecayIsCorrectAcrossTheMillisecondClockWrap)
 {
-    uint64_t wrap = (uint64_t{1} << 32) * 1000;  // 49.7 days of uptime
+    uint64_t wrap = (uint64_t{1} << PeakEwma::kStampBits) * 1000;
     uint64_t e = sampled(0, 8000, SampleKind::exact, wrap - 500'000);
     EXPECT_NEAR(PeakEwma::read(e, wrap + 500'000, kSecond), 4000, 1);
+}
+
+TEST(PeakEwma, AMonthOldEstimateHasFaded)
+{
+    // 32-bit millisecond stamps would have made it fresh again
+    uint64_t e = sampled(0, 10'000'000, SampleKind::lower_bound);
+    uint64_t month = uint64_t{30} * 24 * 3600 * 1'000'000;
+    EXPECT_LT(PeakEwma::read(e, kStart + month, kSecond), 1);
 }
 
 TEST(PeakEwma, HugeSamplesSaturate)
