@@ -116,11 +116,10 @@ static void
 ngx_http_upstream_latency_start(ngx_http_upstream_latency_peer_data_t *lp,
     ngx_uint_t index, uint64_t now_us)
 {
-    ngx_time_t  *tp;
+    ngx_time_t             *tp;
+    std::atomic<uint64_t>  *ledger;
 
     tp = ngx_timeofday();
-
-    std::atomic<uint64_t>  *ledger;
 
     lp->slot = &ngx_http_upstream_latency_slot(lp, index);
     lp->start_us = now_us;
