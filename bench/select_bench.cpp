@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "core/inflight_gauge.hpp"
+#include "core/inflight.hpp"
 #include "core/latency_table.hpp"
 #include "core/peak_ewma.hpp"
 #include "core/selection.hpp"
@@ -27,14 +27,15 @@ using namespace upstream_latency;
 
 constexpr Decay kDecay{1000};              // the module's default half-life
 constexpr uint64_t kNowUs = 3'600'000'000;  // one hour into the clock
+constexpr uint32_t kWorkers = 2;
 
-// A table of n peers in a 64-byte aligned buffer, as in shared memory, with
-// a history of samples: latencies from 1 to 50 ms, a third of the peers
+// A table of n peers seen by kWorkers worker processes, in a 64-byte aligned
+// buffer, as in shared memory, with a history of samples: latencies from 1 to 50 ms, a third of the peers
 // within the tie factor of the fastest, requests in flight on some peers.
 class Table {
 public:
     explicit Table(std::size_t n)
-        : bytes_(LatencyTable::bytes_for(n)),
+        : bytes_(LatencyTable::bytes_for(n, kWorkers)),
           mem_(::operator new(bytes_, std::align_val_t{64}))
     {
         std::vector<PeerKey> keys;
@@ -43,8 +44,8 @@ public:
                 "backend", "10.0." + std::to_string(i / 256) + "."
                                + std::to_string(i % 256) + ":8080"));
         }
-        table_ = LatencyTable::create(mem_, bytes_, keys.data(), n, nullptr,
-                                      0);
+        table_ = LatencyTable::create(mem_, bytes_, keys.data(), n, kWorkers,
+                                      nullptr, 0);
         if (table_ == nullptr) {
             throw std::bad_alloc();
         }
@@ -69,8 +70,9 @@ public:
                                  SampleKind::exact, at, kDecay);
             }
             for (uint64_t r = 0; r < i % 4; r++) {  // 0 to 3 in flight
-                InflightGauge::enter(slot.inflight,
-                                     kNowUs - 1000 * (next() % 20));
+                InflightCells::enter(
+                    table_->cells(static_cast<uint32_t>(i))[r % kWorkers],
+                    kNowUs - 1000 * (next() % 20));
             }
             weights_.push_back(1 + static_cast<uint32_t>(i % 5 == 0));
         }
@@ -81,10 +83,7 @@ public:
     Table(const Table&) = delete;
     Table& operator=(const Table&) = delete;
 
-    const PeerSlot& slot(std::size_t i) const
-    {
-        return table_->slot(static_cast<uint32_t>(i));
-    }
+    const LatencyTable& table() const { return *table_; }
     uint32_t weight(std::size_t i) const { return weights_[i]; }
 
 private:
@@ -107,7 +106,9 @@ void select(benchmark::State& state, bool inflight)
         for (std::size_t i = 0; i < n; i++) {
             uint32_t weight = table.weight(i);
             candidates[i] = {static_cast<uint32_t>(i), weight,
-                             score(observe(table.slot(i), options, now_us),
+                             score(observe(table.table(),
+                                           static_cast<uint32_t>(i), options,
+                                           now_us),
                                    weight)};
         }
         std::size_t best = pick_least_score(candidates.data(), n,

@@ -25,10 +25,11 @@ typedef struct {
     ngx_array_t                        keys;   /* PeerKey, in slot order */
     size_t                             zone_size;
     ngx_http_upstream_latency_where_t  zone_where;
+    ngx_cycle_t                       *cycle;  /* of this configuration */
     upstream_latency::LatencyTable    *table;
     size_t                             zone_bytes;
-    upstream_latency::Rng              rng;    /* seeded in each worker */
-    std::atomic<uint64_t>             *ledger; /* this worker's row */
+    ngx_uint_t                         workers; /* rows of in-flight cells */
+    upstream_latency::Rng              rng;    /* seeded in each process */
 } ngx_http_upstream_latency_main_conf_t;
 
 
@@ -101,10 +102,13 @@ struct ngx_http_upstream_latency_peer_data_s {
     ngx_http_request_t                     *request;
     ngx_uint_t                              base;   /* slot of list's 1st */
     ngx_uint_t                              list;   /* 0 primary, 1 backup */
-    upstream_latency::PeerSlot             *slot;   /* of the peer in use */
-    std::atomic<uint64_t>                  *ledger; /* its ledger cell */
+
+    /* the attempt in progress, if slot is set */
+    upstream_latency::PeerSlot             *slot;
+    upstream_latency::InflightCell         *cell;   /* this worker's */
     uint64_t                                start_us;
-    unsigned                                in_gauge:1;
+    unsigned                                waiting:1;  /* for the header */
+    unsigned                                answered:1; /* header arrived */
 };
 
 static_assert(std::is_trivially_destructible_v<
@@ -115,6 +119,7 @@ static_assert(std::is_trivially_destructible_v<
 
 
 uint64_t ngx_http_upstream_latency_now_us() noexcept;
+void ngx_http_upstream_latency_init_header_filter() noexcept;
 ngx_int_t ngx_http_upstream_latency_init_peers(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us,
     ngx_http_upstream_latency_srv_conf_t *lcf,
@@ -179,19 +184,12 @@ ngx_http_upstream_latency_slot_index(ngx_http_upstream_latency_peer_data_t *lp,
 }
 
 
-inline upstream_latency::PeerSlot &
-ngx_http_upstream_latency_slot(ngx_http_upstream_latency_peer_data_t *lp,
-    ngx_uint_t index)
-{
-    return lp->conf->main->table->slot(
-               ngx_http_upstream_latency_slot_index(lp, index));
-}
-
-
 inline upstream_latency::PeerLoad
 ngx_http_upstream_latency_load(ngx_http_upstream_latency_peer_data_t *lp,
     ngx_uint_t index, uint64_t now_us) noexcept
 {
-    return upstream_latency::observe(ngx_http_upstream_latency_slot(lp, index),
+    return upstream_latency::observe(*lp->conf->main->table,
+                                     ngx_http_upstream_latency_slot_index(lp,
+                                                                     index),
                                      lp->conf->options, now_us);
 }

@@ -146,6 +146,38 @@ ngx_http_upstream_latency_table_bytes(size_t zone_size)
 }
 
 
+/* Each process draws from its own generator, seeded apart. */
+
+static void
+ngx_http_upstream_latency_seed(ngx_http_upstream_latency_main_conf_t *lmcf)
+{
+    new (&lmcf->rng) upstream_latency::Rng(
+        ngx_http_upstream_latency_now_us() ^ ((uint64_t) ngx_pid << 40)
+        ^ ((uint64_t) ngx_random() << 20));
+}
+
+
+/*
+ * Worker processes of the configuration, for the rows of in-flight cells:
+ * "worker_processes" as parsed so far, at least 1; without it, or when it
+ * comes after the "http" block, enough for this machine's processors.
+ */
+
+static ngx_uint_t
+ngx_http_upstream_latency_workers(ngx_cycle_t *cycle)
+{
+    ngx_core_conf_t  *ccf;
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (ccf->worker_processes == NGX_CONF_UNSET) {
+        return ngx_max(ngx_ncpu, 1);
+    }
+
+    return ngx_max(ccf->worker_processes, 1);
+}
+
+
 static void *
 ngx_http_upstream_latency_create_main_conf(ngx_conf_t *cf) noexcept
 {
@@ -172,7 +204,10 @@ ngx_http_upstream_latency_create_main_conf(ngx_conf_t *cf) noexcept
     }
 
     lmcf->zone_size = NGX_CONF_UNSET_SIZE;
-    new (&lmcf->rng) upstream_latency::Rng();
+    lmcf->cycle = cf->cycle;
+
+    /* seeded here too: without a master process, a reload starts none */
+    ngx_http_upstream_latency_seed(lmcf);
 
     return lmcf;
 }
@@ -497,7 +532,8 @@ ngx_http_upstream_latency_postconfiguration(ngx_conf_t *cf) noexcept
         return NGX_OK;
     }
 
-    needed = LatencyTable::bytes_for(lmcf->keys.nelts);
+    lmcf->workers = ngx_http_upstream_latency_workers(cf->cycle);
+    needed = LatencyTable::bytes_for(lmcf->keys.nelts, lmcf->workers);
 
     if (lmcf->zone_size == NGX_CONF_UNSET_SIZE) {
         size = ngx_http_upstream_latency_zone_size(needed);
@@ -512,7 +548,8 @@ ngx_http_upstream_latency_postconfiguration(ngx_conf_t *cf) noexcept
                           "in %V:%ui",
                           size / 1024,
                           LatencyTable::capacity_of(
-                              ngx_http_upstream_latency_table_bytes(size)),
+                              ngx_http_upstream_latency_table_bytes(size),
+                              lmcf->workers),
                           lmcf->keys.nelts,
                           ngx_http_upstream_latency_zone_size(needed) / 1024,
                           &lmcf->zone_where.file, lmcf->zone_where.line);
@@ -535,16 +572,16 @@ ngx_http_upstream_latency_postconfiguration(ngx_conf_t *cf) noexcept
      */
     shm_zone->noreuse = 1;
 
+    ngx_http_upstream_latency_init_header_filter();
+
     return NGX_OK;
 }
 
 
-/* Each worker process draws from its own generator, seeded apart. */
-
 static ngx_int_t
 ngx_http_upstream_latency_init_process(ngx_cycle_t *cycle) noexcept
 {
-    uint64_t                                seed, released;
+    uint64_t                                released;
     ngx_http_upstream_latency_main_conf_t  *lmcf;
 
     lmcf = (ngx_http_upstream_latency_main_conf_t *)
@@ -554,10 +591,7 @@ ngx_http_upstream_latency_init_process(ngx_cycle_t *cycle) noexcept
         return NGX_OK;
     }
 
-    seed = ngx_http_upstream_latency_now_us() ^ ((uint64_t) ngx_pid << 40)
-           ^ ((uint64_t) ngx_random() << 20);
-
-    lmcf->rng = upstream_latency::Rng(seed);
+    ngx_http_upstream_latency_seed(lmcf);
 
     if (lmcf->table == NULL || ngx_process != NGX_PROCESS_WORKER) {
         return NGX_OK;
@@ -565,9 +599,9 @@ ngx_http_upstream_latency_init_process(ngx_cycle_t *cycle) noexcept
 
     /*
      * The master respawns a worker that died with the same worker number:
-     * the new one takes the dead one's requests in flight out of the
-     * gauges.  Each configuration has a table of its own, so the number
-     * names one worker of this configuration.
+     * the new one clears what the dead one left in flight in its cells.
+     * Each configuration has a table of its own, so the number names one
+     * worker of this configuration.
      */
 
     released = lmcf->table->release(ngx_worker);
@@ -578,8 +612,6 @@ ngx_http_upstream_latency_init_process(ngx_cycle_t *cycle) noexcept
                       "worker process that exited were released",
                       released);
     }
-
-    lmcf->ledger = lmcf->table->ledger(ngx_worker);
 
     return NGX_OK;
 }
@@ -675,10 +707,20 @@ ngx_http_upstream_latency_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     previous = ngx_http_upstream_latency_previous_table(shm_zone,
                                                         &previous_bytes);
 
+    if (ngx_http_upstream_latency_workers(lmcf->cycle) > lmcf->workers) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "upstream latency zone \"%V\" was sized for %ui "
+                      "worker processes; \"worker_processes\" must come "
+                      "before the \"http\" block",
+                      &shm_zone->shm.name, lmcf->workers);
+        return NGX_ERROR;
+    }
+
     try {
         table = LatencyTable::create(mem, bytes,
                                      (const PeerKey *) lmcf->keys.elts,
                                      lmcf->keys.nelts,
+                                     (uint32_t) lmcf->workers,
                                      previous, previous_bytes);
 
     } catch (const std::exception &e) {

@@ -9,6 +9,8 @@
 #include <time.h>
 
 
+using upstream_latency::InflightCells;
+using upstream_latency::LatencyTable;
 using upstream_latency::PeakEwma;
 using upstream_latency::PeerKey;
 using upstream_latency::PeerSlot;
@@ -23,7 +25,21 @@ static ngx_int_t ngx_http_upstream_get_latency_peer(ngx_peer_connection_t *pc,
     void *data) noexcept;
 static void ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state) noexcept;
+static ngx_int_t ngx_http_upstream_latency_header_filter(
+    ngx_http_request_t *r) noexcept;
 
+}
+
+
+static ngx_http_output_header_filter_pt
+    ngx_http_upstream_latency_next_header_filter;
+
+
+void
+ngx_http_upstream_latency_init_header_filter() noexcept
+{
+    ngx_http_upstream_latency_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_upstream_latency_header_filter;
 }
 
 
@@ -110,32 +126,29 @@ ngx_http_upstream_latency_init_peers(ngx_conf_t *cf,
 }
 
 
-/* The attempt to the peer at index of the current list starts now. */
+/*
+ * The attempt to the peer at index of the current list starts now: it is
+ * active, and waits for its response header, in this worker's cell.
+ */
 
 static void
 ngx_http_upstream_latency_start(ngx_http_upstream_latency_peer_data_t *lp,
     ngx_uint_t index, uint64_t now_us)
 {
-    ngx_time_t             *tp;
-    std::atomic<uint64_t>  *ledger;
+    uint32_t       n;
+    ngx_time_t    *tp;
+    LatencyTable  *table;
 
     tp = ngx_timeofday();
+    table = lp->conf->main->table;
+    n = ngx_http_upstream_latency_slot_index(lp, index);
 
-    lp->slot = &ngx_http_upstream_latency_slot(lp, index);
+    lp->slot = &table->slot(n);
     lp->start_us = now_us;
-    lp->in_gauge = upstream_latency::InflightGauge::enter(lp->slot->inflight,
-                                                          now_us);
-
-    ledger = lp->conf->main->ledger;
-    lp->ledger = NULL;
-
-    if (lp->in_gauge && ledger) {
-        ledger += ngx_http_upstream_latency_slot_index(lp, index);
-
-        if (upstream_latency::InflightGauge::enter(*ledger, now_us)) {
-            lp->ledger = ledger;
-        }
-    }
+    lp->answered = 0;
+    lp->cell = ngx_worker < table->workers() ? &table->cells(n)[ngx_worker]
+                                             : NULL;
+    lp->waiting = lp->cell && InflightCells::enter(*lp->cell, now_us);
 
     lp->slot->counters.requests.fetch_add(1, std::memory_order_relaxed);
     lp->slot->selected_ms.store((uint64_t) tp->sec * 1000 + tp->msec,
@@ -267,9 +280,9 @@ failed:
 
 static void
 ngx_http_upstream_latency_count(upstream_latency::PeerCounters &counters,
-    ngx_uint_t state, ngx_uint_t status, uint64_t complete_us)
+    ngx_flag_t failed, ngx_uint_t status, uint64_t complete_us)
 {
-    if (state & NGX_PEER_FAILED) {
+    if (failed) {
         counters.fails.fetch_add(1, std::memory_order_relaxed);
     }
 
@@ -287,84 +300,219 @@ ngx_http_upstream_latency_count(upstream_latency::PeerCounters &counters,
 }
 
 
+/* The attempt is over for the table: it no longer counts as in flight. */
+
+static void
+ngx_http_upstream_latency_leave(ngx_http_upstream_latency_peer_data_t *lp)
+{
+    if (lp->waiting) {
+        InflightCells::answered(*lp->cell, lp->start_us);
+        lp->waiting = 0;
+    }
+
+    if (lp->cell) {
+        InflightCells::leave(*lp->cell);
+    }
+
+    lp->slot = NULL;
+}
+
+
 /*
- * Records the attempt that ends now.  A failure or a 5xx response counts
- * as slow (see failure_sample_us); an attempt cut short only shows that the
- * peer took at least this long.  nginx's own times have whole milliseconds:
- * the total comes from the monotonic clock, and the header time is the
- * total less nginx's time for the body.
+ * Whether the table of the attempt is still mapped.  Only without a master
+ * process does a reload unmap the previous table while requests of the
+ * previous configuration are still running; they then leave it alone.
+ */
+
+static ngx_flag_t
+ngx_http_upstream_latency_table_live(ngx_http_upstream_latency_peer_data_t *lp)
+{
+    void  **http;
+
+    if (ngx_process != NGX_PROCESS_SINGLE) {
+        return 1;
+    }
+
+    http = (void **) ngx_cycle->conf_ctx[ngx_http_module.index];
+
+    return http
+           && ((ngx_http_conf_ctx_t *) http)->main_conf[
+                  ngx_http_upstream_latency_module.ctx_index]
+              == lp->conf->main;
+}
+
+
+/*
+ * The response header of the attempt has arrived: its time, on the
+ * monotonic clock, is the header sample (a 5xx status is a failure,
+ * recorded when the attempt ends), and the request no longer waits.  An
+ * upgraded connection's response is complete with its header: the tunnel
+ * that follows has a lifetime, not a response time.
+ */
+
+static void
+ngx_http_upstream_latency_answered(ngx_http_upstream_latency_peer_data_t *lp,
+    uint64_t now_us)
+{
+    uint64_t              header;
+    ngx_uint_t            status;
+    ngx_http_upstream_t  *u;
+
+    u = lp->request->upstream;
+    status = u->headers_in.status_n;
+    header = now_us > lp->start_us ? now_us - lp->start_us : 0;
+
+    if (lp->waiting) {
+        InflightCells::answered(*lp->cell, lp->start_us);
+        lp->waiting = 0;
+    }
+
+    lp->answered = 1;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, lp->request->connection->log, 0,
+                   "upstream latency header: %uLus, status %ui",
+                   header, status);
+
+    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        return;
+    }
+
+    PeakEwma::record(lp->slot->header_time, header, SampleKind::exact,
+                     now_us, lp->conf->options.decay);
+
+    if (u->upgrade) {
+        PeakEwma::record(lp->slot->response_time, header, SampleKind::exact,
+                         now_us, lp->conf->options.decay);
+        ngx_http_upstream_latency_count(lp->slot->counters, 0, status,
+                                        header);
+        ngx_http_upstream_latency_leave(lp);
+    }
+}
+
+
+/*
+ * How the response body of an attempt that nginx finalized ended, by the
+ * tests nginx itself makes before finalizing (ngx_http_upstream.c): the
+ * whole body, a body the server broke off (closed early, a read error, a
+ * timeout, an invalid body), or neither, cut short on the client's side.
+ */
+
+typedef enum {
+    ngx_http_upstream_latency_body_complete = 0,
+    ngx_http_upstream_latency_body_broken,
+    ngx_http_upstream_latency_body_cut
+} ngx_http_upstream_latency_body_e;
+
+
+static ngx_http_upstream_latency_body_e
+ngx_http_upstream_latency_body(ngx_http_request_t *r, ngx_peer_connection_t *pc)
+{
+    ngx_event_t          *rev;
+    ngx_event_pipe_t     *p;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    if (r->header_only) {
+        return ngx_http_upstream_latency_body_complete;
+    }
+
+    if (u->buffering && !r->subrequest_in_memory) {
+        p = u->pipe;
+
+        if (p->upstream_done || (p->upstream_eof && p->length == -1)) {
+            return ngx_http_upstream_latency_body_complete;
+        }
+
+        return p->upstream_eof || p->upstream_error
+               ? ngx_http_upstream_latency_body_broken
+               : ngx_http_upstream_latency_body_cut;
+    }
+
+    rev = pc->connection ? pc->connection->read : NULL;
+
+    if (u->length == 0 || (rev && rev->eof && u->length == -1)) {
+        return ngx_http_upstream_latency_body_complete;
+    }
+
+    return rev && (rev->eof || rev->error || rev->timedout)
+           ? ngx_http_upstream_latency_body_broken
+           : ngx_http_upstream_latency_body_cut;
+}
+
+
+/*
+ * Records the attempt that ends now.  A failure, a 5xx response or a body
+ * the server broke off counts as slow (see failure_sample_us); a cached
+ * keepalive connection the server had closed, or an attempt cut short on
+ * the client's side, only shows that the server took at least this long.
  */
 
 static void
 ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
     ngx_peer_connection_t *pc, ngx_uint_t state, uint64_t now_us) noexcept
 {
-    uint64_t                     elapsed, body, header, response;
-    ngx_flag_t                   received, complete;
-    SampleKind                   header_kind, response_kind;
-    ngx_http_upstream_t         *u;
-    ngx_http_upstream_state_t   *us;
-    upstream_latency::Decay      decay;
+    uint64_t                           elapsed, sample, complete;
+    ngx_uint_t                         status;
+    ngx_flag_t                         failed;
+    SampleKind                         kind;
+    ngx_http_upstream_t               *u;
+    upstream_latency::Decay            decay;
+    ngx_http_upstream_latency_body_e   body;
 
     u = lp->request->upstream;
-    us = u->state;
     decay = lp->conf->options.decay;
+    status = lp->answered ? u->headers_in.status_n : 0;
 
     elapsed = now_us > lp->start_us ? now_us - lp->start_us : 0;
 
-    received = us != NULL && us->header_time != (ngx_msec_t) -1;
-    complete = received && state == 0
-               && us->response_time != (ngx_msec_t) -1
-               && !lp->request->connection->error;
+    body = state ? ngx_http_upstream_latency_body_cut
+                 : ngx_http_upstream_latency_body(lp->request, pc);
 
-    /* a keepalive connection the peer had closed says nothing of it */
+    failed = (state & NGX_PEER_FAILED)
+             || status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+             || body == ngx_http_upstream_latency_body_broken;
 
-    if ((state & NGX_PEER_FAILED) && !received && pc->cached) {
-        header = elapsed;
-        response = elapsed;
-        header_kind = SampleKind::lower_bound;
-        response_kind = SampleKind::lower_bound;
-
-    } else if ((state & NGX_PEER_FAILED)
-               || (received
-                   && u->headers_in.status_n
-                      >= NGX_HTTP_INTERNAL_SERVER_ERROR))
-    {
-        header = upstream_latency::failure_sample_us(elapsed,
-                                         lp->rrp.current->fail_timeout);
-        response = header;
-        header_kind = SampleKind::lower_bound;
-        response_kind = SampleKind::lower_bound;
-
-    } else {
-        header = elapsed;
-
-        if (complete && us->response_time >= us->header_time) {
-            body = (uint64_t) (us->response_time - us->header_time) * 1000;
-            header = body < elapsed ? elapsed - body : 0;
-        }
-
-        response = elapsed;
-        header_kind = received ? SampleKind::exact : SampleKind::lower_bound;
-        response_kind = complete ? SampleKind::exact
-                                 : SampleKind::lower_bound;
+    if ((state & NGX_PEER_FAILED) && !lp->answered && pc->cached) {
+        failed = 0;  /* a keepalive connection the server had closed */
     }
 
-    PeakEwma::record(lp->slot->header_time, header, header_kind, now_us,
-                     decay);
-    PeakEwma::record(lp->slot->response_time, response, response_kind,
-                     now_us, decay);
+    complete = 0;
 
-    ngx_http_upstream_latency_count(lp->slot->counters, state, received
-                                    ? u->headers_in.status_n : 0,
-                                    complete ? response : 0);
+    if (failed) {
+        sample = upstream_latency::failure_sample_us(elapsed,
+                                            lp->rrp.current->fail_timeout);
+        kind = SampleKind::lower_bound;
+
+        PeakEwma::record(lp->slot->header_time, sample, kind, now_us, decay);
+
+    } else {
+        sample = elapsed;
+
+        if (body == ngx_http_upstream_latency_body_complete) {
+            kind = SampleKind::exact;
+            complete = elapsed;
+
+        } else {
+            kind = SampleKind::lower_bound;
+        }
+
+        if (!lp->answered) {
+            PeakEwma::record(lp->slot->header_time, sample,
+                             SampleKind::lower_bound, now_us, decay);
+        }
+    }
+
+    PeakEwma::record(lp->slot->response_time, sample, kind, now_us, decay);
+
+    ngx_http_upstream_latency_count(lp->slot->counters,
+                                    (state & NGX_PEER_FAILED) || failed,
+                                    status, complete);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, lp->request->connection->log, 0,
-                   "upstream latency sample: header %uLus%s, "
-                   "response %uLus%s", header,
-                   header_kind == SampleKind::exact ? "" : " or more",
-                   response,
-                   response_kind == SampleKind::exact ? "" : " or more");
+                   "upstream latency end: %uLus%s, %s, state %ui",
+                   sample, kind == SampleKind::exact ? "" : " or more",
+                   failed ? "failed" : "ok", state);
 }
 
 
@@ -407,9 +555,40 @@ ngx_http_upstream_init_latency_peer(ngx_http_request_t *r,
     lp->base = 0;
     lp->list = 0;
     lp->slot = NULL;
-    lp->in_gauge = 0;
+
+    /* for the header filter */
+    ngx_http_set_ctx(r, lp, ngx_http_upstream_latency_module);
 
     return NGX_OK;
+}
+
+
+/*
+ * Stamps the arrival of the response header of an attempt in progress,
+ * when nginx sends it on; first in the chain, so that the time is taken
+ * before any other filter runs.
+ */
+
+static ngx_int_t
+ngx_http_upstream_latency_header_filter(ngx_http_request_t *r) noexcept
+{
+    ngx_http_upstream_t                    *u;
+    ngx_http_upstream_latency_peer_data_t  *lp;
+
+    lp = (ngx_http_upstream_latency_peer_data_t *)
+             ngx_http_get_module_ctx(r, ngx_http_upstream_latency_module);
+
+    u = r->upstream;
+
+    if (lp && lp->slot && !lp->answered && u && lp->request == r
+        && u->state && u->state->header_time != (ngx_msec_t) -1
+        && ngx_http_upstream_latency_table_live(lp))
+    {
+        ngx_http_upstream_latency_answered(lp,
+                                       ngx_http_upstream_latency_now_us());
+    }
+
+    return ngx_http_upstream_latency_next_header_filter(r);
 }
 
 
@@ -436,30 +615,39 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
 
     uint64_t                       now_us;
     PeerSlot                      *slot;
+    ngx_http_upstream_t           *u;
     ngx_http_upstream_rr_peer_t   *peer;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "free latency peer, state: %ui", state);
 
-    slot = lp->slot;
     peer = lp->rrp.current;
+    slot = ngx_http_upstream_latency_table_live(lp) ? lp->slot : NULL;
 
     if (slot) {
         now_us = ngx_http_upstream_latency_now_us();
+        u = lp->request->upstream;
 
-        ngx_http_upstream_latency_record(lp, pc, state, now_us);
+        /*
+         * a header that nginx parsed but did not send on, as with errors
+         * intercepted, X-Accel-Redirect or proxy_next_upstream
+         */
 
-        if (lp->in_gauge) {
-            upstream_latency::InflightGauge::leave(slot->inflight,
-                                                   lp->start_us);
+        if (!lp->answered && u->state
+            && u->state->header_time != (ngx_msec_t) -1)
+        {
+            ngx_http_upstream_latency_answered(lp, now_us);
         }
 
-        if (lp->ledger) {
-            upstream_latency::InflightGauge::leave(*lp->ledger, lp->start_us);
-        }
+        /* an upgraded connection ended its attempt with the header */
 
-        lp->slot = NULL;
+        if (lp->slot) {
+            ngx_http_upstream_latency_record(lp, pc, state, now_us);
+            ngx_http_upstream_latency_leave(lp);
+        }
     }
+
+    lp->slot = NULL;
 
     ngx_http_upstream_free_round_robin_peer(pc, &lp->rrp, state);
 

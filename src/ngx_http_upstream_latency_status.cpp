@@ -96,9 +96,9 @@ ngx_http_upstream_latency_method(ngx_http_upstream_srv_conf_t *uscf,
 static void
 ngx_http_upstream_latency_balanced_peers(UpstreamStatus &u,
     ngx_http_upstream_srv_conf_t *uscf,
-    ngx_http_upstream_latency_srv_conf_t *lcf, time_t now)
+    ngx_http_upstream_latency_srv_conf_t *lcf, time_t now, uint64_t now_us)
 {
-    uint32_t                       id;
+    uint32_t                       id, index;
     PeerState                      state;
     ngx_http_upstream_rr_peer_t   *peer;
     ngx_http_upstream_rr_peers_t  *list;
@@ -123,12 +123,16 @@ ngx_http_upstream_latency_balanced_peers(UpstreamStatus &u,
                 state = PeerState::up;
             }
 
+            index = lcf->first_slot + id;
+
             u.peers.push_back({id,
                                {(char *) peer->name.data, peer->name.len},
                                {(char *) peer->server.data, peer->server.len},
                                list != uscf->peer.data,
                                (uint32_t) peer->weight, state,
-                               &lcf->main->table->slot(lcf->first_slot + id)});
+                               &lcf->main->table->slot(index),
+                               lcf->main->table->inflight(index, now_us)
+                                   .active});
         }
     }
 }
@@ -162,7 +166,7 @@ ngx_http_upstream_latency_configured_peers(UpstreamStatus &u,
                                (uint32_t) server[i].weight,
                                server[i].down ? PeerState::down
                                               : PeerState::up,
-                               nullptr});
+                               nullptr, 0});
         }
     }
 }
@@ -277,7 +281,8 @@ ngx_http_upstream_latency_report(ngx_http_request_t *r, ngx_flag_t json,
         u.decay = lcf->options.decay;
 
         if (lcf->initialized && table) {
-            ngx_http_upstream_latency_balanced_peers(u, uscfp[i], lcf, now);
+            ngx_http_upstream_latency_balanced_peers(u, uscfp[i], lcf, now,
+                                                     report.now_us);
 
         } else {
             ngx_http_upstream_latency_configured_peers(u, uscfp[i]);

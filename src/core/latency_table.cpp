@@ -86,7 +86,8 @@ const LatencyTable* LatencyTable::attach(const void* mem,
     const TableHeader& h = table->header_;
     if (h.magic != kMagic || h.version != kVersion
         || h.slot_size != sizeof(PeerSlot) || h.bytes > bytes
-        || h.used > h.capacity || bytes_for(h.capacity) > h.bytes)
+        || h.used > h.capacity || h.workers == 0
+        || bytes_for(h.capacity, h.workers) > h.bytes)
     {
         return nullptr;
     }
@@ -95,10 +96,10 @@ const LatencyTable* LatencyTable::attach(const void* mem,
 
 LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
                                    const PeerKey* keys, std::size_t nkeys,
-                                   const void* predecessor,
+                                   uint32_t workers, const void* predecessor,
                                    std::size_t predecessor_bytes)
 {
-    std::size_t capacity = capacity_of(bytes);
+    std::size_t capacity = workers ? capacity_of(bytes, workers) : 0;
     if (nkeys > capacity || capacity > UINT32_MAX) {
         return nullptr;
     }
@@ -117,7 +118,7 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
     auto table = new (mem) LatencyTable;
     table->header_ = {kMagic, kVersion, sizeof(PeerSlot), bytes,
                       static_cast<uint32_t>(capacity),
-                      static_cast<uint32_t>(nkeys), 0};
+                      static_cast<uint32_t>(nkeys), 0, workers};
 
     for (std::size_t i = 0; i < capacity; i++) {
         PeerSlot* slot = new (&table->slots()[i]) PeerSlot();
@@ -134,35 +135,18 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
             table->header_.kept++;
         }
     }
-    for (uint32_t w = 0; w < kLedgerWorkers; w++) {
-        std::atomic<uint64_t>* row = table->ledger(w);
-        for (std::size_t i = 0; i < capacity; i++) {
-            new (&row[i]) std::atomic<uint64_t>(0);
-        }
+    for (std::size_t i = 0; i < capacity * workers; i++) {
+        new (&table->cell_rows()[i]) InflightCell();
     }
     return table;
 }
 
-std::atomic<uint64_t>* LatencyTable::ledger(uint32_t worker) noexcept
-{
-    if (worker >= kLedgerWorkers) {
-        return nullptr;
-    }
-    char* rows = reinterpret_cast<char*>(slots() + header_.capacity);
-    return reinterpret_cast<std::atomic<uint64_t>*>(
-        rows + worker * ledger_row_bytes(header_.capacity));
-}
-
 uint64_t LatencyTable::release(uint32_t worker) noexcept
 {
-    std::atomic<uint64_t>* row = ledger(worker);
     uint64_t released = 0;
-    for (uint32_t i = 0; row != nullptr && i < header_.capacity; i++) {
-        uint64_t entered = row[i].exchange(0, std::memory_order_relaxed);
-        if (entered != 0) {
-            InflightGauge::remove(slot(i).inflight, entered);
-            released += entered >> 48;
-        }
+    for (uint32_t i = 0; worker < header_.workers && i < header_.capacity; i++)
+    {
+        released += InflightCells::clear(cells(i)[worker]);
     }
     return released;
 }

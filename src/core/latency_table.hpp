@@ -10,7 +10,7 @@
 #include <string_view>
 #include <type_traits>
 
-#include "inflight_gauge.hpp"
+#include "inflight.hpp"
 #include "peak_ewma.hpp"
 
 namespace upstream_latency {
@@ -60,7 +60,6 @@ struct alignas(64) PeerSlot {
     PeerKey key;  // written before workers start, read-only afterwards
     std::atomic<uint64_t> header_time;    // PeakEwma
     std::atomic<uint64_t> response_time;  // PeakEwma
-    std::atomic<uint64_t> inflight;       // InflightGauge
     std::atomic<uint64_t> selected_ms;    // wall clock, 0: never
 
     alignas(64) PeerCounters counters;
@@ -74,8 +73,7 @@ struct alignas(64) PeerSlot {
         return metric == Metric::header ? header_time : response_time;
     }
 
-    // Statistics carried to the next configuration; not requests in
-    // flight, they belong to the old worker processes.
+    // Statistics carried to the next configuration.
     void copy_statistics(const PeerSlot& from) noexcept;
 };
 
@@ -86,7 +84,8 @@ struct alignas(64) TableHeader {
     uint64_t bytes;
     uint32_t capacity;
     uint32_t used;
-    uint32_t kept;  // slots whose statistics came from the predecessor
+    uint32_t kept;     // slots whose statistics came from the predecessor
+    uint32_t workers;  // worker processes, each with a row of InflightCells
 };
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
@@ -97,49 +96,35 @@ static_assert(std::is_trivially_destructible_v<PeerSlot>);
 class LatencyTable {
 public:
     static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
-    static constexpr uint32_t kVersion = 4;
+    static constexpr uint32_t kVersion = 5;
 
-    // Worker processes (by nginx's worker number) whose requests in flight
-    // are also kept in a ledger of their own, so that those of a worker that
-    // dies can be taken back out of the gauges.
-    static constexpr uint32_t kLedgerWorkers = 64;
-
-    static constexpr std::size_t ledger_row_bytes(std::size_t capacity)
-        noexcept
+    // Bytes for capacity slots and the requests in flight of workers.
+    static constexpr std::size_t bytes_for(std::size_t capacity,
+                                           std::size_t workers) noexcept
     {
-        return (capacity * sizeof(uint64_t) + 63) / 64 * 64;
-    }
-
-    static constexpr std::size_t bytes_for(std::size_t capacity) noexcept
-    {
-        return sizeof(TableHeader) + capacity * sizeof(PeerSlot)
-               + kLedgerWorkers * ledger_row_bytes(capacity);
+        return sizeof(TableHeader)
+               + capacity * (sizeof(PeerSlot) + workers * sizeof(InflightCell));
     }
 
     // The most slots whose table fits in bytes.
-    static constexpr std::size_t capacity_of(std::size_t bytes) noexcept
+    static constexpr std::size_t capacity_of(std::size_t bytes,
+                                             std::size_t workers) noexcept
     {
-        if (bytes < sizeof(TableHeader)) {
-            return 0;
-        }
-        // without the rounding of the ledger rows, then down to fit it
-        std::size_t capacity =
-            (bytes - sizeof(TableHeader))
-            / (sizeof(PeerSlot) + kLedgerWorkers * sizeof(uint64_t));
-        while (capacity > 0 && bytes_for(capacity) > bytes) {
-            capacity--;
-        }
-        return capacity;
+        return bytes < sizeof(TableHeader)
+                   ? 0
+                   : (bytes - sizeof(TableHeader))
+                         / (sizeof(PeerSlot) + workers * sizeof(InflightCell));
     }
 
     // Lays out a table in mem (bytes long, 64-byte aligned) with one slot
-    // per key, in order.  Statistics of keys found in predecessor (the
-    // previous configuration's table, or nullptr) are carried over; requests
-    // in flight are not, they belong to the old worker processes.
-    // Throws std::bad_alloc; returns nullptr when the keys do not fit.
+    // per key, in order, and one row of in-flight cells per worker process.
+    // Statistics of keys found in predecessor (the previous configuration's
+    // table, or nullptr) are carried over; requests in flight are not, they
+    // belong to the old worker processes.  Throws std::bad_alloc; returns
+    // nullptr when the keys do not fit.
     static LatencyTable* create(void* mem, std::size_t bytes,
                                 const PeerKey* keys, std::size_t nkeys,
-                                const void* predecessor,
+                                uint32_t workers, const void* predecessor,
                                 std::size_t predecessor_bytes);
 
     // The table at mem if it has this layout, else nullptr.
@@ -149,20 +134,33 @@ public:
     uint32_t capacity() const noexcept { return header_.capacity; }
     uint32_t used() const noexcept { return header_.used; }
     uint32_t kept() const noexcept { return header_.kept; }
-
-    // The ledger row of a worker process: one InflightGauge per slot, only
-    // that worker writes it; nullptr beyond kLedgerWorkers.
-    std::atomic<uint64_t>* ledger(uint32_t worker) noexcept;
-
-    // Takes the requests a dead worker process left in flight (its ledger
-    // row) out of the gauges and clears the row; returns how many.
-    uint64_t release(uint32_t worker) noexcept;
+    uint32_t workers() const noexcept { return header_.workers; }
 
     PeerSlot& slot(uint32_t index) noexcept { return slots()[index]; }
     const PeerSlot& slot(uint32_t index) const noexcept
     {
         return slots()[index];
     }
+
+    // The in-flight cells of a slot, one per worker process, contiguous.
+    InflightCell* cells(uint32_t index) noexcept
+    {
+        return cell_rows() + std::size_t{index} * header_.workers;
+    }
+    const InflightCell* cells(uint32_t index) const noexcept
+    {
+        return const_cast<LatencyTable*>(this)->cells(index);
+    }
+
+    // The slot's requests in flight, over all worker processes.
+    Inflight inflight(uint32_t index, uint64_t now_us) const noexcept
+    {
+        return InflightCells::read(cells(index), header_.workers, now_us);
+    }
+
+    // Clears what a worker process that is gone left in flight; returns
+    // how many requests it had.
+    uint64_t release(uint32_t worker) noexcept;
 
 private:
     PeerSlot* slots() noexcept
@@ -172,6 +170,10 @@ private:
     const PeerSlot* slots() const noexcept
     {
         return reinterpret_cast<const PeerSlot*>(this + 1);
+    }
+    InflightCell* cell_rows() noexcept
+    {
+        return reinterpret_cast<InflightCell*>(slots() + header_.capacity);
     }
 
     TableHeader header_;

@@ -12,7 +12,7 @@ std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
         least = std::min(least, candidates[i].score);
     }
 
-    double limit = least * kTieFactor;
+    double limit = tie_limit(least);
     std::size_t best = count;
     int64_t total = 0;
 
@@ -36,10 +36,10 @@ std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
 
 bool first_is_better(double first, double second, Rng& rng) noexcept
 {
-    if (first * kTieFactor < second) {
+    if (tie_limit(first) < second) {
         return true;
     }
-    if (second * kTieFactor < first) {
+    if (tie_limit(second) < first) {
         return false;
     }
     return rng.coin();

@@ -22,22 +22,22 @@ struct LoadOptions {
     Decay decay;
 };
 
-// Reads a peer's slot.  Latency is the decayed estimate; with
-// options.inflight, or while the peer has no sample yet, it is at least
-// the mean waiting time of the requests in flight to it.
-inline PeerLoad observe(const PeerSlot& slot, LoadOptions options,
-                        uint64_t now_us) noexcept
+// Reads a peer's slot and requests in flight.  Latency is the decayed
+// estimate; with options.inflight, or while the peer has no sample yet, it
+// is at least the mean time its requests awaiting a response header have
+// waited so far.
+inline PeerLoad observe(const LatencyTable& table, uint32_t index,
+                        LoadOptions options, uint64_t now_us) noexcept
 {
-    uint64_t estimate = slot.estimate(options.metric).load(
+    uint64_t estimate = table.slot(index).estimate(options.metric).load(
         std::memory_order_relaxed);
-    Inflight inflight = InflightGauge::read(
-        slot.inflight.load(std::memory_order_relaxed), now_us);
+    Inflight inflight = table.inflight(index, now_us);
 
     double latency = PeakEwma::read(estimate, now_us, options.decay);
     if (options.inflight || !PeakEwma::measured(estimate)) {
-        latency = std::max(latency, inflight.mean_elapsed_us);
+        latency = std::max(latency, inflight.mean_wait_us);
     }
-    return {latency, inflight.count};
+    return {latency, inflight.active};
 }
 
 // Expected time for one more request: latency * (1 + active / weight).
@@ -49,9 +49,19 @@ inline double score(PeerLoad load, uint32_t weight) noexcept
            * (1.0 + static_cast<double>(load.active) / std::max(weight, 1u));
 }
 
-// Scores within this factor of the lowest count as equal, so that peers of
-// nearly the same speed share traffic instead of flapping.
+// Scores this close to the lowest count as equal, so that peers of nearly
+// the same speed share traffic instead of flapping: within 1/8 of it, or
+// within kTieFloorUs, the jitter of one response on a busy host, so that
+// two identical servers answering in 0.3 ms are not told apart by tens of
+// microseconds of noise.  2 ms against 12 ms stays a clear difference.
 inline constexpr double kTieFactor = 1.125;
+inline constexpr double kTieFloorUs = 500;
+
+// The highest score that ties with least.
+inline double tie_limit(double least) noexcept
+{
+    return std::max(least * kTieFactor, least + kTieFloorUs);
+}
 
 struct Candidate {
     uint32_t peer;    // index into the tie-break weights
@@ -65,8 +75,8 @@ struct Candidate {
 std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
                              int64_t* current_weights) noexcept;
 
-// The better of two scored peers (the power of two choices); scores within
-// kTieFactor of each other are a tie, settled by a coin.
+// The better of two scored peers (the power of two choices); scores that
+// tie (tie_limit) are settled by a coin.
 bool first_is_better(double first, double second, Rng& rng) noexcept;
 
 }  // namespace upstream_latency

@@ -39,11 +39,12 @@ double average_ms(uint64_t packed, const StatusReport& r, Decay decay)
                : -1;
 }
 
-PeerReading read(const PeerSlot& slot, const StatusReport& r, Decay decay)
+PeerReading read(const PeerStatus& peer, const StatusReport& r, Decay decay)
 {
+    const PeerSlot& slot = *peer.slot;
     const PeerCounters& c = slot.counters;
     PeerReading p{};
-    p.active = InflightGauge::read(load(slot.inflight), r.now_us).count;
+    p.active = peer.active;
     p.requests = load(c.requests);
     for (std::size_t i = 0; i < 5; i++) {
         p.responses[i] = load(c.responses[i]);
@@ -144,7 +145,7 @@ void json_peer(Writer& w, const PeerStatus& peer, const StatusReport& r,
              kStates[static_cast<int>(peer.state)]);
 
     if (peer.slot != nullptr) {
-        PeerReading p = read(*peer.slot, r, decay);
+        PeerReading p = read(peer, r, decay);
         w.format(",\"active\":%" PRIu32 ",\"requests\":%" PRIu64
                  ",\"responses\":{",
                  p.active, p.requests);
@@ -295,7 +296,7 @@ std::string render_prometheus(const StatusReport& r)
         family(w, r, name, type, help, true,
                [&w, &r, name, value](auto labels, const PeerStatus& peer,
                                      const UpstreamStatus& u) {
-                   PeerReading p = read(*peer.slot, r, u.decay);
+                   PeerReading p = read(peer, r, u.decay);
                    value(p, [&w, name, &labels](const char* extra,
                                                 auto v) {
                        w.raw(name);
@@ -356,7 +357,7 @@ std::string render_prometheus(const StatusReport& r)
            true,
            [&w, &r](auto labels, const PeerStatus& peer,
                     const UpstreamStatus& u) {
-               PeerReading p = read(*peer.slot, r, u.decay);
+               PeerReading p = read(peer, r, u.decay);
                const char* name =
                    "nginx_upstream_peer_response_duration_seconds";
                for (std::size_t i = 0; i < kHistogramBuckets; i++) {

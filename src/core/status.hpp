@@ -22,6 +22,7 @@ struct PeerStatus {
     uint32_t weight;
     PeerState state;
     const PeerSlot* slot;  // nullptr: not balanced by the module
+    uint32_t active;       // requests in flight, all worker processes
 };
 
 struct UpstreamStatus {

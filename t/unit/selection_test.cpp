@@ -1,5 +1,6 @@
 #include "core/eligibility.hpp"
 #include "core/selection.hpp"
+#include "table_memory.hpp"
 
 #include <gtest/gtest.h>
 
@@ -27,42 +28,69 @@ TEST(Score, IsLatencyTimesOnePlusActivePerWeight)
     EXPECT_DOUBLE_EQ(score({0, 7}, 1), 0);
 }
 
+// A table of one peer, seen by two worker processes.
+struct OnePeer {
+    Memory memory{LatencyTable::bytes_for(1, 2)};
+    LatencyTable* table = create(memory, keys_of("app", {"a:1"}), 2);
+    PeerSlot& slot = table->slot(0);
+
+    PeerLoad observe(LoadOptions options) const
+    {
+        return upstream_latency::observe(*table, 0, options, kNow);
+    }
+};
+
 TEST(Observe, UsesTheChosenMetricDecayed)
 {
-    PeerSlot slot{};
-    measure(slot, 8000, kNow - 1'000'000);
-    PeakEwma::record(slot.response_time, 30000, SampleKind::exact, kNow,
+    OnePeer p;
+    measure(p.slot, 8000, kNow - 1'000'000);
+    PeakEwma::record(p.slot.response_time, 30000, SampleKind::exact, kNow,
                      kSecond);
 
-    PeerLoad header = observe(slot, {Metric::header, false, kSecond}, kNow);
-    PeerLoad last_byte = observe(slot, {Metric::last_byte, false, kSecond},
-                                 kNow);
-    EXPECT_NEAR(header.latency_us, 4000, 1);
-    EXPECT_DOUBLE_EQ(last_byte.latency_us, 30000);
+    EXPECT_NEAR(p.observe({Metric::header, false, kSecond}).latency_us, 4000,
+                1);
+    EXPECT_DOUBLE_EQ(p.observe({Metric::last_byte, false, kSecond}).latency_us,
+                     30000);
 }
 
 TEST(Observe, InflightCountsTheWaitOfRequestsStillRunning)
 {
-    PeerSlot slot{};
-    measure(slot, 2000);
-    InflightGauge::enter(slot.inflight, kNow - 900'000);
+    OnePeer p;
+    measure(p.slot, 2000);
+    InflightCells::enter(p.table->cells(0)[1], kNow - 900'000);
 
-    PeerLoad plain = observe(slot, {Metric::header, false, kSecond}, kNow);
-    PeerLoad inflight = observe(slot, {Metric::header, true, kSecond}, kNow);
+    PeerLoad plain = p.observe({Metric::header, false, kSecond});
+    PeerLoad inflight = p.observe({Metric::header, true, kSecond});
     EXPECT_DOUBLE_EQ(plain.latency_us, 2000);
     EXPECT_EQ(plain.active, 1u);
     EXPECT_DOUBLE_EQ(inflight.latency_us, 900'000);
 }
 
+TEST(Observe, AnAnsweredRequestStillCountsAsActiveButNoLongerWaits)
+{
+    // a response streaming for an hour after its header: one request more
+    // for the score, but its age does not make the peer look hung
+    OnePeer p;
+    measure(p.slot, 2000);
+    uint64_t start = kNow - 3'600'000'000;
+    InflightCells::enter(p.table->cells(0)[0], start);
+    InflightCells::answered(p.table->cells(0)[0], start);
+
+    PeerLoad load = p.observe({Metric::last_byte, true, kSecond});
+    EXPECT_EQ(load.active, 1u);
+    EXPECT_DOUBLE_EQ(p.observe({Metric::header, true, kSecond}).latency_us,
+                     2000);
+}
+
 TEST(Observe, UnmeasuredPeerIsFreeUntilItsFirstRequestWaits)
 {
-    PeerSlot slot{};
-    EXPECT_DOUBLE_EQ(
-        observe(slot, {Metric::header, false, kSecond}, kNow).latency_us, 0);
+    OnePeer p;
+    EXPECT_DOUBLE_EQ(p.observe({Metric::header, false, kSecond}).latency_us,
+                     0);
 
-    InflightGauge::enter(slot.inflight, kNow - 3000);
-    EXPECT_DOUBLE_EQ(
-        observe(slot, {Metric::header, false, kSecond}, kNow).latency_us, 3000);
+    InflightCells::enter(p.table->cells(0)[0], kNow - 3000);
+    EXPECT_DOUBLE_EQ(p.observe({Metric::header, false, kSecond}).latency_us,
+                     3000);
 }
 
 // Picks n times from fixed scores; returns how often each peer was chosen.
@@ -112,6 +140,33 @@ TEST(PickLeastScore, ScoresBeyondTheTieFactorAreNotTies)
               (std::vector<int>{10, 0}));
     EXPECT_EQ(picks({{0, 1, 5000}, {1, 1, 5000 * kTieFactor}}, 10),
               (std::vector<int>{5, 5}));
+}
+
+TEST(PickLeastScore, DifferencesWithinMeasurementNoiseAreTies)
+{
+    // two identical servers at about 0.3 ms, apart by tens of microseconds
+    EXPECT_EQ(picks({{0, 1, 300}, {1, 1, 340}}, 10),
+              (std::vector<int>{5, 5}));
+    EXPECT_EQ(picks({{0, 1, 300}, {1, 1, 300 + kTieFloorUs}}, 10),
+              (std::vector<int>{5, 5}));
+    EXPECT_EQ(picks({{0, 1, 300}, {1, 1, 301 + kTieFloorUs}}, 10),
+              (std::vector<int>{10, 0}));
+    // 2 ms against 12 ms stays a clear difference
+    EXPECT_EQ(picks({{0, 1, 2000}, {1, 1, 12000}}, 10),
+              (std::vector<int>{10, 0}));
+}
+
+TEST(FirstIsBetter, UsesTheSameTieRule)
+{
+    Rng rng(7);
+    int first = 0;
+    for (int i = 0; i < 1000; i++) {
+        first += first_is_better(300, 700, rng);
+    }
+    EXPECT_GT(first, 400);  // a coin: 500 +- 3.2 sigma
+    EXPECT_LT(first, 600);
+    EXPECT_TRUE(first_is_better(2000, 12000, rng));
+    EXPECT_FALSE(first_is_better(12000, 2000, rng));
 }
 
 TEST(PickLeastScore, UnmeasuredIdlePeersComeFirst)

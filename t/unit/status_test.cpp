@@ -33,10 +33,10 @@ struct Fixture {
         report.used = 1;
         UpstreamStatus app{"a\"pp", "least_time header", kSecond, {}};
         app.peers.push_back({0, "10.0.0.1:80", "backend\\1", false, 2,
-                             PeerState::up, slot.get()});
+                             PeerState::up, slot.get(), 3});
         UpstreamStatus other{"other", "round robin", kSecond, {}};
         other.peers.push_back({0, "10.0.0.2:80", "10.0.0.2:80", true, 1,
-                               PeerState::down, nullptr});
+                               PeerState::down, nullptr, 0});
         report.upstreams = {app, other};
     }
     std::unique_ptr<PeerSlot> slot = std::make_unique<PeerSlot>();
@@ -57,6 +57,7 @@ TEST(StatusJson, NamesAndEscapesTheFields)
     EXPECT_TRUE(contains(json, "\"table\":{\"zone\":\"upstream_latency\","
                                "\"size\":32768,\"slots\":4,\"used\":1,"
                                "\"free\":3}"));
+    EXPECT_TRUE(contains(json, "\"active\":3,"));
     EXPECT_TRUE(contains(json, "\"requests\":7,\"responses\":{\"1xx\":0,"
                                "\"2xx\":6,\"3xx\":0,\"4xx\":0,\"5xx\":1,"
                                "\"total\":7}"));

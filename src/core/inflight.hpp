@@ -1,0 +1,116 @@
+// Requests in flight to one peer, one cell per worker process: only the
+// owning process writes a cell (plain atomic stores, no read-modify-write
+// race), any process reads and sums them.  A worker that dies leaves only
+// its own cells behind, and its successor clears them exactly.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace upstream_latency {
+
+struct InflightCell {
+    // Requests whose response has not ended.
+    std::atomic<uint64_t> active;
+    // Of those, the ones still awaiting the response header: count (high
+    // 16 bits) and the sum of their start times in milliseconds modulo 2^48
+    // (low 48 bits).
+    std::atomic<uint64_t> waiting;
+};
+
+static_assert(sizeof(InflightCell) == 16);
+
+// The peer's requests in flight over all worker processes.
+struct Inflight {
+    uint32_t active;
+    uint32_t waiting;
+    double mean_wait_us;  // mean time the waiting ones have waited so far
+};
+
+class InflightCells {
+public:
+    static constexpr uint64_t kSumMask = (uint64_t{1} << 48) - 1;
+    static constexpr uint64_t kMaxWaiting = 0xffff;
+
+    // A request starts: it is active, and waiting unless the cell already
+    // counts kMaxWaiting; returns whether it was counted as waiting.
+    static bool enter(InflightCell& cell, uint64_t start_us) noexcept
+    {
+        add(cell.active, 1);
+        uint64_t waiting = cell.waiting.load(std::memory_order_relaxed);
+        if ((waiting >> 48) == kMaxWaiting) {
+            return false;
+        }
+        cell.waiting.store(waiting + (uint64_t{1} << 48) + stamp(start_us),
+                           std::memory_order_relaxed);
+        return true;
+    }
+
+    // The response header of a request counted as waiting has arrived.
+    static void answered(InflightCell& cell, uint64_t start_us) noexcept
+    {
+        uint64_t waiting = cell.waiting.load(std::memory_order_relaxed);
+        uint64_t count = (waiting >> 48) - 1;
+        cell.waiting.store((count << 48)
+                               | ((waiting - stamp(start_us)) & kSumMask),
+                           std::memory_order_relaxed);
+    }
+
+    // The response has ended (or the attempt was given up).
+    static void leave(InflightCell& cell) noexcept { add(cell.active, -1); }
+
+    // Clears a cell of a process that is gone; returns its active requests.
+    static uint64_t clear(InflightCell& cell) noexcept
+    {
+        cell.waiting.store(0, std::memory_order_relaxed);
+        return cell.active.exchange(0, std::memory_order_relaxed);
+    }
+
+    // Sums the cells of all worker processes.  Each cell's waiting time is
+    // exact while each of its requests has waited less than 2^47 ms / 65535
+    // (24 days), whatever the number of requests and cells.
+    static Inflight read(const InflightCell* cells, uint32_t count,
+                         uint64_t now_us) noexcept
+    {
+        uint64_t active = 0;
+        uint64_t waiting = 0;
+        uint64_t waited_ms = 0;
+        uint64_t now_ms = now_us / 1000;
+
+        for (uint32_t i = 0; i < count; i++) {
+            active += cells[i].active.load(std::memory_order_relaxed);
+            uint64_t w = cells[i].waiting.load(std::memory_order_relaxed);
+            uint64_t n = w >> 48;
+            if (n == 0) {
+                continue;
+            }
+            waiting += n;
+            // A request its worker entered after now_us was read makes the
+            // difference negative: it wraps to near 2^48; count it as 0.
+            uint64_t waited = (n * now_ms - w) & kSumMask;
+            if (waited <= kSumMask / 2) {
+                waited_ms += waited;
+            }
+        }
+
+        if (waiting == 0) {
+            return {static_cast<uint32_t>(active), 0, 0.0};
+        }
+        return {static_cast<uint32_t>(active), static_cast<uint32_t>(waiting),
+                static_cast<double>(waited_ms) * 1000 / waiting};
+    }
+
+private:
+    static uint64_t stamp(uint64_t us) noexcept
+    {
+        return (us / 1000) & kSumMask;
+    }
+
+    static void add(std::atomic<uint64_t>& counter, int64_t delta) noexcept
+    {
+        counter.store(counter.load(std::memory_order_relaxed) + delta,
+                      std::memory_order_relaxed);
+    }
+};
+
+}  // namespace upstream_latency
