@@ -107,6 +107,7 @@ struct ngx_http_upstream_latency_peer_data_s {
     upstream_latency::PeerSlot             *slot;
     upstream_latency::InflightCell         *cell;   /* this worker's */
     uint64_t                                start_us;
+    uint64_t                                header_us;  /* if answered */
     unsigned                                waiting:1;  /* for the header */
     unsigned                                answered:1; /* header arrived */
 };

@@ -368,10 +368,7 @@ ngx_http_upstream_latency_answered(ngx_http_upstream_latency_peer_data_t *lp,
     }
 
     lp->answered = 1;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, lp->request->connection->log, 0,
-                   "upstream latency header: %uLus, status %ui",
-                   header, status);
+    lp->header_us = header;
 
     if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR) {
         return;
@@ -386,6 +383,10 @@ ngx_http_upstream_latency_answered(ngx_http_upstream_latency_peer_data_t *lp,
         ngx_http_upstream_latency_count(lp->slot->counters, 0, status,
                                         header);
         ngx_http_upstream_latency_leave(lp);
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, lp->request->connection->log, 0,
+                       "upstream latency sample: header %uLus, "
+                       "response %uLus, upgraded", header, header);
     }
 }
 
@@ -452,10 +453,10 @@ static void
 ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
     ngx_peer_connection_t *pc, ngx_uint_t state, uint64_t now_us) noexcept
 {
-    uint64_t                           elapsed, sample, complete;
+    uint64_t                           elapsed, header, sample, complete;
     ngx_uint_t                         status;
     ngx_flag_t                         failed;
-    SampleKind                         kind;
+    SampleKind                         kind, header_kind;
     ngx_http_upstream_t               *u;
     upstream_latency::Decay            decay;
     ngx_http_upstream_latency_body_e   body;
@@ -483,24 +484,28 @@ ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
         sample = upstream_latency::failure_sample_us(elapsed,
                                             lp->rrp.current->fail_timeout);
         kind = SampleKind::lower_bound;
-
-        PeakEwma::record(lp->slot->header_time, sample, kind, now_us, decay);
+        header = sample;
+        header_kind = kind;
 
     } else {
         sample = elapsed;
+        kind = SampleKind::lower_bound;
 
         if (body == ngx_http_upstream_latency_body_complete) {
             kind = SampleKind::exact;
             complete = elapsed;
-
-        } else {
-            kind = SampleKind::lower_bound;
         }
 
-        if (!lp->answered) {
-            PeakEwma::record(lp->slot->header_time, sample,
-                             SampleKind::lower_bound, now_us, decay);
-        }
+        /* an answered attempt's header sample was taken on arrival */
+
+        header = lp->answered ? lp->header_us : elapsed;
+        header_kind = lp->answered ? SampleKind::exact
+                                   : SampleKind::lower_bound;
+    }
+
+    if (failed || !lp->answered) {
+        PeakEwma::record(lp->slot->header_time, header, header_kind, now_us,
+                         decay);
     }
 
     PeakEwma::record(lp->slot->response_time, sample, kind, now_us, decay);
@@ -510,9 +515,11 @@ ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
                                     status, complete);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, lp->request->connection->log, 0,
-                   "upstream latency end: %uLus%s, %s, state %ui",
-                   sample, kind == SampleKind::exact ? "" : " or more",
-                   failed ? "failed" : "ok", state);
+                   "upstream latency sample: header %uLus%s, "
+                   "response %uLus%s",
+                   header,
+                   header_kind == SampleKind::exact ? "" : " or more",
+                   sample, kind == SampleKind::exact ? "" : " or more");
 }
 
 

@@ -92,7 +92,7 @@ ngx_http_upstream_weighted_random_choose(
     ngx_uint_t *index, ngx_log_t *log)
 {
     size_t                                 first, second;
-    double                                 first_score, second_score;
+    double                                 first_score, second_score, floor;
     ngx_uint_t                             i;
     ngx_http_upstream_rr_peer_t           *peer;
     upstream_latency::Rng                 &rng = lp->conf->main->rng;
@@ -146,8 +146,11 @@ ngx_http_upstream_weighted_random_choose(
                            &l->peer[first]->name, first_score,
                            &l->peer[second]->name, second_score);
 
+            /* least_conn's scores, requests per weight, are exact */
+            floor = lcf->by_latency ? upstream_latency::kTieFloorUs : 0;
+
             if (!upstream_latency::first_is_better(first_score, second_score,
-                                                   rng))
+                                                   floor, rng))
             {
                 first = second;
             }

@@ -12,7 +12,7 @@ std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
         least = std::min(least, candidates[i].score);
     }
 
-    double limit = tie_limit(least);
+    double limit = tie_limit(least, kTieFloorUs);
     std::size_t best = count;
     int64_t total = 0;
 
@@ -34,12 +34,13 @@ std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
     return best;
 }
 
-bool first_is_better(double first, double second, Rng& rng) noexcept
+bool first_is_better(double first, double second, double floor,
+                     Rng& rng) noexcept
 {
-    if (tie_limit(first) < second) {
+    if (tie_limit(first, floor) < second) {
         return true;
     }
-    if (tie_limit(second) < first) {
+    if (tie_limit(second, floor) < first) {
         return false;
     }
     return rng.coin();

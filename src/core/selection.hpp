@@ -51,16 +51,18 @@ inline double score(PeerLoad load, uint32_t weight) noexcept
 
 // Scores this close to the lowest count as equal, so that peers of nearly
 // the same speed share traffic instead of flapping: within 1/8 of it, or
-// within kTieFloorUs, the jitter of one response on a busy host, so that
-// two identical servers answering in 0.3 ms are not told apart by tens of
-// microseconds of noise.  2 ms against 12 ms stays a clear difference.
+// within kTieFloorUs, the jitter of one response on a busy host (on a
+// loaded 2-core machine, responses of 0.3 ms vary up to 1.7 ms), so that
+// identical servers are not told apart by noise.  2 ms against 12 ms stays
+// a clear difference.
 inline constexpr double kTieFactor = 1.125;
-inline constexpr double kTieFloorUs = 500;
+inline constexpr double kTieFloorUs = 1000;
 
-// The highest score that ties with least.
-inline double tie_limit(double least) noexcept
+// The highest score that ties with least, for scores in microseconds (the
+// floor) or in requests per weight (least_conn: floor 0).
+inline double tie_limit(double least, double floor) noexcept
 {
-    return std::max(least * kTieFactor, least + kTieFloorUs);
+    return std::max(least * kTieFactor, least + floor);
 }
 
 struct Candidate {
@@ -76,7 +78,8 @@ std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
                              int64_t* current_weights) noexcept;
 
 // The better of two scored peers (the power of two choices); scores that
-// tie (tie_limit) are settled by a coin.
-bool first_is_better(double first, double second, Rng& rng) noexcept;
+// tie (tie_limit with floor) are settled by a coin.
+bool first_is_better(double first, double second, double floor,
+                     Rng& rng) noexcept;
 
 }  // namespace upstream_latency

@@ -21,12 +21,14 @@ sub missing {
     return undef;
 }
 
-# Starts nginx (master and $workers workers, in the foreground as our child)
-# with $http as the body of its http block; waits until $port answers.
+# Starts nginx (master and $workers workers, or with master => 0 a single
+# process, in the foreground as our child) with $http as the body of its
+# http block; waits until $port answers.
 sub start {
     my ($class, %args) = @_;
     my $self = bless { prefix => tempdir(CLEANUP => 1), pid => 0,
-                       workers => $args{workers} || 1 }, $class;
+                       workers => $args{workers} || 1,
+                       master => $args{master} // 1 }, $class;
     my $prefix = $self->{prefix};
     mkdir "$prefix/$_" for qw(logs temp);
     $self->write_conf($args{http});
@@ -53,7 +55,7 @@ sub write_conf {
     write_file("$prefix/nginx.conf", <<"CONF");
 $load
 daemon off;
-master_process on;
+master_process @{[ $self->{master} ? 'on' : 'off' ]};
 worker_processes $self->{workers};
 error_log $prefix/logs/error.log info;
 pid $prefix/logs/nginx.pid;

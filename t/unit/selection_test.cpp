@@ -136,16 +136,16 @@ TEST(PickLeastScore, NearTiesShareByWeightLikeNginxRoundRobin)
 
 TEST(PickLeastScore, ScoresBeyondTheTieFactorAreNotTies)
 {
-    EXPECT_EQ(picks({{0, 1, 5000}, {1, 1, 5000 * kTieFactor * 1.01}}, 10),
+    EXPECT_EQ(picks({{0, 1, 10000}, {1, 1, 10000 * kTieFactor * 1.01}}, 10),
               (std::vector<int>{10, 0}));
-    EXPECT_EQ(picks({{0, 1, 5000}, {1, 1, 5000 * kTieFactor}}, 10),
+    EXPECT_EQ(picks({{0, 1, 10000}, {1, 1, 10000 * kTieFactor}}, 10),
               (std::vector<int>{5, 5}));
 }
 
 TEST(PickLeastScore, DifferencesWithinMeasurementNoiseAreTies)
 {
-    // two identical servers at about 0.3 ms, apart by tens of microseconds
-    EXPECT_EQ(picks({{0, 1, 300}, {1, 1, 340}}, 10),
+    // two identical servers at about 0.3 ms, apart by some noise
+    EXPECT_EQ(picks({{0, 1, 300}, {1, 1, 800}}, 10),
               (std::vector<int>{5, 5}));
     EXPECT_EQ(picks({{0, 1, 300}, {1, 1, 300 + kTieFloorUs}}, 10),
               (std::vector<int>{5, 5}));
@@ -161,12 +161,14 @@ TEST(FirstIsBetter, UsesTheSameTieRule)
     Rng rng(7);
     int first = 0;
     for (int i = 0; i < 1000; i++) {
-        first += first_is_better(300, 700, rng);
+        first += first_is_better(300, 1200, kTieFloorUs, rng);
     }
     EXPECT_GT(first, 400);  // a coin: 500 +- 3.2 sigma
     EXPECT_LT(first, 600);
-    EXPECT_TRUE(first_is_better(2000, 12000, rng));
-    EXPECT_FALSE(first_is_better(12000, 2000, rng));
+    EXPECT_TRUE(first_is_better(2000, 12000, kTieFloorUs, rng));
+    EXPECT_FALSE(first_is_better(12000, 2000, kTieFloorUs, rng));
+    // least_conn: one active request against none is no tie
+    EXPECT_TRUE(first_is_better(1, 2, 0, rng));
 }
 
 TEST(PickLeastScore, UnmeasuredIdlePeersComeFirst)

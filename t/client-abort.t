@@ -1,0 +1,64 @@
+# A client that goes away tells nothing about the server: the header time
+# stays what the server took to answer, and the rest is only a lower bound.
+use Test::Nginx::Socket 'no_plan';
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a client leaving mid-body leaves the header time exact
+The backend sends its header at once and the rest of its body 3 s later;
+the client leaves after half a second.  Before, the header sample was the
+half second the client waited, recorded as exact: any client could push
+the fastest server out of rotation by opening a download and closing it.
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992;
+    }
+    server { listen 127.0.0.1:1991;
+             location / { echo head; echo_flush; echo_sleep 3; echo tail; } }
+    server { listen 127.0.0.1:1992;
+             location / { echo head; echo_flush; echo_sleep 3; echo tail; } }
+--- config
+    location = /t { proxy_pass http://app; }
+--- request
+GET /t
+--- abort
+--- timeout: 0.5
+--- wait: 0.5
+--- ignore_response
+--- error_log eval
+qr/upstream latency sample: header [1-9]\d{1,4}us, response [5-9]\d{5}us or more$/m
+--- no_error_log
+[crit]
+[alert]
+
+
+
+=== TEST 2: a client leaving before the header makes a lower bound
+The backend answers after 3 s; the client leaves after half a second.  The
+server took at least that long: the sample only raises its average.
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992;
+    }
+    server { listen 127.0.0.1:1991; location / { echo_sleep 3; echo 1991; } }
+    server { listen 127.0.0.1:1992; location / { echo_sleep 3; echo 1992; } }
+--- config
+    location = /t { proxy_pass http://app; }
+--- request
+GET /t
+--- abort
+--- timeout: 0.5
+--- wait: 0.5
+--- ignore_response
+--- error_log eval
+qr/upstream latency sample: header [4-9]\d{5}us or more, response [4-9]\d{5}us or more$/m
+--- no_error_log
+[crit]
+[alert]

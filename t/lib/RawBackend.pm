@@ -1,0 +1,53 @@
+# A backend that answers every connection with fixed bytes: for responses
+# nginx itself cannot be made to send, such as a body shorter than its
+# Content-Length, a chunked body cut off, or a 101 switch to a tunnel that
+# stays open.  Started by the test script, before run_tests.
+package RawBackend;
+
+use strict;
+use warnings;
+
+use IO::Socket::INET;
+use POSIX qw(_exit);
+use Time::HiRes qw(sleep);
+
+my @children;
+my $owner = $$;
+
+# Listens on 127.0.0.1:$port (before returning, so nginx finds it ready);
+# to each connection, after the request header, writes $response, keeps
+# the connection open $hold seconds, and closes it.
+sub start {
+    my (%args) = @_;
+    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                       LocalPort => $args{port},
+                                       Listen => 64, ReuseAddr => 1)
+        or die "RawBackend: cannot listen on $args{port}: $!\n";
+
+    my $pid = fork // die "RawBackend: fork: $!\n";
+    if ($pid) {
+        close $listen;
+        push @children, $pid;
+        return;
+    }
+
+    $SIG{CHLD} = 'IGNORE';
+    while (my $client = $listen->accept) {
+        next if fork;    # one process a connection, so holds overlap
+        my $request = '';
+        while ($request !~ /\r\n\r\n/) {
+            last unless sysread $client, $request, 4096, length $request;
+        }
+        syswrite $client, $args{response};
+        sleep $args{hold} if $args{hold};
+        close $client;
+        _exit(0);
+    }
+    _exit(0);
+}
+
+END {
+    kill 'TERM', @children if $$ == $owner && @children;
+}
+
+1;

@@ -1,0 +1,98 @@
+# Differences within measurement noise are ties: identical servers share
+# the load, while a server clearly slower keeps to its probes.
+use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: two identical fast servers share the load evenly
+Both answer in a fraction of a millisecond, some tens or hundreds of
+microseconds apart from request to request.  Before, that jitter exceeded
+the relative tie band of 1/8 and one server took nearly every request (39
+of 40); now differences under 1 ms are ties, taken in turn.  Tolerance: 20
+of 40 each, +- 12.
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992;
+    }
+    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(40, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [8, 32], 1992 => [8, 32])
+--- no_error_log
+[crit]
+[alert]
+
+
+
+=== TEST 2: equally fast headers tie under least_time header, whatever the body
+1991 sends its body 30 ms after its header, 1992 at once.  The header time
+of 1991 derived from nginx's millisecond body time went negative, an exact
+1 us: it took nearly every request.  Tolerance: 20 of 40 each, +- 12.
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992;
+    }
+    server { listen 127.0.0.1:1991;
+             location / { echo 1991; echo_flush; echo_sleep 0.03; } }
+    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(40, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [8, 32], 1992 => [8, 32])
+--- timeout: 10
+--- no_error_log
+[crit]
+[alert]
+
+
+
+=== TEST 3: 2 ms against 12 ms stays a clear difference
+Three servers at 2 ms, one at 12 ms: the 12 ms one gets its first request
+and then at most its decay probes, 1 or 2 of 60 (nginx 1.31 sends it 6%).
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992;
+        server 127.0.0.1:1993;
+        server 127.0.0.1:1994;
+    }
+    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo 1992; } }
+    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+    server { listen 127.0.0.1:1994; location / { echo_sleep 0.012; echo 1994; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(60, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [1, 58], 1992 => [1, 58], 1993 => [1, 58],
+                    1994 => [1, 2])
+--- timeout: 10
+--- no_error_log
+[crit]
+[alert]
