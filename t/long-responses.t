@@ -1,0 +1,50 @@
+# A response that streams for long after its header (server-sent events,
+# long polling, a large download) keeps its request active, but its age
+# no longer counts as waiting: it does not make its server look hung.
+use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a streaming response does not freeze its server out
+1991 answers in 1 ms, 1992 in 10 ms.  A stream to 1991 stays open for
+3 s; after 1 s, ten requests.  With inflight, its age made 1991 look a
+second slow and 1992 took all ten; now 1991 scores 1 ms x (1 + 1 active)
+and takes them (at least 8 of 10: noise may make a few ties).
+--- http_config
+    upstream app {
+        least_time last_byte inflight;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992;
+    }
+    server { listen 127.0.0.1:1991;
+             location /fast { echo_sleep 0.001; echo 1991; }
+             location /stream { echo stream; echo_flush; echo_sleep 3;
+                                echo stream; } }
+    server { listen 127.0.0.1:1992;
+             location /fast { echo_sleep 0.01; echo 1992; }
+             location /stream { echo stream; echo_flush; echo_sleep 3;
+                                echo stream; } }
+--- config eval
+"location = /t {
+     ${\ LatencyTest::requests(4, '/fast') }
+     echo_location_async /stream;
+     echo_sleep 1;
+     ${\ LatencyTest::requests(10, '/fast') }
+ }
+ location /fast { proxy_pass http://app; }
+ location /stream { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [11, 14], 1992 => [0, 3], stream => [2, 2])
+--- timeout: 10
+--- no_error_log
+[crit]
+[alert]
