@@ -418,8 +418,9 @@ ngx_http_upstream_latency_body(ngx_http_request_t *r, ngx_peer_connection_t *pc)
         return ngx_http_upstream_latency_body_complete;
     }
 
-    if (u->buffering && !r->subrequest_in_memory) {
-        p = u->pipe;
+    p = u->pipe;
+
+    if (u->buffering && p && !r->subrequest_in_memory) {
 
         if (p->upstream_done || (p->upstream_eof && p->length == -1)) {
             return ngx_http_upstream_latency_body_complete;

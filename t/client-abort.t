@@ -31,7 +31,7 @@ GET /t
 --- wait: 0.5
 --- ignore_response
 --- error_log eval
-qr/upstream latency sample: header [1-9]\d{1,4}us, response [5-9]\d{5}us or more$/m
+qr/upstream latency sample: header [1-9]\d{1,4}us, response [4-9]\d{5}us or more$/m
 --- no_error_log
 [crit]
 [alert]
