@@ -1,8 +1,10 @@
 #include "status.hpp"
 
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <type_traits>
 
 namespace upstream_latency {
@@ -12,7 +14,8 @@ namespace {
 const char* const kStates[] = {"up", "down", "unavail"};
 const char* const kClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
-// A plain copy of a peer's counters and averages, read once.
+// A plain copy of a peer's counters and averages, read once; times are
+// integers, printed exactly.
 struct PeerReading {
     uint32_t active;
     uint64_t requests;
@@ -21,10 +24,10 @@ struct PeerReading {
     uint64_t fails;
     uint64_t unavail;
     uint64_t selected_ms;
-    double header_ms;    // < 0: unknown
-    double response_ms;  // < 0: unknown
+    std::optional<uint64_t> header_us;
+    std::optional<uint64_t> response_us;
     uint64_t cumulative[kHistogramBuckets];
-    double sum_ms;
+    uint64_t sum_us;
 };
 
 uint64_t load(const std::atomic<uint64_t>& a)
@@ -32,11 +35,15 @@ uint64_t load(const std::atomic<uint64_t>& a)
     return a.load(std::memory_order_relaxed);
 }
 
-double average_ms(uint64_t packed, const StatusReport& r, Decay decay)
+// The decayed average to the microsecond; none before the first response.
+std::optional<uint64_t> average_us(uint64_t packed, const StatusReport& r,
+                                   Decay decay)
 {
-    return PeakEwma::measured(packed)
-               ? PeakEwma::read(packed, r.now_us, decay) / 1000
-               : -1;
+    if (!PeakEwma::measured(packed)) {
+        return std::nullopt;
+    }
+    return static_cast<uint64_t>(
+        std::llround(PeakEwma::read(packed, r.now_us, decay)));
 }
 
 PeerReading read(const PeerSlot& slot, const StatusReport& r, Decay decay)
@@ -52,14 +59,14 @@ PeerReading read(const PeerSlot& slot, const StatusReport& r, Decay decay)
     p.fails = load(c.fails);
     p.unavail = load(c.unavail);
     p.selected_ms = load(slot.selected_ms);
-    p.header_ms = average_ms(load(slot.header_time), r, decay);
-    p.response_ms = average_ms(load(slot.response_time), r, decay);
+    p.header_us = average_us(load(slot.header_time), r, decay);
+    p.response_us = average_us(load(slot.response_time), r, decay);
     uint64_t running = 0;
     for (std::size_t i = 0; i < kHistogramBuckets; i++) {
         running += load(c.histogram[i]);
         p.cumulative[i] = running;
     }
-    p.sum_ms = load(c.histogram_sum_us) / 1000.0;
+    p.sum_us = load(c.histogram_sum_us);
     return p;
 }
 
@@ -92,6 +99,18 @@ public:
         out_ += '"';
     }
 
+    // units / 10^decimals, exactly: integer division and remainder, never
+    // a double, so that no digit is lost however large the count.
+    void decimal(uint64_t units, int decimals)
+    {
+        uint64_t scale = 1;
+        for (int i = 0; i < decimals; i++) {
+            scale *= 10;
+        }
+        format("%" PRIu64 ".%0*" PRIu64, units / scale, decimals,
+               units % scale);
+    }
+
     // A Prometheus label value, escaped.
     void label(std::string_view text)
     {
@@ -117,12 +136,12 @@ public:
                static_cast<unsigned>(ms % 1000));
     }
 
-    void milliseconds_or_null(double ms)
+    void milliseconds_or_null(std::optional<uint64_t> us)
     {
-        if (ms < 0) {
-            raw("null");
+        if (us) {
+            decimal(*us, 3);
         } else {
-            format("%.3f", ms);
+            raw("null");
         }
     }
 
@@ -160,12 +179,13 @@ void json_peer(Writer& w, const PeerStatus& peer, const StatusReport& r,
             w.iso8601(p.selected_ms);
         }
         w.raw(",\"header_time\":");
-        w.milliseconds_or_null(p.header_ms);
+        w.milliseconds_or_null(p.header_us);
         w.raw(",\"response_time\":");
-        w.milliseconds_or_null(p.response_ms);
-        w.format(",\"response_time_hist\":{\"count\":%" PRIu64
-                 ",\"sum\":%.3f,\"buckets\":{",
-                 p.cumulative[kHistogramBuckets - 1], p.sum_ms);
+        w.milliseconds_or_null(p.response_us);
+        w.format(",\"response_time_hist\":{\"count\":%" PRIu64 ",\"sum\":",
+                 p.cumulative[kHistogramBuckets - 1]);
+        w.decimal(p.sum_us, 3);
+        w.raw(",\"buckets\":{");
         for (std::size_t i = 0; i + 1 < kHistogramBuckets; i++) {
             w.format("\"%" PRIu32 "\":%" PRIu64 ",", kHistogramLimitsMs[i],
                      p.cumulative[i]);
@@ -215,6 +235,16 @@ std::string render_json(const StatusReport& r)
 }
 
 namespace {
+
+// A time or duration in seconds, held exactly as a count of milliseconds
+// (decimals 3) or microseconds (decimals 6).
+struct Seconds {
+    uint64_t units;
+    int decimals;
+};
+
+Seconds from_ms(uint64_t ms) { return {ms, 3}; }
+Seconds from_us(uint64_t us) { return {us, 6}; }
 
 // One metric family: its header, then a sample per peer.
 template <class Sample>
@@ -303,7 +333,9 @@ std::string render_prometheus(const StatusReport& r)
                        if constexpr (std::is_integral_v<decltype(v)>) {
                            w.format(" %" PRIu64 "\n", uint64_t{v});
                        } else {
-                           w.format(" %.9g\n", v);
+                           w.raw(" ");
+                           w.decimal(v.units, v.decimals);
+                           w.raw("\n");
                        }
                    });
                });
@@ -334,20 +366,20 @@ std::string render_prometheus(const StatusReport& r)
     observed("nginx_upstream_peer_selected_timestamp_seconds", "gauge",
              "When the peer was last selected, 0 if never.",
              [](const PeerReading& p, auto emit) {
-                 emit("", p.selected_ms / 1000.0);
+                 emit("", from_ms(p.selected_ms));
              });
     observed("nginx_upstream_peer_header_time_seconds", "gauge",
              "Average time to the response header, as the balancer uses it.",
              [](const PeerReading& p, auto emit) {
-                 if (p.header_ms >= 0) {
-                     emit("", p.header_ms / 1000);
+                 if (p.header_us) {
+                     emit("", from_us(*p.header_us));
                  }
              });
     observed("nginx_upstream_peer_response_time_seconds", "gauge",
              "Average time to the whole response, as the balancer uses it.",
              [](const PeerReading& p, auto emit) {
-                 if (p.response_ms >= 0) {
-                     emit("", p.response_ms / 1000);
+                 if (p.response_us) {
+                     emit("", from_us(*p.response_us));
                  }
              });
 
@@ -375,7 +407,9 @@ std::string render_prometheus(const StatusReport& r)
                w.raw(name);
                w.raw("_sum");
                labels();
-               w.format(" %.9g\n", p.sum_ms / 1000);
+               w.raw(" ");
+               w.decimal(p.sum_us, 6);
+               w.raw("\n");
                w.raw(name);
                w.raw("_count");
                labels();

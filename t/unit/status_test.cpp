@@ -116,8 +116,45 @@ TEST(StatusPrometheus, HistogramInSecondsWithInf)
     EXPECT_TRUE(contains(text, h + "_bucket" + labels + ",le=\"0.005\"} 2\n"));
     EXPECT_TRUE(contains(text, h + "_bucket" + labels + ",le=\"0.05\"} 6\n"));
     EXPECT_TRUE(contains(text, h + "_bucket" + labels + ",le=\"+Inf\"} 6\n"));
-    EXPECT_TRUE(contains(text, h + "_sum" + labels + "} 0.123\n"));
+    EXPECT_TRUE(contains(text, h + "_sum" + labels + "} 0.123000\n"));
     EXPECT_TRUE(contains(text, h + "_count" + labels + "} 6\n"));
+}
+
+// The labels of the fixture's observed peer.
+const std::string kAppLabels = "{upstream=\"a\\\"pp\",server=\"10.0.0.1:80\"}";
+
+TEST(StatusPrometheus, TimestampInSecondsToTheMillisecond)
+{
+    Fixture f;
+    f.slot->selected_ms = 1'764'547'200'123;
+    std::string text = render_prometheus(f.report);
+    EXPECT_TRUE(contains(text,
+                         "nginx_upstream_peer_selected_timestamp_seconds" +
+                             kAppLabels + " 1764547200.123\n"));
+}
+
+TEST(StatusPrometheus, AveragesInSecondsToTheMicrosecond)
+{
+    Fixture f;
+    PeakEwma::record(f.slot->response_time, 67'108'863, SampleKind::exact,
+                     kNow, kSecond);
+    std::string text = render_prometheus(f.report);
+    EXPECT_TRUE(contains(text, "nginx_upstream_peer_header_time_seconds" +
+                                   kAppLabels + " 0.005000\n"));
+    EXPECT_TRUE(contains(text, "nginx_upstream_peer_response_time_seconds" +
+                                   kAppLabels + " 67.108863\n"));
+}
+
+// 2^53 + 1 has no double: a sum through floating point loses the last digit.
+TEST(StatusPrometheus, HistogramSumExactBeyondDoublePrecision)
+{
+    Fixture f;
+    f.slot->counters.histogram_sum_us = (uint64_t{1} << 53) + 1;
+    std::string text = render_prometheus(f.report);
+    EXPECT_TRUE(contains(text, "nginx_upstream_peer_response_duration_seconds"
+                               "_sum" + kAppLabels + " 9007199254.740993\n"));
+    std::string json = render_json(f.report);
+    EXPECT_TRUE(contains(json, "\"sum\":9007199254740.993,"));
 }
 
 }  // namespace
