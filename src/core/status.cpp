@@ -1,9 +1,11 @@
 #include "status.hpp"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <numeric>
 #include <optional>
 #include <type_traits>
 
@@ -109,21 +111,6 @@ public:
         }
         format("%" PRIu64 ".%0*" PRIu64, units / scale, decimals,
                units % scale);
-    }
-
-    // A Prometheus label value, escaped.
-    void label(std::string_view text)
-    {
-        for (char c : text) {
-            if (c == '"' || c == '\\') {
-                out_ += '\\';
-                out_ += c;
-            } else if (c == '\n') {
-                out_ += "\\n";
-            } else {
-                out_ += c;
-            }
-        }
     }
 
     void iso8601(uint64_t ms)
@@ -236,6 +223,66 @@ std::string render_json(const StatusReport& r)
 
 namespace {
 
+// A Prometheus label value, escaped, appended to out.
+void append_label_value(std::string& out, std::string_view text)
+{
+    for (char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (c == '\n') {
+            out += "\\n";
+        } else {
+            out += c;
+        }
+    }
+}
+
+// The labels of each peer, by upstream then peer, escaped once.
+using PeerLabels = std::vector<std::vector<std::string>>;
+
+// Every peer has the labels upstream and server (its address); a peer whose
+// address repeats in its upstream (a primary and a backup at one address,
+// two names for one IP, an address written twice) also has its id, so that
+// no two peers share a label set.  A peer alone at its address keeps the
+// same labels however the servers around it change.
+PeerLabels peer_labels(const StatusReport& r)
+{
+    PeerLabels labels;
+    labels.reserve(r.upstreams.size());
+    for (const UpstreamStatus& u : r.upstreams) {
+        const std::vector<PeerStatus>& peers = u.peers;
+        std::vector<std::size_t> by_address(peers.size());
+        std::iota(by_address.begin(), by_address.end(), 0);
+        std::sort(by_address.begin(), by_address.end(),
+                  [&peers](std::size_t a, std::size_t b) {
+                      return peers[a].server < peers[b].server;
+                  });
+        std::vector<bool> repeated(peers.size());
+        for (std::size_t i = 1; i < by_address.size(); i++) {
+            if (peers[by_address[i]].server ==
+                peers[by_address[i - 1]].server) {
+                repeated[by_address[i]] = true;
+                repeated[by_address[i - 1]] = true;
+            }
+        }
+
+        std::vector<std::string>& upstream_labels = labels.emplace_back();
+        upstream_labels.reserve(peers.size());
+        for (std::size_t i = 0; i < peers.size(); i++) {
+            std::string& l = upstream_labels.emplace_back("upstream=\"");
+            append_label_value(l, u.name);
+            l += "\",server=\"";
+            append_label_value(l, peers[i].server);
+            l += '"';
+            if (repeated[i]) {
+                l += ",id=\"" + std::to_string(peers[i].id) + '"';
+            }
+        }
+    }
+    return labels;
+}
+
 // A time or duration in seconds, held exactly as a count of milliseconds
 // (decimals 3) or microseconds (decimals 6).
 struct Seconds {
@@ -248,29 +295,29 @@ Seconds from_us(uint64_t us) { return {us, 6}; }
 
 // One metric family: its header, then a sample per peer.
 template <class Sample>
-void family(Writer& w, const StatusReport& r, const char* name,
-            const char* type, const char* help, bool observed_only,
-            Sample sample)
+void family(Writer& w, const StatusReport& r, const PeerLabels& labels,
+            const char* name, const char* type, const char* help,
+            bool observed_only, Sample sample)
 {
     for (const char* part : {"# HELP ", name, " ", help, "\n# TYPE ", name,
                              " ", type, "\n"}) {
         w.raw(part);
     }
-    for (const UpstreamStatus& u : r.upstreams) {
-        for (const PeerStatus& peer : u.peers) {
+    for (std::size_t i = 0; i < r.upstreams.size(); i++) {
+        const UpstreamStatus& u = r.upstreams[i];
+        for (std::size_t j = 0; j < u.peers.size(); j++) {
+            const PeerStatus& peer = u.peers[j];
             if (observed_only && peer.slot == nullptr) {
                 continue;
             }
-            auto labels = [&w, &u, &peer](const char* extra = "") {
-                w.raw("{upstream=\"");
-                w.label(u.name);
-                w.raw("\",server=\"");
-                w.label(peer.server);
-                w.raw("\"");
+            auto write_labels = [&w, &own = labels[i][j]](
+                                    const char* extra = "") {
+                w.raw("{");
+                w.raw(own);
                 w.raw(extra);
                 w.raw("}");
             };
-            sample(labels, peer, u);
+            sample(write_labels, peer, u);
         }
     }
 }
@@ -280,6 +327,7 @@ void family(Writer& w, const StatusReport& r, const char* name,
 std::string render_prometheus(const StatusReport& r)
 {
     Writer w;
+    const PeerLabels label_sets = peer_labels(r);
 
     w.raw("# HELP nginx_upstream_latency_table_slots Slots of the shared "
           "latency table.\n"
@@ -289,7 +337,7 @@ std::string render_prometheus(const StatusReport& r)
              "\n",
              r.used, r.slots - r.used);
 
-    family(w, r, "nginx_upstream_peer_state", "gauge",
+    family(w, r, label_sets, "nginx_upstream_peer_state", "gauge",
            "1 for the state the peer is in (up, down, unavail).", false,
            [&w](auto labels, const PeerStatus& peer, const UpstreamStatus&) {
                for (int s = 0; s < 3; s++) {
@@ -302,7 +350,7 @@ std::string render_prometheus(const StatusReport& r)
                }
            });
 
-    family(w, r, "nginx_upstream_peer_weight", "gauge",
+    family(w, r, label_sets, "nginx_upstream_peer_weight", "gauge",
            "Configured weight.", false,
            [&w](auto labels, const PeerStatus& peer, const UpstreamStatus&) {
                w.raw("nginx_upstream_peer_weight");
@@ -310,7 +358,7 @@ std::string render_prometheus(const StatusReport& r)
                w.format(" %" PRIu32 "\n", peer.weight);
            });
 
-    family(w, r, "nginx_upstream_peer_backup", "gauge",
+    family(w, r, label_sets, "nginx_upstream_peer_backup", "gauge",
            "1 for a backup server.", false,
            [&w](auto labels, const PeerStatus& peer, const UpstreamStatus&) {
                w.raw("nginx_upstream_peer_backup");
@@ -320,9 +368,10 @@ std::string render_prometheus(const StatusReport& r)
 
     // The rest needs the peer's slot; each reading is taken per family,
     // which is as consistent as counters that keep moving can be.
-    auto observed = [&w, &r](const char* name, const char* type,
-                             const char* help, auto value) {
-        family(w, r, name, type, help, true,
+    auto observed = [&w, &r, &label_sets](const char* name,
+                                          const char* type, const char* help,
+                                          auto value) {
+        family(w, r, label_sets, name, type, help, true,
                [&w, &r, name, value](auto labels, const PeerStatus& peer,
                                      const UpstreamStatus& u) {
                    PeerReading p = read(*peer.slot, r, u.decay);
@@ -383,9 +432,9 @@ std::string render_prometheus(const StatusReport& r)
                  }
              });
 
-    family(w, r, "nginx_upstream_peer_response_duration_seconds",
-           "histogram", "Time to the whole response of complete responses.",
-           true,
+    family(w, r, label_sets,
+           "nginx_upstream_peer_response_duration_seconds", "histogram",
+           "Time to the whole response of complete responses.", true,
            [&w, &r](auto labels, const PeerStatus& peer,
                     const UpstreamStatus& u) {
                PeerReading p = read(*peer.slot, r, u.decay);
