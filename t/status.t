@@ -15,6 +15,23 @@ sub status_of {
 sub near { my ($value, $low, $high) = @_;
            defined $value && $value >= $low && $value <= $high ? 'yes' : "no ($value)" }
 
+# promtool's verdict on a Prometheus exposition, then the series (name and
+# labels) that occur more than once: Prometheus keeps one of them and drops
+# the others, and promtool does not look for them.
+sub exposition_check {
+    my ($body) = @_;
+    my $file = File::Temp->new;
+    print $file $body;
+    close $file;
+    my $out = `promtool check metrics < $file 2>&1`;
+    my $verdict = $? == 0 ? "promtool: ok\n" : "promtool: $out";
+    my %seen;
+    $seen{$_}++ for $body =~ /^([^#\n].*) \S+$/mg;
+    my @repeated = grep { $seen{$_} > 1 } sort keys %seen;
+    return $verdict . 'repeated series: '
+           . (@repeated ? CORE::join(', ', @repeated) : 'none') . "\n";
+}
+
 no_long_string();
 no_shuffle();
 run_tests();
@@ -200,22 +217,62 @@ GET /t
 --- response_body_filters eval
 sub { my ($body) = @_;
       $body =~ s/\A(?:1991\n)+//;
-      my $file = File::Temp->new;
-      print $file $body;
-      close $file;
-      my $out = `promtool check metrics < $file 2>&1`;
       my ($requests) = $body =~ /^nginx_upstream_peer_requests_total\{upstream="app",server="127.0.0.1:1991"\} (\d+)$/m;
       my ($bucket) = $body =~ /^nginx_upstream_peer_response_duration_seconds_bucket\{upstream="app",server="127.0.0.1:1991",le="\+Inf"\} (\d+)$/m;
-      ($? == 0 ? "promtool: ok\n" : "promtool: $out")
+      main::exposition_check($body)
       . "requests_total: $requests\nbucket +Inf: $bucket\n" }
 --- response_body
 promtool: ok
+repeated series: none
 requests_total: 5
 bucket +Inf: 5
 
 
 
-=== TEST 9: the live page is served as HTML
+=== TEST 9: peers at one address have distinct Prometheus labels
+A primary and a backup at one address, a second name for it (127.1), and
+one address written twice in an upstream of another method: each such peer
+also has its id; the peer alone at its address has only upstream and server.
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991;
+        server 127.1:1991;
+        server 127.0.0.1:1992;
+        server 127.0.0.1:1991 backup;
+    }
+    upstream plain {
+        server 127.0.0.1:1993;
+        server 127.0.0.1:1993;
+    }
+    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(5, '/app') }
+                 echo_location /upstreams 'format=prometheus'; }
+ location = /app { proxy_pass http://app; }
+ location = /upstreams { upstream_latency_status; }"
+--- request
+GET /t
+--- response_body_filters eval
+sub { my ($body) = @_;
+      $body =~ s/\A(?:199\d\n)+//;
+      main::exposition_check($body)
+      . CORE::join '', map { "$_\n" }
+            $body =~ /^nginx_upstream_peer_backup(\{.*\} \d)$/mg }
+--- response_body
+promtool: ok
+repeated series: none
+{upstream="app",server="127.0.0.1:1991",id="0"} 0
+{upstream="app",server="127.0.0.1:1991",id="1"} 0
+{upstream="app",server="127.0.0.1:1992"} 0
+{upstream="app",server="127.0.0.1:1991",id="3"} 1
+{upstream="plain",server="127.0.0.1:1993",id="0"} 0
+{upstream="plain",server="127.0.0.1:1993",id="1"} 0
+
+
+
+=== TEST 10: the live page is served as HTML
 --- http_config
     upstream app { least_time header; server 127.0.0.1:1991; }
 --- config
@@ -228,7 +285,7 @@ Content-Type: text/html; charset=utf-8
 
 
 
-=== TEST 10: the status directive outside a location
+=== TEST 11: the status directive outside a location
 --- http_config
     upstream_latency_status;
 --- config

@@ -1,8 +1,12 @@
 #include "status.hpp"
 
+#include <algorithm>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <numeric>
+#include <optional>
 #include <type_traits>
 
 namespace upstream_latency {
@@ -12,7 +16,8 @@ namespace {
 const char* const kStates[] = {"up", "down", "unavail"};
 const char* const kClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
-// A plain copy of a peer's counters and averages, read once.
+// A plain copy of a peer's counters and averages, read once; times are
+// integers, printed exactly.
 struct PeerReading {
     uint32_t active;
     uint64_t requests;
@@ -21,10 +26,10 @@ struct PeerReading {
     uint64_t fails;
     uint64_t unavail;
     uint64_t selected_ms;
-    double header_ms;    // < 0: unknown
-    double response_ms;  // < 0: unknown
+    std::optional<uint64_t> header_us;
+    std::optional<uint64_t> response_us;
     uint64_t cumulative[kHistogramBuckets];
-    double sum_ms;
+    uint64_t sum_us;
 };
 
 uint64_t load(const std::atomic<uint64_t>& a)
@@ -32,11 +37,15 @@ uint64_t load(const std::atomic<uint64_t>& a)
     return a.load(std::memory_order_relaxed);
 }
 
-double average_ms(uint64_t packed, const StatusReport& r, Decay decay)
+// The decayed average to the microsecond; none before the first response.
+std::optional<uint64_t> average_us(uint64_t packed, const StatusReport& r,
+                                   Decay decay)
 {
-    return PeakEwma::measured(packed)
-               ? PeakEwma::read(packed, r.now_us, decay) / 1000
-               : -1;
+    if (!PeakEwma::measured(packed)) {
+        return std::nullopt;
+    }
+    return static_cast<uint64_t>(
+        std::llround(PeakEwma::read(packed, r.now_us, decay)));
 }
 
 PeerReading read(const PeerStatus& peer, const StatusReport& r, Decay decay)
@@ -53,14 +62,14 @@ PeerReading read(const PeerStatus& peer, const StatusReport& r, Decay decay)
     p.fails = load(c.fails);
     p.unavail = load(c.unavail);
     p.selected_ms = load(slot.selected_ms);
-    p.header_ms = average_ms(load(slot.header_time), r, decay);
-    p.response_ms = average_ms(load(slot.response_time), r, decay);
+    p.header_us = average_us(load(slot.header_time), r, decay);
+    p.response_us = average_us(load(slot.response_time), r, decay);
     uint64_t running = 0;
     for (std::size_t i = 0; i < kHistogramBuckets; i++) {
         running += load(c.histogram[i]);
         p.cumulative[i] = running;
     }
-    p.sum_ms = load(c.histogram_sum_us) / 1000.0;
+    p.sum_us = load(c.histogram_sum_us);
     return p;
 }
 
@@ -93,19 +102,16 @@ public:
         out_ += '"';
     }
 
-    // A Prometheus label value, escaped.
-    void label(std::string_view text)
+    // units / 10^decimals, exactly: integer division and remainder, never
+    // a double, so that no digit is lost however large the count.
+    void decimal(uint64_t units, int decimals)
     {
-        for (char c : text) {
-            if (c == '"' || c == '\\') {
-                out_ += '\\';
-                out_ += c;
-            } else if (c == '\n') {
-                out_ += "\\n";
-            } else {
-                out_ += c;
-            }
+        uint64_t scale = 1;
+        for (int i = 0; i < decimals; i++) {
+            scale *= 10;
         }
+        format("%" PRIu64 ".%0*" PRIu64, units / scale, decimals,
+               units % scale);
     }
 
     void iso8601(uint64_t ms)
@@ -118,12 +124,12 @@ public:
                static_cast<unsigned>(ms % 1000));
     }
 
-    void milliseconds_or_null(double ms)
+    void milliseconds_or_null(std::optional<uint64_t> us)
     {
-        if (ms < 0) {
-            raw("null");
+        if (us) {
+            decimal(*us, 3);
         } else {
-            format("%.3f", ms);
+            raw("null");
         }
     }
 
@@ -161,12 +167,13 @@ void json_peer(Writer& w, const PeerStatus& peer, const StatusReport& r,
             w.iso8601(p.selected_ms);
         }
         w.raw(",\"header_time\":");
-        w.milliseconds_or_null(p.header_ms);
+        w.milliseconds_or_null(p.header_us);
         w.raw(",\"response_time\":");
-        w.milliseconds_or_null(p.response_ms);
-        w.format(",\"response_time_hist\":{\"count\":%" PRIu64
-                 ",\"sum\":%.3f,\"buckets\":{",
-                 p.cumulative[kHistogramBuckets - 1], p.sum_ms);
+        w.milliseconds_or_null(p.response_us);
+        w.format(",\"response_time_hist\":{\"count\":%" PRIu64 ",\"sum\":",
+                 p.cumulative[kHistogramBuckets - 1]);
+        w.decimal(p.sum_us, 3);
+        w.raw(",\"buckets\":{");
         for (std::size_t i = 0; i + 1 < kHistogramBuckets; i++) {
             w.format("\"%" PRIu32 "\":%" PRIu64 ",", kHistogramLimitsMs[i],
                      p.cumulative[i]);
@@ -217,31 +224,101 @@ std::string render_json(const StatusReport& r)
 
 namespace {
 
+// A Prometheus label value, escaped, appended to out.
+void append_label_value(std::string& out, std::string_view text)
+{
+    for (char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (c == '\n') {
+            out += "\\n";
+        } else {
+            out += c;
+        }
+    }
+}
+
+// The labels of each peer, by upstream then peer, escaped once.
+using PeerLabels = std::vector<std::vector<std::string>>;
+
+// Every peer has the labels upstream and server (its address); a peer whose
+// address repeats in its upstream (a primary and a backup at one address,
+// two names for one IP, an address written twice) also has its id, so that
+// no two peers share a label set.  A peer alone at its address keeps the
+// same labels however the servers around it change.
+PeerLabels peer_labels(const StatusReport& r)
+{
+    PeerLabels labels;
+    labels.reserve(r.upstreams.size());
+    for (const UpstreamStatus& u : r.upstreams) {
+        const std::vector<PeerStatus>& peers = u.peers;
+        std::vector<std::size_t> by_address(peers.size());
+        std::iota(by_address.begin(), by_address.end(), 0);
+        std::sort(by_address.begin(), by_address.end(),
+                  [&peers](std::size_t a, std::size_t b) {
+                      return peers[a].server < peers[b].server;
+                  });
+        std::vector<bool> repeated(peers.size());
+        for (std::size_t i = 1; i < by_address.size(); i++) {
+            if (peers[by_address[i]].server ==
+                peers[by_address[i - 1]].server) {
+                repeated[by_address[i]] = true;
+                repeated[by_address[i - 1]] = true;
+            }
+        }
+
+        std::vector<std::string>& upstream_labels = labels.emplace_back();
+        upstream_labels.reserve(peers.size());
+        for (std::size_t i = 0; i < peers.size(); i++) {
+            std::string& l = upstream_labels.emplace_back("upstream=\"");
+            append_label_value(l, u.name);
+            l += "\",server=\"";
+            append_label_value(l, peers[i].server);
+            l += '"';
+            if (repeated[i]) {
+                l += ",id=\"" + std::to_string(peers[i].id) + '"';
+            }
+        }
+    }
+    return labels;
+}
+
+// A time or duration in seconds, held exactly as a count of milliseconds
+// (decimals 3) or microseconds (decimals 6).
+struct Seconds {
+    uint64_t units;
+    int decimals;
+};
+
+Seconds from_ms(uint64_t ms) { return {ms, 3}; }
+Seconds from_us(uint64_t us) { return {us, 6}; }
+
 // One metric family: its header, then a sample per peer.
 template <class Sample>
-void family(Writer& w, const StatusReport& r, const char* name,
-            const char* type, const char* help, bool observed_only,
-            Sample sample)
+void family(Writer& w, const StatusReport& r, const PeerLabels& labels,
+            const char* name, const char* type, const char* help,
+            bool observed_only, Sample sample)
 {
     for (const char* part : {"# HELP ", name, " ", help, "\n# TYPE ", name,
                              " ", type, "\n"}) {
         w.raw(part);
     }
-    for (const UpstreamStatus& u : r.upstreams) {
-        for (const PeerStatus& peer : u.peers) {
+    for (std::size_t i = 0; i < r.upstreams.size(); i++) {
+        const UpstreamStatus& u = r.upstreams[i];
+        for (std::size_t j = 0; j < u.peers.size(); j++) {
+            const PeerStatus& peer = u.peers[j];
             if (observed_only && peer.slot == nullptr) {
                 continue;
             }
-            auto labels = [&w, &u, &peer](const char* extra = "") {
-                w.raw("{upstream=\"");
-                w.label(u.name);
-                w.raw("\",server=\"");
-                w.label(peer.server);
-                w.raw("\"");
+            auto write_labels = [&w, &own = labels[i][j]](
+                                    const char* extra = "") {
+                w.raw("{");
+                w.raw(own);
                 w.raw(extra);
                 w.raw("}");
             };
-            sample(labels, peer, u);
+            sample(write_labels, peer, u);
         }
     }
 }
@@ -251,6 +328,7 @@ void family(Writer& w, const StatusReport& r, const char* name,
 std::string render_prometheus(const StatusReport& r)
 {
     Writer w;
+    const PeerLabels label_sets = peer_labels(r);
 
     w.raw("# HELP nginx_upstream_latency_table_slots Slots of the shared "
           "latency table.\n"
@@ -260,7 +338,7 @@ std::string render_prometheus(const StatusReport& r)
              "\n",
              r.used, r.slots - r.used);
 
-    family(w, r, "nginx_upstream_peer_state", "gauge",
+    family(w, r, label_sets, "nginx_upstream_peer_state", "gauge",
            "1 for the state the peer is in (up, down, unavail).", false,
            [&w](auto labels, const PeerStatus& peer, const UpstreamStatus&) {
                for (int s = 0; s < 3; s++) {
@@ -273,7 +351,7 @@ std::string render_prometheus(const StatusReport& r)
                }
            });
 
-    family(w, r, "nginx_upstream_peer_weight", "gauge",
+    family(w, r, label_sets, "nginx_upstream_peer_weight", "gauge",
            "Configured weight.", false,
            [&w](auto labels, const PeerStatus& peer, const UpstreamStatus&) {
                w.raw("nginx_upstream_peer_weight");
@@ -281,7 +359,7 @@ std::string render_prometheus(const StatusReport& r)
                w.format(" %" PRIu32 "\n", peer.weight);
            });
 
-    family(w, r, "nginx_upstream_peer_backup", "gauge",
+    family(w, r, label_sets, "nginx_upstream_peer_backup", "gauge",
            "1 for a backup server.", false,
            [&w](auto labels, const PeerStatus& peer, const UpstreamStatus&) {
                w.raw("nginx_upstream_peer_backup");
@@ -291,9 +369,10 @@ std::string render_prometheus(const StatusReport& r)
 
     // The rest needs the peer's slot; each reading is taken per family,
     // which is as consistent as counters that keep moving can be.
-    auto observed = [&w, &r](const char* name, const char* type,
-                             const char* help, auto value) {
-        family(w, r, name, type, help, true,
+    auto observed = [&w, &r, &label_sets](const char* name,
+                                          const char* type, const char* help,
+                                          auto value) {
+        family(w, r, label_sets, name, type, help, true,
                [&w, &r, name, value](auto labels, const PeerStatus& peer,
                                      const UpstreamStatus& u) {
                    PeerReading p = read(peer, r, u.decay);
@@ -304,7 +383,9 @@ std::string render_prometheus(const StatusReport& r)
                        if constexpr (std::is_integral_v<decltype(v)>) {
                            w.format(" %" PRIu64 "\n", uint64_t{v});
                        } else {
-                           w.format(" %.9g\n", v);
+                           w.raw(" ");
+                           w.decimal(v.units, v.decimals);
+                           w.raw("\n");
                        }
                    });
                });
@@ -335,26 +416,26 @@ std::string render_prometheus(const StatusReport& r)
     observed("nginx_upstream_peer_selected_timestamp_seconds", "gauge",
              "When the peer was last selected, 0 if never.",
              [](const PeerReading& p, auto emit) {
-                 emit("", p.selected_ms / 1000.0);
+                 emit("", from_ms(p.selected_ms));
              });
     observed("nginx_upstream_peer_header_time_seconds", "gauge",
              "Average time to the response header, as the balancer uses it.",
              [](const PeerReading& p, auto emit) {
-                 if (p.header_ms >= 0) {
-                     emit("", p.header_ms / 1000);
+                 if (p.header_us) {
+                     emit("", from_us(*p.header_us));
                  }
              });
     observed("nginx_upstream_peer_response_time_seconds", "gauge",
              "Average time to the whole response, as the balancer uses it.",
              [](const PeerReading& p, auto emit) {
-                 if (p.response_ms >= 0) {
-                     emit("", p.response_ms / 1000);
+                 if (p.response_us) {
+                     emit("", from_us(*p.response_us));
                  }
              });
 
-    family(w, r, "nginx_upstream_peer_response_duration_seconds",
-           "histogram", "Time to the whole response of complete responses.",
-           true,
+    family(w, r, label_sets,
+           "nginx_upstream_peer_response_duration_seconds", "histogram",
+           "Time to the whole response of complete responses.", true,
            [&w, &r](auto labels, const PeerStatus& peer,
                     const UpstreamStatus& u) {
                PeerReading p = read(peer, r, u.decay);
@@ -376,7 +457,9 @@ std::string render_prometheus(const StatusReport& r)
                w.raw(name);
                w.raw("_sum");
                labels();
-               w.format(" %.9g\n", p.sum_ms / 1000);
+               w.raw(" ");
+               w.decimal(p.sum_us, 6);
+               w.raw("\n");
                w.raw(name);
                w.raw("_count");
                labels();

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
+#include <sstream>
 
 namespace upstream_latency {
 namespace {
@@ -117,8 +119,99 @@ TEST(StatusPrometheus, HistogramInSecondsWithInf)
     EXPECT_TRUE(contains(text, h + "_bucket" + labels + ",le=\"0.005\"} 2\n"));
     EXPECT_TRUE(contains(text, h + "_bucket" + labels + ",le=\"0.05\"} 6\n"));
     EXPECT_TRUE(contains(text, h + "_bucket" + labels + ",le=\"+Inf\"} 6\n"));
-    EXPECT_TRUE(contains(text, h + "_sum" + labels + "} 0.123\n"));
+    EXPECT_TRUE(contains(text, h + "_sum" + labels + "} 0.123000\n"));
     EXPECT_TRUE(contains(text, h + "_count" + labels + "} 6\n"));
+}
+
+// A peer of an upstream, named only by its address and place.
+PeerStatus peer_at(uint32_t id, std::string_view server, bool backup,
+                   const PeerSlot* slot)
+{
+    return {id, server, server, backup, 1, PeerState::up, slot};
+}
+
+// The series (name and labels) of the exposition that occur more than once.
+std::vector<std::string> repeated_series(const std::string& text)
+{
+    std::map<std::string, int> seen;
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (!line.empty() && line[0] != '#') {
+            seen[line.substr(0, line.rfind(' '))]++;
+        }
+    }
+    std::vector<std::string> repeated;
+    for (const auto& [series, count] : seen) {
+        if (count > 1) {
+            repeated.push_back(series);
+        }
+    }
+    return repeated;
+}
+
+// The labels of the fixture's observed peer.
+const std::string kAppLabels = "{upstream=\"a\\\"pp\",server=\"10.0.0.1:80\"}";
+
+TEST(StatusPrometheus, TimestampInSecondsToTheMillisecond)
+{
+    Fixture f;
+    f.slot->selected_ms = 1'764'547'200'123;
+    std::string text = render_prometheus(f.report);
+    EXPECT_TRUE(contains(text,
+                         "nginx_upstream_peer_selected_timestamp_seconds" +
+                             kAppLabels + " 1764547200.123\n"));
+}
+
+TEST(StatusPrometheus, AveragesInSecondsToTheMicrosecond)
+{
+    Fixture f;
+    PeakEwma::record(f.slot->response_time, 67'108'863, SampleKind::exact,
+                     kNow, kSecond);
+    std::string text = render_prometheus(f.report);
+    EXPECT_TRUE(contains(text, "nginx_upstream_peer_header_time_seconds" +
+                                   kAppLabels + " 0.005000\n"));
+    EXPECT_TRUE(contains(text, "nginx_upstream_peer_response_time_seconds" +
+                                   kAppLabels + " 67.108863\n"));
+}
+
+// 2^53 + 1 has no double: a sum through floating point loses the last digit.
+TEST(StatusPrometheus, HistogramSumExactBeyondDoublePrecision)
+{
+    Fixture f;
+    f.slot->counters.histogram_sum_us = (uint64_t{1} << 53) + 1;
+    std::string text = render_prometheus(f.report);
+    EXPECT_TRUE(contains(text, "nginx_upstream_peer_response_duration_seconds"
+                               "_sum" + kAppLabels + " 9007199254.740993\n"));
+    std::string json = render_json(f.report);
+    EXPECT_TRUE(contains(json, "\"sum\":9007199254740.993,"));
+}
+
+TEST(StatusPrometheus, PeersSharingAnAddressHaveDistinctLabels)
+{
+    Fixture f;
+    // a primary and a backup at one address, two names resolving to one
+    // address (or one address written twice), and a peer alone at its own
+    UpstreamStatus shared{"shared", "least_time header", kSecond, {}};
+    shared.peers = {peer_at(0, "10.0.0.3:80", false, f.slot.get()),
+                    peer_at(1, "10.0.0.4:80", false, f.slot.get()),
+                    peer_at(2, "10.0.0.4:80", false, f.slot.get()),
+                    peer_at(3, "10.0.0.5:80", false, f.slot.get()),
+                    peer_at(4, "10.0.0.3:80", true, f.slot.get())};
+    f.report.upstreams.push_back(shared);
+    std::string text = render_prometheus(f.report);
+
+    EXPECT_EQ(repeated_series(text), std::vector<std::string>{});
+    const std::string requests = "nginx_upstream_peer_requests_total{upstream="
+                                 "\"shared\",server=";
+    EXPECT_TRUE(contains(text, requests + "\"10.0.0.3:80\",id=\"0\"} 7\n"));
+    EXPECT_TRUE(contains(text, requests + "\"10.0.0.4:80\",id=\"1\"} 7\n"));
+    EXPECT_TRUE(contains(text, requests + "\"10.0.0.4:80\",id=\"2\"} 7\n"));
+    EXPECT_TRUE(contains(text, requests + "\"10.0.0.5:80\"} 7\n"));
+    EXPECT_TRUE(contains(text, requests + "\"10.0.0.3:80\",id=\"4\"} 7\n"));
+    EXPECT_TRUE(contains(text, "nginx_upstream_peer_state{upstream=\"shared\","
+                               "server=\"10.0.0.3:80\",id=\"4\",state=\"up\"}"
+                               " 1\n"));
 }
 
 }  // namespace
