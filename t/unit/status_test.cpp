@@ -127,7 +127,7 @@ TEST(StatusPrometheus, HistogramInSecondsWithInf)
 PeerStatus peer_at(uint32_t id, std::string_view server, bool backup,
                    const PeerSlot* slot)
 {
-    return {id, server, server, backup, 1, PeerState::up, slot};
+    return {id, server, server, backup, 1, PeerState::up, slot, 0};
 }
 
 // The series (name and labels) of the exposition that occur more than once.
