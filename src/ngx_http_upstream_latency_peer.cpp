@@ -127,6 +127,31 @@ ngx_http_upstream_latency_init_peers(ngx_conf_t *cf,
 
 
 /*
+ * Whether the table of the request's configuration is still mapped.  Only
+ * without a master process does a reload unmap the previous table while
+ * requests of the previous configuration are still running; they then
+ * leave it alone, and retries are chosen by round robin.
+ */
+
+static ngx_flag_t
+ngx_http_upstream_latency_table_live(ngx_http_upstream_latency_peer_data_t *lp)
+{
+    void  **http;
+
+    if (ngx_process != NGX_PROCESS_SINGLE) {
+        return 1;
+    }
+
+    http = (void **) ngx_cycle->conf_ctx[ngx_http_module.index];
+
+    return http
+           && ((ngx_http_conf_ctx_t *) http)->main_conf[
+                  ngx_http_upstream_latency_module.ctx_index]
+              == lp->conf->main;
+}
+
+
+/*
  * The attempt to the peer at index of the current list starts now: it is
  * active, and waits for its response header, in this worker's cell.
  */
@@ -172,6 +197,10 @@ ngx_http_upstream_latency_get(ngx_peer_connection_t *pc,
     ngx_uint_t                     i, n, index;
     ngx_http_upstream_rr_peer_t   *peer;
     ngx_http_upstream_rr_peers_t  *peers;
+
+    if (!ngx_http_upstream_latency_table_live(lp)) {
+        return ngx_http_upstream_get_round_robin_peer(pc, &lp->rrp);
+    }
 
     now_us = ngx_http_upstream_latency_now_us();
 
@@ -315,30 +344,6 @@ ngx_http_upstream_latency_leave(ngx_http_upstream_latency_peer_data_t *lp)
     }
 
     lp->slot = NULL;
-}
-
-
-/*
- * Whether the table of the attempt is still mapped.  Only without a master
- * process does a reload unmap the previous table while requests of the
- * previous configuration are still running; they then leave it alone.
- */
-
-static ngx_flag_t
-ngx_http_upstream_latency_table_live(ngx_http_upstream_latency_peer_data_t *lp)
-{
-    void  **http;
-
-    if (ngx_process != NGX_PROCESS_SINGLE) {
-        return 1;
-    }
-
-    http = (void **) ngx_cycle->conf_ctx[ngx_http_module.index];
-
-    return http
-           && ((ngx_http_conf_ctx_t *) http)->main_conf[
-                  ngx_http_upstream_latency_module.ctx_index]
-              == lp->conf->main;
 }
 
 
