@@ -1,6 +1,8 @@
 # Every configuration mistake stops nginx with a message naming the
 # directive, the file and the line.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
 
 run_tests();
 

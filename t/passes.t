@@ -1,5 +1,7 @@
 # least_time serves every module built on nginx's upstream peer interface.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
 
 no_long_string();
 run_tests();

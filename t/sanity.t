@@ -1,5 +1,7 @@
 # least_time is accepted in its three forms and proxies requests.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
 
 no_long_string();
 run_tests();

@@ -91,6 +91,7 @@ is(scalar @requests, 3, 'a request count for each backend');
 ok($total > 0, 'requests were counted') or diag "requests: @requests";
 
 like($dom, qr{<div id="error"></div>}, 'no failed update shown');
+$nginx->stop;
 
 alarm 0;
 done_testing();

@@ -1,5 +1,7 @@
 # Loaded but not used, the module stays out of the way.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
 
 run_tests();
 

@@ -1,5 +1,7 @@
 # Helpers for the Test::Nginx suites: many requests from one location, and
-# counting which backend answered them.
+# counting which backend answered them.  Loaded after Test::Nginx::Socket
+# (upstream's or t/fallback's), it also makes every block fail on a worse
+# line than [error] in the error log; see fail_on_alerts.
 package LatencyTest;
 
 use strict;
@@ -7,6 +9,31 @@ use warnings;
 
 use Exporter 'import';
 our @EXPORT = qw(requests parallel_requests tally counts);
+
+# A block preprocessor: the block's --- no_error_log gets [alert], [crit]
+# and [emerg] (a worker that died on a signal, a failed allocation, a
+# rejected configuration), except a level its --- error_log or
+# --- grep_error_log expects (or its --- no_error_log already names), and
+# [emerg] when it has --- must_die.
+sub fail_on_alerts {
+    my ($block) = @_;
+    my $named = join "\n", map { ref eq 'ARRAY' ? @$_ : $_ }
+        grep { defined } map { scalar $block->$_ }
+        qw(error_log grep_error_log no_error_log);
+    my @levels = grep { $named !~ /\b$_\b/ } qw(alert crit emerg);
+    @levels = grep { $_ ne 'emerg' } @levels if defined $block->must_die;
+    return unless @levels;
+
+    my $own = $block->no_error_log;
+    my @patterns = !defined $own      ? ()
+                 : ref $own eq 'ARRAY' ? @$own
+                 : ref $own            ? $own
+                 :                       grep { length } split /\n+/, $own;
+    $block->set_value(no_error_log => [@patterns, map { "[$_]" } @levels]);
+}
+
+Test::Nginx::Socket::add_block_preprocessor(\&fail_on_alerts)
+    if defined &Test::Nginx::Socket::add_block_preprocessor;
 
 # $n requests to $uri, one after another (echo module subrequests).
 sub requests {

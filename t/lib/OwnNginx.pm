@@ -23,10 +23,13 @@ sub missing {
 
 # Starts nginx (master and $workers workers, in the foreground as our child)
 # with $http as the body of its http block; waits until $port answers.
+# stop() fails a test for each [alert], [crit] or [emerg] line in the error
+# log that does not match $args{expected_alerts} (a regexp).
 sub start {
     my ($class, %args) = @_;
     my $self = bless { prefix => tempdir(CLEANUP => 1), pid => 0,
-                       workers => $args{workers} || 1 }, $class;
+                       workers => $args{workers} || 1,
+                       expected_alerts => $args{expected_alerts} }, $class;
     my $prefix = $self->{prefix};
     mkdir "$prefix/$_" for qw(logs temp);
     $self->write_conf($args{http});
@@ -124,20 +127,34 @@ sub wait_for_port {
 
 sub error_log { read_file("$_[0]{prefix}/logs/error.log") }
 
+# Stops nginx and checks its error log (one test).
 sub stop {
     my ($self) = @_;
-    my $pid = $self->{pid} or return;
+    $self->kill_nginx or return;
+    my $expected = $self->{expected_alerts};
+    my @alerts = grep { !($expected && /$expected/) }
+                 $self->error_log =~ /^.*\[(?:alert|crit|emerg)\].*$/mg;
+    Test::More::is(join("\n", @alerts), '',
+                   'no unexpected [alert], [crit] or [emerg] in the error log');
+}
+
+# Stops nginx if it runs; false if it did not.
+sub kill_nginx {
+    my ($self) = @_;
+    my $pid = $self->{pid} or return 0;
     $self->{pid} = 0;
     kill TERM => $pid;
     for (1 .. 100) {
-        return if waitpid($pid, WNOHANG) == $pid;
+        return 1 if waitpid($pid, WNOHANG) == $pid;
         sleep 0.1;
     }
     kill KILL => $pid;
     waitpid $pid, 0;
+    return 1;
 }
 
-sub DESTROY { $_[0]->stop }
+# A test that ends without stop() (it died) does not check the log.
+sub DESTROY { $_[0]->kill_nginx }
 
 sub read_file {
     open my $fh, '<', shift or return '';

@@ -793,8 +793,8 @@ sub wait_until_not_listening {
     my @pids = @_;
     for (1 .. 200) {
         my @serving = grep {
-            open my $in, '<', "/proc/$_/cmdline";
-            my $cmd = $in ? do { local $/; <$in> } // '' : '';
+            my $cmd = open(my $in, '<', "/proc/$_/cmdline")
+                      ? do { local $/; <$in> } // '' : '';
             $cmd =~ /^nginx: worker process\0*$/;
         } @pids;
         return unless @serving;
