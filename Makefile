@@ -39,7 +39,9 @@ DEB_PACKAGES := nginx nginx-dev libnginx-mod-http-echo g++ make \
 # the upstream Test::Nginx (CPAN) if installed, else our fallback runner,
 # which then also runs its own tests
 FALLBACK := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null || echo yes)
-TEST_NGINX_ENV := TEST_NGINX_BINARY=$(NGINX_BINARY) \
+# TEST_NGINX_RANDOMIZE: a free port and server root per file, so that
+# prove -jN (and other suites on this machine) do not clash
+TEST_NGINX_ENV := TEST_NGINX_RANDOMIZE=1 TEST_NGINX_BINARY=$(NGINX_BINARY) \
     TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)" \
     $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback)
 
@@ -85,7 +87,7 @@ $(ASAN)/run-nginx: Makefile
 prove-asan: $(ASAN)/nginx/Makefile $(ASAN)/run-nginx
 	$(MAKE) -f $(ASAN)/nginx/Makefile -C $(NGINX_SRC) modules
 	rm -rf $(ASAN)/reports && mkdir -p $(ASAN)/reports
-	TEST_NGINX_BINARY=$(ASAN)/run-nginx \
+	TEST_NGINX_RANDOMIZE=1 TEST_NGINX_BINARY=$(ASAN)/run-nginx \
 	    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(ASAN)/nginx/$(MODULE_NAME).so" \
 	    $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback) prove t/*.t
 	@if ls $(ASAN)/reports/* >/dev/null 2>&1; then \

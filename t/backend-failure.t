@@ -7,6 +7,7 @@ use HTTP::Tiny;
 use JSON::PP;
 use Time::HiRes qw(sleep time);
 use lib 't/lib';
+use LatencyTest ();
 use OwnNginx;
 
 plan skip_all => OwnNginx::missing() if OwnNginx::missing();
@@ -14,17 +15,19 @@ plan skip_all => 'no /usr/bin/wrk' unless -x '/usr/bin/wrk';
 $SIG{ALRM} = sub { die "backend-failure.t: out of time\n" };
 alarm 60;
 
-my $nginx = OwnNginx->start(port => 1940, workers => 2, http => <<'HTTP');
+# backends answer 1941, 1942 and 1943 (the labels wrk counts)
+my ($front, @port) = LatencyTest::free_ports(4);
+my $nginx = OwnNginx->start(port => $front, workers => 2, http => <<"HTTP");
     upstream app {
         least_time header;
-        server 127.0.0.1:1941 max_fails=1 fail_timeout=2s;
-        server 127.0.0.1:1942 max_fails=1 fail_timeout=2s;
-        server 127.0.0.1:1943 max_fails=1 fail_timeout=2s;
+        server 127.0.0.1:$port[0] max_fails=1 fail_timeout=2s;
+        server 127.0.0.1:$port[1] max_fails=1 fail_timeout=2s;
+        server 127.0.0.1:$port[2] max_fails=1 fail_timeout=2s;
     }
-    server { listen 127.0.0.1:1941; location / { echo_sleep 0.02; echo 1941; } }
-    server { listen 127.0.0.1:1942; location / { echo_sleep 0.02; echo 1942; } }
+    server { listen 127.0.0.1:$port[0]; location / { echo_sleep 0.02; echo 1941; } }
+    server { listen 127.0.0.1:$port[1]; location / { echo_sleep 0.02; echo 1942; } }
     server {
-        listen 127.0.0.1:1940;
+        listen 127.0.0.1:$front;
         location / {
             proxy_pass http://app;
             proxy_next_upstream error timeout;
@@ -36,8 +39,8 @@ HTTP
 
 # 1943 in an nginx of its own, to stop and start it alone.
 sub backend {
-    OwnNginx->start(port => 1943, http => <<'HTTP');
-    server { listen 127.0.0.1:1943; location / { echo_sleep 0.02; echo 1943; } }
+    OwnNginx->start(port => $port[2], http => <<"HTTP");
+    server { listen 127.0.0.1:$port[2]; location / { echo_sleep 0.02; echo 1943; } }
 HTTP
 }
 my $backend = backend();
@@ -45,9 +48,9 @@ my $backend = backend();
 my $http = HTTP::Tiny->new(timeout => 5);
 
 sub peer_1943 {
-    my $res = $http->get('http://127.0.0.1:1940/upstreams');
+    my $res = $http->get("http://127.0.0.1:$front/upstreams");
     die "status: $res->{status}\n" unless $res->{success};
-    my ($peer) = grep { $_->{server} eq '127.0.0.1:1943' }
+    my ($peer) = grep { $_->{server} eq "127.0.0.1:$port[2]" }
                  @{ decode_json($res->{content})->{upstreams}[0]{peers} };
     return $peer;
 }
@@ -59,7 +62,7 @@ sub at { my $wait = $start + shift() - time; sleep $wait if $wait > 0 }
 open my $wrk, '-|', 'timeout', '-k', '5', '30', '/usr/bin/wrk',
     '-t', 3, '-c', 3, '-d', '13s', '--timeout', '5s',
     '-H', 'Connection: close', '-s', 'bench/count.lua',
-    'http://127.0.0.1:1940/', '--', 'count'
+    "http://127.0.0.1:$front/", '--', 'count'
     or die "wrk: $!";
 
 at(3);

@@ -12,7 +12,7 @@ __DATA__
 --- http_config
     upstream app {
         least_time;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -25,7 +25,7 @@ qr/invalid number of arguments in "least_time" directive in \S+nginx\.conf:\d+/
 --- http_config
     upstream app {
         least_time first_byte;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -38,7 +38,7 @@ qr/invalid parameter "first_byte" of "least_time", expected "header" or "last_by
 --- http_config
     upstream app {
         least_time header slowest;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -51,7 +51,7 @@ invalid parameter "slowest" of "least_time", expected "inflight"
 --- http_config
     upstream app {
         least_time header inflight inflight;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -65,7 +65,7 @@ invalid number of arguments in "least_time" directive
     upstream app {
         least_time header;
         least_time last_byte;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -79,7 +79,7 @@ invalid number of arguments in "least_time" directive
     upstream app {
         least_conn;
         least_time header;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -95,7 +95,7 @@ refuses to be replaced silently.
     upstream app {
         least_time header;
         hash $request_uri;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -110,7 +110,7 @@ keepalive must come after the balancing method, as nginx documents.
     upstream app {
         keepalive 8;
         least_time header;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -136,7 +136,7 @@ keepalive must come after the balancing method, as nginx documents.
     upstream app {
         least_time header;
         upstream_latency_half_life 0;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -150,7 +150,7 @@ invalid value "0" of "upstream_latency_half_life", expected a time from 1ms to 2
     upstream app {
         least_time header;
         upstream_latency_half_life soon;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -163,7 +163,7 @@ invalid value "soon" of "upstream_latency_half_life"
 --- http_config
     upstream app {
         upstream_latency_half_life 2s;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -177,7 +177,7 @@ qr/"upstream_latency_half_life" needs "least_time" or "weighted_random" in the s
 "upstream_latency_zone 32k;
  upstream app {
      least_time header;
-" . join('', map { "server 127.0.0.1:" . (20000 + $_) . ";\n" } 1 .. 500) . "
+" . CORE::join('', map { "server 127.0.0.1:" . (20000 + $_) . ";\n" } 1 .. 500) . "
  }"
 --- config
 --- must_die
@@ -209,7 +209,7 @@ invalid size "1k" of "upstream_latency_zone", expected 32k to 1024m
 --- http_config
     upstream app {
         weighted_random three;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -222,7 +222,7 @@ qr/invalid parameter "three" of "weighted_random", expected "two" in \S+nginx\.c
 --- http_config
     upstream app {
         weighted_random two least_time=first_byte;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -235,7 +235,7 @@ invalid parameter "least_time=first_byte" of "weighted_random two", expected "le
 --- http_config
     upstream app {
         weighted_random two least_conn least_conn;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -249,7 +249,7 @@ invalid number of arguments in "weighted_random" directive
     upstream app {
         weighted_random;
         weighted_random two;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -263,7 +263,7 @@ invalid number of arguments in "weighted_random" directive
     upstream app {
         weighted_random two least_time=header;
         least_time header;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -277,7 +277,7 @@ invalid number of arguments in "weighted_random" directive
     upstream app {
         weighted_random;
         random two;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -312,7 +312,7 @@ invalid size "2000m" of "upstream_latency_zone", expected 32k to 1024m
     upstream app {
         least_time header;
         upstream_latency_half_life 25h;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -326,7 +326,7 @@ invalid value "25h" of "upstream_latency_half_life", expected a time from 1ms to
     upstream app {
         least_time header;
         upstream_latency_half_life 1s 2s;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -339,7 +339,7 @@ invalid number of arguments in "upstream_latency_half_life" directive
 --- http_config
     upstream app {
         least_time HEADER;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -352,7 +352,7 @@ invalid parameter "HEADER" of "least_time", expected "header" or "last_byte"
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991 weight=0;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 weight=0;
     }
 --- config
 --- must_die
@@ -365,7 +365,7 @@ invalid parameter "weight=0"
 --- http_config
     upstream app {
         weighted_random two;
-        server 127.0.0.1:1991 fail_timeout=-1s;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 fail_timeout=-1s;
     }
 --- config
 --- must_die

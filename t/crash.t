@@ -8,27 +8,29 @@ use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(sleep);
 use lib 't/lib';
+use LatencyTest ();
 use OwnNginx;
 
 plan skip_all => OwnNginx::missing() if OwnNginx::missing();
 $SIG{ALRM} = sub { die "crash.t: out of time\n" };
 alarm 60;
 
-my $nginx = OwnNginx->start(port => 1960, workers => 1,
+my ($front, $fast, $slow) = LatencyTest::free_ports(3);
+my $nginx = OwnNginx->start(port => $front, workers => 1,
                             expected_alerts => qr/exited on signal 9\b/,
-                            http => <<'HTTP');
+                            http => <<"HTTP");
     upstream app {
         least_time header;
-        server 127.0.0.1:1961;
-        server 127.0.0.1:1962;
+        server 127.0.0.1:$fast;
+        server 127.0.0.1:$slow;
     }
-    server { listen 127.0.0.1:1961;
-             location /fast { echo_sleep 0.002; echo 1961; }
-             location /hang { echo_sleep 5; echo 1961; } }
-    server { listen 127.0.0.1:1962;
-             location / { echo_sleep 0.02; echo 1962; } }
+    server { listen 127.0.0.1:$fast;
+             location /fast { echo_sleep 0.002; echo fast; }
+             location /hang { echo_sleep 5; echo fast; } }
+    server { listen 127.0.0.1:$slow;
+             location / { echo_sleep 0.02; echo slow; } }
     server {
-        listen 127.0.0.1:1960;
+        listen 127.0.0.1:$front;
         location / { proxy_pass http://app; }
         location = /upstreams { upstream_latency_status; }
     }
@@ -37,29 +39,29 @@ HTTP
 my $http = HTTP::Tiny->new(timeout => 5);
 
 sub peers {
-    my $res = $http->get('http://127.0.0.1:1960/upstreams');
+    my $res = $http->get("http://127.0.0.1:$front/upstreams");
     die "status: $res->{status}\n" unless $res->{success};
     return { map { $_->{server} => $_ }
              @{ decode_json($res->{content})->{upstreams}[0]{peers} } };
 }
 
 for (1 .. 10) {
-    $http->get('http://127.0.0.1:1960/fast');
+    $http->get("http://127.0.0.1:$front/fast");
 }
-my $learned = peers()->{'127.0.0.1:1961'};
-ok($learned->{header_time} < 10, '1961 learned fast')
+my $learned = peers()->{"127.0.0.1:$fast"};
+ok($learned->{header_time} < 10, 'the fast server learned fast')
     or diag "header_time $learned->{header_time}";
 
-# three requests left hanging on 1961
+# three requests left hanging on the fast server
 my @hanging = map {
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:1960', Timeout => 2)
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$front", Timeout => 2)
         or die "connect: $!";
     print $s "GET /hang HTTP/1.0\r\n\r\n";
     sleep 0.1;
     $s;
 } 1 .. 3;
 sleep 0.2;
-is(peers()->{'127.0.0.1:1961'}{active}, 3, 'three requests in flight');
+is(peers()->{"127.0.0.1:$fast"}{active}, 3, 'three requests in flight');
 
 my ($worker) = $nginx->worker_pids;
 ok(kill(KILL => $worker), "worker $worker killed");
@@ -72,7 +74,7 @@ for (1 .. 50) {
 is(scalar @now, 1, 'the master started a new worker');
 sleep 0.2;
 
-my $after = peers()->{'127.0.0.1:1961'};
+my $after = peers()->{"127.0.0.1:$fast"};
 is($after->{active}, 0, 'its requests in flight were released');
 like($nginx->error_log,
      qr/upstream latency: 3 requests in flight of a worker process that exited were released/,
@@ -80,11 +82,11 @@ like($nginx->error_log,
 ok($after->{requests} >= $learned->{requests} + 3,
    'the counters learned before the crash are kept');
 ok(defined $after->{header_time} && $after->{header_time} < 10,
-   'so is what was learned: 1961 is still fast');
+   'so is what was learned: the fast server is still fast');
 
 my $ok = 0;
 for (1 .. 20) {
-    my $res = $http->get('http://127.0.0.1:1960/fast');
+    my $res = $http->get("http://127.0.0.1:$front/fast");
     $ok++ if $res->{success};
 }
 is($ok, 20, 'every request after the crash succeeds');

@@ -16,11 +16,11 @@ about 270 ms; 400 requests of 2 ms take about a second.
     upstream app {
         least_time header;
         upstream_latency_half_life 50ms;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.1; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.1; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(400, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -39,11 +39,11 @@ The decay to 2 ms takes about 5.5 s, longer than the 400 requests.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.1; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.1; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(400, '/app') } }
  location = /app { proxy_pass http://app; }"

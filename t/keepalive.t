@@ -12,12 +12,12 @@ __DATA__
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
         keepalive 8;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.008; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.008; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
  location = /app {
@@ -31,8 +31,7 @@ GET /t
 \&LatencyTest::tally
 --- response_body_like eval
 LatencyTest::counts(1991 => [15, 19], 1992 => [1, 5])
---- error_log
-least time peer 127.0.0.1:1991
-get keepalive peer: using connection
+--- error_log eval
+[qr/least time peer 127\.0\.0\.1:\d+/, 'get keepalive peer: using connection']
 --- no_error_log
 [error]

@@ -6,6 +6,7 @@ use lib 't/lib';
 use LatencyTest;
 use JSON::PP;
 
+LatencyTest::file_ports(3);    # backend N on $TEST_NGINX_FILE_PORT_N answers 199N
 no_shuffle();
 no_long_string();
 run_tests();
@@ -16,11 +17,11 @@ __DATA__
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
     }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.3; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_2; location / { echo_sleep 0.3; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -38,13 +39,13 @@ GET /t
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1993;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
     }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.3; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_2; location / { echo_sleep 0.3; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_3; location / { echo_sleep 0.002; echo 1993; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -66,11 +67,11 @@ requests depends on their averages; 1992 gets none.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1993;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_3; location / { echo_sleep 0.002; echo 1993; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(4, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -87,13 +88,13 @@ LatencyTest::counts(1991 => [0, 4], 1993 => [0, 4])
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1993;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
     }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.3; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_2; location / { echo_sleep 0.3; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_3; location / { echo_sleep 0.002; echo 1993; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -111,15 +112,15 @@ LatencyTest::counts(1991 => [1, 8], 1992 => [1, 1], 1993 => [1, 8])
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1993;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
     }
 --- config
     location = /upstreams { upstream_latency_status; }
 --- request
 GET /upstreams
 --- response_body_filters eval
-sub { my ($peer) = grep { $_->{server} eq '127.0.0.1:1991' }
+sub { my ($peer) = grep { $_->{server} eq "127.0.0.1:$ENV{TEST_NGINX_FILE_PORT_1}" }
                    @{ JSON::PP::decode_json(shift)->{upstreams}[0]{peers} };
       "1991 requests at least 9: " . ($peer->{requests} >= 9 ? "yes\n" : "no ($peer->{requests})\n") }
 --- response_body

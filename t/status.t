@@ -25,9 +25,9 @@ __DATA__
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.05; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.05; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app') }
                  echo_location /upstreams 'format=json'; }
@@ -52,7 +52,7 @@ sub { my $s = main::status_of(shift);
           "table: used $s->{table}{used}, free + used = slots: " . ($s->{table}{free} + $s->{table}{used} == $s->{table}{slots} ? 'yes' : 'no') }
 --- response_body
 upstream app, method least_time header, observed 1
-server 127.0.0.1:1991, state up, weight 1
+server 127.0.0.1:$TEST_NGINX_RAND_PORT_1, state up, weight 1
 requests 10, 2xx 10, total 10
 fails 0, unavail 0, active 0
 header_time near 50 ms: yes
@@ -72,11 +72,11 @@ million runs); the retries go to 1991.
 --- http_config
     upstream app {
         weighted_random;
-        server 127.0.0.1:1999 max_fails=1 fail_timeout=30s;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992 down;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_9 max_fails=1 fail_timeout=30s;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 down;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') }
                  echo_location /upstreams 'format=json'; }
@@ -89,9 +89,9 @@ sub { my $s = main::status_of(shift);
       CORE::join '', map { "$_->{server} $_->{state}: requests $_->{requests}, fails $_->{fails}, unavail $_->{unavail}\n" }
           @{ $s->{upstreams}[0]{peers} } }
 --- response_body
-127.0.0.1:1999 unavail: requests 1, fails 1, unavail 1
-127.0.0.1:1991 up: requests 20, fails 0, unavail 0
-127.0.0.1:1992 down: requests 0, fails 0, unavail 0
+127.0.0.1:$TEST_NGINX_RAND_PORT_9 unavail: requests 1, fails 1, unavail 1
+127.0.0.1:$TEST_NGINX_RAND_PORT_1 up: requests 20, fails 0, unavail 0
+127.0.0.1:$TEST_NGINX_RAND_PORT_2 down: requests 0, fails 0, unavail 0
 --- timeout: 10
 
 
@@ -100,15 +100,15 @@ sub { my $s = main::status_of(shift);
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
     upstream plain {
-        server 127.0.0.1:1991 weight=2;
-        server 127.0.0.1:1992 backup;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 weight=2;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 backup;
     }
     upstream other {
         least_conn;
-        server 127.0.0.1:1993 down;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_3 down;
     }
 --- config
     location = /upstreams { upstream_latency_status; }
@@ -122,16 +122,16 @@ sub { my $s = JSON::PP::decode_json(shift);
                          . " $_->{state}" . (exists $_->{requests} ? ' counted' : '') } @{ $u->{peers} }) . "\n" }
           @{ $s->{upstreams} } }
 --- response_body
-app (least_time header): 127.0.0.1:1991 w1 up counted
-plain (round robin): 127.0.0.1:1991 w2 up, 127.0.0.1:1992 w1 backup up
-other (other): 127.0.0.1:1993 w1 down
+app (least_time header): 127.0.0.1:$TEST_NGINX_RAND_PORT_1 w1 up counted
+plain (round robin): 127.0.0.1:$TEST_NGINX_RAND_PORT_1 w2 up, 127.0.0.1:$TEST_NGINX_RAND_PORT_2 w1 backup up
+other (other): 127.0.0.1:$TEST_NGINX_RAND_PORT_3 w1 down
 
 
 
 === TEST 4: ?upstream= limits the answer to one upstream
 --- http_config
-    upstream app { least_time header; server 127.0.0.1:1991; }
-    upstream api { weighted_random two least_time=last_byte; server 127.0.0.1:1992; }
+    upstream app { least_time header; server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream api { weighted_random two least_time=last_byte; server 127.0.0.1:$TEST_NGINX_RAND_PORT_2; }
 --- config
     location = /upstreams { upstream_latency_status; }
 --- request
@@ -145,7 +145,7 @@ api: weighted_random two least_time=last_byte
 
 === TEST 5: an unknown upstream is a 404 with a reason
 --- http_config
-    upstream app { least_time header; server 127.0.0.1:1991; }
+    upstream app { least_time header; server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
 --- config
     location = /upstreams { upstream_latency_status; }
 --- request
@@ -158,7 +158,7 @@ unknown upstream "nope"
 
 === TEST 6: an unknown format is a 400 with a reason
 --- http_config
-    upstream app { least_time header; server 127.0.0.1:1991; }
+    upstream app { least_time header; server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
 --- config
     location = /upstreams { upstream_latency_status; }
 --- request
@@ -171,7 +171,7 @@ unknown format "xml"; use json, prometheus or html
 
 === TEST 7: only GET and HEAD
 --- http_config
-    upstream app { least_time header; server 127.0.0.1:1991; }
+    upstream app { least_time header; server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
 --- config
     location = /upstreams { upstream_latency_status; }
 --- request
@@ -185,11 +185,11 @@ hello
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992 backup;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 backup;
     }
-    upstream "plain" { server 127.0.0.1:1993; }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    upstream "plain" { server 127.0.0.1:$TEST_NGINX_RAND_PORT_3; }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(5, '/app') }
                  echo_location /upstreams 'format=prometheus'; }
@@ -204,8 +204,9 @@ sub { my ($body) = @_;
       print $file $body;
       close $file;
       my $out = `promtool check metrics < $file 2>&1`;
-      my ($requests) = $body =~ /^nginx_upstream_peer_requests_total\{upstream="app",server="127.0.0.1:1991"\} (\d+)$/m;
-      my ($bucket) = $body =~ /^nginx_upstream_peer_response_duration_seconds_bucket\{upstream="app",server="127.0.0.1:1991",le="\+Inf"\} (\d+)$/m;
+      # the first server listed is the primary one, peer 0
+      my ($requests) = $body =~ /^nginx_upstream_peer_requests_total\{upstream="app",server="[^"]+"\} (\d+)$/m;
+      my ($bucket) = $body =~ /^nginx_upstream_peer_response_duration_seconds_bucket\{upstream="app",server="[^"]+",le="\+Inf"\} (\d+)$/m;
       ($? == 0 ? "promtool: ok\n" : "promtool: $out")
       . "requests_total: $requests\nbucket +Inf: $bucket\n" }
 --- response_body
@@ -217,7 +218,7 @@ bucket +Inf: 5
 
 === TEST 9: the live page is served as HTML
 --- http_config
-    upstream app { least_time header; server 127.0.0.1:1991; }
+    upstream app { least_time header; server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
 --- config
     location = /upstreams { upstream_latency_status; }
 --- request

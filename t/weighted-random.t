@@ -14,11 +14,11 @@ sigma 19; tolerance 100 (5 sigma).
 --- http_config
     upstream app {
         weighted_random;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992 weight=3;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 weight=3;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(2000, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -38,15 +38,15 @@ tolerance 30.
 --- http_config
     upstream app {
         weighted_random;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1993;
-        server 127.0.0.1:1994;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_3;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_4;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo fast; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo fast; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo fast; } }
-    server { listen 127.0.0.1:1994; location / { echo_sleep 0.05; echo slow; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_3; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_4; location / { echo_sleep 0.05; echo slow; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(200, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -66,15 +66,15 @@ wins only while unmeasured.
 --- http_config
     upstream app {
         weighted_random two least_time=header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1993;
-        server 127.0.0.1:1994;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_3;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_4;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo fast; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo fast; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo fast; } }
-    server { listen 127.0.0.1:1994; location / { echo_sleep 0.05; echo slow; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_3; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_4; location / { echo_sleep 0.05; echo slow; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(200, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -85,7 +85,7 @@ GET /t
 --- response_body_like eval
 LatencyTest::counts(fast => [198, 200], slow => [0, 2])
 --- error_log eval
-qr/weighted random two: 127\.0\.0\.1:199\d [\d.]+, 127\.0\.0\.1:199\d [\d.]+/
+qr/weighted random two: 127\.0\.0\.1:\d+ [\d.]+, 127\.0\.0\.1:\d+ [\d.]+/
 --- timeout: 10
 
 
@@ -96,11 +96,11 @@ waits there, 1992 has fewer active requests and wins every draw.
 --- http_config
     upstream app {
         weighted_random two;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 1; echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 1; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.002; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::parallel_requests(6, '/app', 0.02) } }
  location = /app { proxy_pass http://app; }"
@@ -120,14 +120,14 @@ its first attempt; the backups take every request, by weight.
 --- http_config
     upstream app {
         weighted_random two least_time=header;
-        server 127.0.0.1:1991 down;
-        server 127.0.0.1:1999 max_fails=1 fail_timeout=30s;
-        server 127.0.0.1:1992 backup;
-        server 127.0.0.1:1993 backup;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 down;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_9 max_fails=1 fail_timeout=30s;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 backup;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_3 backup;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo 1992; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.002; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_3; location / { echo_sleep 0.002; echo 1993; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -149,11 +149,11 @@ draw); every request still reaches 1991 within its three tries.
 --- http_config
     upstream app {
         weighted_random;
-        server 127.0.0.1:1998 max_fails=0;
-        server 127.0.0.1:1999 max_fails=0;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_8 max_fails=0;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_9 max_fails=0;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -170,12 +170,12 @@ GET /t
 --- http_config
     upstream app {
         weighted_random two least_time=header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
         keepalive 8;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app') } }
  location = /app {

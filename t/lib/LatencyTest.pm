@@ -8,6 +8,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use IO::Socket::INET;
 our @EXPORT = qw(requests parallel_requests tally counts);
 
 # A block preprocessor: the block's --- no_error_log gets [alert], [crit]
@@ -34,6 +35,30 @@ sub fail_on_alerts {
 
 Test::Nginx::Socket::add_block_preprocessor(\&fail_on_alerts)
     if defined &Test::Nginx::Socket::add_block_preprocessor;
+
+# $n distinct ports free on 127.0.0.1 now (not the Test::Nginx server's),
+# from the range of upstream Test::Nginx's random ports.
+sub free_ports {
+    my ($n) = @_;
+    my %ports;
+    for (1 .. 1000) {
+        return keys %ports if keys %ports == $n;
+        my $port = 1988 + int rand(65535 - 1988);
+        next if $port == ($Test::Nginx::Util::ServerPort // 0);
+        IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                              Listen => 1) or next;
+        $ports{$port} = 1;
+    }
+    die "LatencyTest: no $n free ports\n";
+}
+
+# Sets $TEST_NGINX_FILE_PORT_1 to _$n to free ports that, unlike
+# $TEST_NGINX_RAND_PORT_N, stay the same for every block of the file (as
+# the backends of a test that reloads nginx between blocks must).
+sub file_ports {
+    my @ports = free_ports(shift);
+    $ENV{"TEST_NGINX_FILE_PORT_$_"} = $ports[$_ - 1] for 1 .. @ports;
+}
 
 # $n requests to $uri, one after another (echo module subrequests).
 sub requests {

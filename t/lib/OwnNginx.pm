@@ -111,15 +111,20 @@ sub worker_pids {
     return sort { $a <=> $b } @pids;
 }
 
+# True once our nginx runs, has written its pid file (so it has bound every
+# listening socket: a port another server holds makes it exit with a bind()
+# error) and $port answers; false if it exited, or after $seconds.
 sub wait_for_port {
     my ($self, $port, $seconds) = @_;
     for (1 .. $seconds * 10) {
-        return 1 if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                          Timeout => 1);
         if (waitpid($self->{pid}, WNOHANG) == $self->{pid}) {
             $self->{pid} = 0;
             return 0;
         }
+        return 1 if read_file("$self->{prefix}/logs/nginx.pid")
+                        =~ /^$self->{pid}$/m
+                    && IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                             Timeout => 1);
         sleep 0.1;
     }
     return 0;
