@@ -40,10 +40,13 @@ DEB_PACKAGES := nginx nginx-dev libnginx-mod-http-echo g++ make \
 # which then also runs its own tests
 FALLBACK := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null || echo yes)
 # TEST_NGINX_RANDOMIZE: a free port and server root per file, so that
-# prove -jN (and other suites on this machine) do not clash
-TEST_NGINX_ENV := TEST_NGINX_RANDOMIZE=1 TEST_NGINX_BINARY=$(NGINX_BINARY) \
-    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)" \
+# prove -jN (and other suites on this machine) do not clash.
+# LATENCY_TEST_STRICT: a test file that cannot run (a program or module
+# missing) stops the run instead of skipping.
+PROVE_ENV := TEST_NGINX_RANDOMIZE=1 LATENCY_TEST_STRICT=1 \
     $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback)
+TEST_NGINX_ENV := $(PROVE_ENV) TEST_NGINX_BINARY=$(NGINX_BINARY) \
+    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)"
 
 .PHONY: all module deps unit prove test demo bench install uninstall clean \
         check-sanitizers unit-sanitized prove-asan
@@ -84,12 +87,12 @@ $(ASAN)/run-nginx: Makefile
 	    > $@
 	chmod +x $@
 
-prove-asan: $(ASAN)/nginx/Makefile $(ASAN)/run-nginx
+prove-asan: deps $(ASAN)/nginx/Makefile $(ASAN)/run-nginx
 	$(MAKE) -f $(ASAN)/nginx/Makefile -C $(NGINX_SRC) modules
 	rm -rf $(ASAN)/reports && mkdir -p $(ASAN)/reports
-	TEST_NGINX_RANDOMIZE=1 TEST_NGINX_BINARY=$(ASAN)/run-nginx \
+	$(PROVE_ENV) TEST_NGINX_BINARY=$(ASAN)/run-nginx \
 	    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(ASAN)/nginx/$(MODULE_NAME).so" \
-	    $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback) prove t/*.t
+	    prove t/*.t
 	@if ls $(ASAN)/reports/* >/dev/null 2>&1; then \
 	    echo "AddressSanitizer reports:"; cat $(ASAN)/reports/*; exit 1; \
 	else echo "AddressSanitizer: no report"; fi
@@ -113,7 +116,7 @@ $(BUILD)/unit_tests: $(CORE_SRCS) $(CORE_HDRS) $(UNIT_SRCS)
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests
 
-prove: module
+prove: deps module
 	$(TEST_NGINX_ENV) prove t/*.t $(if $(FALLBACK),t/fallback/selftest)
 
 deps:

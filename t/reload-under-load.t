@@ -11,8 +11,8 @@ use lib 't/lib';
 use LatencyTest ();
 use OwnNginx;
 
-plan skip_all => OwnNginx::missing() if OwnNginx::missing();
-plan skip_all => 'no /usr/bin/wrk' unless -x '/usr/bin/wrk';
+LatencyTest::cannot_run(OwnNginx::missing()) if OwnNginx::missing();
+LatencyTest::require_programs('/usr/bin/wrk');
 $SIG{ALRM} = sub { die "reload-under-load.t: out of time\n" };
 alarm 60;
 

@@ -12,10 +12,9 @@ use LatencyTest ();
 use OwnNginx;
 
 my $chromium = '/usr/bin/chromium';
-plan skip_all => "$chromium is missing (apt-get install chromium)"
-    unless -x $chromium;
+LatencyTest::require_programs($chromium);
 
-plan skip_all => OwnNginx::missing() if OwnNginx::missing();
+LatencyTest::cannot_run(OwnNginx::missing()) if OwnNginx::missing();
 
 # the whole test, whatever hangs, ends in time; nginx stops with $nginx
 $SIG{ALRM} = sub { die "status-page.t: out of time\n" };

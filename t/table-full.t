@@ -10,7 +10,7 @@ use lib 't/lib';
 use LatencyTest ();
 use OwnNginx;
 
-plan skip_all => OwnNginx::missing() if OwnNginx::missing();
+LatencyTest::cannot_run(OwnNginx::missing()) if OwnNginx::missing();
 $SIG{ALRM} = sub { die "table-full.t: out of time\n" };
 alarm 60;
 

@@ -36,6 +36,22 @@ sub fail_on_alerts {
 Test::Nginx::Socket::add_block_preprocessor(\&fail_on_alerts)
     if defined &Test::Nginx::Socket::add_block_preprocessor;
 
+# Ends a test file that cannot run here.  Under make (LATENCY_TEST_STRICT=1)
+# that is an error which stops the run; run by hand, a skip, said loudly.
+sub cannot_run {
+    my ($reason) = @_;
+    Test::More::BAIL_OUT("$0 cannot run: $reason") if $ENV{LATENCY_TEST_STRICT};
+    my $line = '*' x 72;
+    Test::More::diag("$line\n$0 SKIPPED: $reason\n"
+                     . "(make prove and make test fail on this)\n$line");
+    Test::More::plan(skip_all => $reason);
+}
+
+# Stops the file (cannot_run) unless each program in @paths is installed.
+sub require_programs {
+    -x or cannot_run("$_ is missing (make deps installs it)") for @_;
+}
+
 # $n distinct ports free on 127.0.0.1 now (not the Test::Nginx server's),
 # from the range of upstream Test::Nginx's random ports.
 sub free_ports {
