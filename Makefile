@@ -48,7 +48,7 @@ PROVE_ENV := TEST_NGINX_RANDOMIZE=1 LATENCY_TEST_STRICT=1 \
 TEST_NGINX_ENV := $(PROVE_ENV) TEST_NGINX_BINARY=$(NGINX_BINARY) \
     TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)"
 
-.PHONY: all module deps unit prove test demo bench install uninstall clean \
+.PHONY: all module deps unit prove test test-stress demo bench install uninstall clean \
         check-sanitizers unit-sanitized prove-asan
 
 all: module
@@ -118,6 +118,20 @@ unit: $(BUILD)/unit_tests
 
 prove: deps module
 	$(TEST_NGINX_ENV) prove t/*.t $(if $(FALLBACK),t/fallback/selftest)
+
+# The Test::Nginx suite STRESS_RUNS times in a row while a busy loop per
+# core keeps every core loaded: the timing tests must hold there too.
+STRESS_RUNS ?= 5
+test-stress: deps module
+	@busy=; for i in $$(seq $$(nproc)); do \
+	    sh -c 'while :; do :; done' & busy="$$busy $$!"; done; \
+	trap "kill $$busy" EXIT; failed=0; \
+	for run in $$(seq $(STRESS_RUNS)); do \
+	    echo "test-stress: run $$run of $(STRESS_RUNS), $$(nproc) busy loops"; \
+	    $(TEST_NGINX_ENV) prove t/*.t || failed=$$((failed + 1)); \
+	done; \
+	echo "test-stress: $$failed of $(STRESS_RUNS) runs failed"; \
+	[ $$failed = 0 ]
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \

@@ -76,10 +76,11 @@ sub file_ports {
     $ENV{"TEST_NGINX_FILE_PORT_$_"} = $ports[$_ - 1] for 1 .. @ports;
 }
 
-# $n requests to $uri, one after another (echo module subrequests).
+# $n requests to each of @uris in turn, one after another (echo module
+# subrequests).
 sub requests {
-    my ($n, $uri) = @_;
-    return "echo_location $uri;\n" x $n;
+    my ($n, @uris) = @_;
+    return join('', map { "echo_location $_;\n" } @uris) x $n;
 }
 
 # $n requests to $uri, one started every $gap seconds, run concurrently.
