@@ -4,6 +4,18 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
 
+# Besides the message each block expects: an [emerg] line that names the
+# file and line.
+add_block_preprocessor(sub {
+    my ($block) = @_;
+    my $own = $block->error_log;
+    my @patterns = ref $own eq 'ARRAY' ? @$own
+                 : ref $own            ? $own
+                 :                       grep { length } split /\n+/, $own;
+    $block->set_value(error_log => [@patterns,
+                                    qr/\[emerg\] .* in \S+nginx\.conf:\d+$/]);
+});
+
 run_tests();
 
 __DATA__
