@@ -3,14 +3,31 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
 
+# Body: the label of each draw's backend, one a line, in order.  Whether
+# $label took a number of draws in [$low, $high], and followed itself a
+# number of times in [$pairs_low, $pairs_high]: independent draws of
+# probability p repeat about n p^2 times; nginx's weighted round robin
+# spreads a server's turns and never repeats one of weight 1 of 4.
+sub draws {
+    my ($body, $label, $low, $high, $pairs_low, $pairs_high) = @_;
+    my @draws = grep { /\S/ } split /\n/, $body;
+    my $count = grep { $_ eq $label } @draws;
+    my $pairs = grep { $draws[$_] eq $label && $draws[$_ - 1] eq $label }
+                1 .. $#draws;
+    my $in = sub { $_[0] >= $_[1] && $_[0] <= $_[2] ? 'yes' : "no ($_[0])" };
+    return "$label: " . $in->($count, $low, $high) . "\n"
+         . "$label after $label: " . $in->($pairs, $pairs_low, $pairs_high) . "\n";
+}
+
 no_long_string();
 run_tests();
 
 __DATA__
 
-=== TEST 1: requests are shared by weight
-Weights 1 and 3 over 2000 requests: 500 and 1500 expected, binomial
-sigma 19; tolerance 100 (5 sigma).
+=== TEST 1: requests are drawn at random by weight, not in turns
+Weights 1 and 3 over 2000 requests: 500 to 1991 expected, binomial
+sigma 19; tolerance 100 (5 sigma).  1991 follows itself about 2000 / 16
+= 125 times (sigma 13; tolerance 55); weighted round robin: never.
 --- http_config
     upstream app {
         weighted_random;
@@ -25,16 +42,18 @@ sigma 19; tolerance 100 (5 sigma).
 --- request
 GET /t
 --- response_body_filters eval
-\&LatencyTest::tally
---- response_body_like eval
-LatencyTest::counts(1991 => [400, 600], 1992 => [1400, 1600])
+sub { main::draws(shift, 1991, 400, 600, 70, 180) }
+--- response_body
+1991: yes
+1991 after 1991: yes
 --- timeout: 30
 
 
 
 === TEST 2: plain weighted_random does not look at latency
 The 50 ms backend gets its quarter: 50 of 200 expected, sigma 6;
-tolerance 30.
+tolerance 30.  It follows itself about 200 / 16 = 12 times (sigma 4);
+weighted round robin: never.
 --- http_config
     upstream app {
         weighted_random;
@@ -53,9 +72,10 @@ tolerance 30.
 --- request
 GET /t
 --- response_body_filters eval
-\&LatencyTest::tally
---- response_body_like eval
-LatencyTest::counts(fast => [120, 180], slow => [20, 80])
+sub { main::draws(shift, 'slow', 20, 80, 2, 30) }
+--- response_body
+slow: yes
+slow after slow: yes
 --- timeout: 30
 
 
@@ -145,7 +165,9 @@ connect() failed
 
 === TEST 6: a retry draws among the peers not yet tried
 Both 1998 and 1999 refuse connections (max_fails=0 keeps them in the
-draw); every request still reaches 1991 within its three tries.
+draw); every request still reaches 1991 within its three tries.  A retry
+that could draw a server already tried would fail about a third of the
+requests ((2/3)^3 of three tries to refused ones).
 --- http_config
     upstream app {
         weighted_random;
