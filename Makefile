@@ -168,4 +168,4 @@ uninstall:
 	    /usr/share/nginx/modules-available/mod-http-upstream-latency.conf
 
 clean:
-	rm -rf $(BUILD) t/servroot
+	rm -rf $(BUILD) t/servroot t/servroot_*
