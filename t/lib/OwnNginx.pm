@@ -158,8 +158,13 @@ sub kill_nginx {
     return 1;
 }
 
-# A test that ends without stop() (it died) does not check the log.
-sub DESTROY { $_[0]->kill_nginx }
+# A test that ends without stop() (it died, or forgot) does not check the
+# log, and says so.
+sub DESTROY {
+    my ($self) = @_;
+    warn "OwnNginx: stop() not called, error log not checked\n"
+        if $self->kill_nginx;
+}
 
 sub read_file {
     open my $fh, '<', shift or return '';
