@@ -39,11 +39,16 @@ DEB_PACKAGES := nginx nginx-dev libnginx-mod-http-echo g++ make \
 # the upstream Test::Nginx (CPAN) if installed, else our fallback runner,
 # which then also runs its own tests
 FALLBACK := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null || echo yes)
-TEST_NGINX_ENV := TEST_NGINX_BINARY=$(NGINX_BINARY) \
-    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)" \
+# TEST_NGINX_RANDOMIZE: a free port and server root per file, so that
+# prove -jN (and other suites on this machine) do not clash.
+# LATENCY_TEST_STRICT: a test file that cannot run (a program or module
+# missing) stops the run instead of skipping.
+PROVE_ENV := TEST_NGINX_RANDOMIZE=1 LATENCY_TEST_STRICT=1 \
     $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback)
+TEST_NGINX_ENV := $(PROVE_ENV) TEST_NGINX_BINARY=$(NGINX_BINARY) \
+    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)"
 
-.PHONY: all module deps unit prove test demo bench install uninstall clean \
+.PHONY: all module deps unit prove test test-stress demo bench install uninstall clean \
         check-sanitizers unit-sanitized prove-asan
 
 all: module
@@ -82,12 +87,12 @@ $(ASAN)/run-nginx: Makefile
 	    > $@
 	chmod +x $@
 
-prove-asan: $(ASAN)/nginx/Makefile $(ASAN)/run-nginx
+prove-asan: deps $(ASAN)/nginx/Makefile $(ASAN)/run-nginx
 	$(MAKE) -f $(ASAN)/nginx/Makefile -C $(NGINX_SRC) modules
 	rm -rf $(ASAN)/reports && mkdir -p $(ASAN)/reports
-	TEST_NGINX_BINARY=$(ASAN)/run-nginx \
+	$(PROVE_ENV) TEST_NGINX_BINARY=$(ASAN)/run-nginx \
 	    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(ASAN)/nginx/$(MODULE_NAME).so" \
-	    $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback) prove t/*.t
+	    prove t/*.t
 	@if ls $(ASAN)/reports/* >/dev/null 2>&1; then \
 	    echo "AddressSanitizer reports:"; cat $(ASAN)/reports/*; exit 1; \
 	else echo "AddressSanitizer: no report"; fi
@@ -111,8 +116,22 @@ $(BUILD)/unit_tests: $(CORE_SRCS) $(CORE_HDRS) $(UNIT_SRCS)
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests
 
-prove: module
+prove: deps module
 	$(TEST_NGINX_ENV) prove t/*.t $(if $(FALLBACK),t/fallback/selftest)
+
+# The Test::Nginx suite STRESS_RUNS times in a row while a busy loop per
+# core keeps every core loaded: the timing tests must hold there too.
+STRESS_RUNS ?= 5
+test-stress: deps module
+	@busy=; for i in $$(seq $$(nproc)); do \
+	    sh -c 'while :; do :; done' & busy="$$busy $$!"; done; \
+	trap "kill $$busy" EXIT; failed=0; \
+	for run in $$(seq $(STRESS_RUNS)); do \
+	    echo "test-stress: run $$run of $(STRESS_RUNS), $$(nproc) busy loops"; \
+	    $(TEST_NGINX_ENV) prove t/*.t || failed=$$((failed + 1)); \
+	done; \
+	echo "test-stress: $$failed of $(STRESS_RUNS) runs failed"; \
+	[ $$failed = 0 ]
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -149,4 +168,4 @@ uninstall:
 	    /usr/share/nginx/modules-available/mod-http-upstream-latency.conf
 
 clean:
-	rm -rf $(BUILD) t/servroot
+	rm -rf $(BUILD) t/servroot t/servroot_*

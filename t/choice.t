@@ -17,11 +17,11 @@ times.  Tolerance: at least 85 of 100 to the 2 ms backend.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.008; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.008; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(100, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -41,12 +41,12 @@ whole after 10 ms.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991;
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
              location / { echo 1991; echo_flush; echo_sleep 0.03; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.01; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.01; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(30, '/app') } }
  location = /app { proxy_pass http://app; proxy_buffering off; }"
@@ -65,12 +65,12 @@ The same backends as above: by the whole response, 1992 is faster.
 --- http_config
     upstream app {
         least_time last_byte;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991;
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
              location / { echo 1991; echo_flush; echo_sleep 0.03; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.01; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.01; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(30, '/app') } }
  location = /app { proxy_pass http://app; proxy_buffering off; }"
@@ -89,11 +89,11 @@ Weight is capacity: it counts against requests in flight, not latency.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992 weight=5;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 weight=5;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.010; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.010; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(50, '/app') } }
  location = /app { proxy_pass http://app; }"

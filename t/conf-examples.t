@@ -3,11 +3,13 @@ use strict;
 use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
+use lib 't/lib';
+use LatencyTest ();
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
 my ($module) = grep { m{/ngx_http_upstream_latency_module\.so$} }
                split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
-plan skip_all => 'TEST_NGINX_LOAD_MODULES does not name the module'
+LatencyTest::cannot_run('TEST_NGINX_LOAD_MODULES does not name the module')
     unless $module;
 
 my @examples = glob 'conf_examples/*.conf';

@@ -1,6 +1,20 @@
 # Every configuration mistake stops nginx with a message naming the
 # directive, the file and the line.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
+
+# Besides the message each block expects: an [emerg] line that names the
+# file and line.
+add_block_preprocessor(sub {
+    my ($block) = @_;
+    my $own = $block->error_log;
+    my @patterns = ref $own eq 'ARRAY' ? @$own
+                 : ref $own            ? $own
+                 :                       grep { length } split /\n+/, $own;
+    $block->set_value(error_log => [@patterns,
+                                    qr/\[emerg\] .* in \S+nginx\.conf:\d+$/]);
+});
 
 run_tests();
 
@@ -10,7 +24,7 @@ __DATA__
 --- http_config
     upstream app {
         least_time;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -23,7 +37,7 @@ qr/invalid number of arguments in "least_time" directive in \S+nginx\.conf:\d+/
 --- http_config
     upstream app {
         least_time first_byte;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -36,7 +50,7 @@ qr/invalid parameter "first_byte" of "least_time", expected "header" or "last_by
 --- http_config
     upstream app {
         least_time header slowest;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -49,7 +63,7 @@ invalid parameter "slowest" of "least_time", expected "inflight"
 --- http_config
     upstream app {
         least_time header inflight inflight;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -63,7 +77,7 @@ invalid number of arguments in "least_time" directive
     upstream app {
         least_time header;
         least_time last_byte;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -77,7 +91,7 @@ invalid number of arguments in "least_time" directive
     upstream app {
         least_conn;
         least_time header;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -93,7 +107,7 @@ refuses to be replaced silently.
     upstream app {
         least_time header;
         hash $request_uri;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -108,7 +122,7 @@ keepalive must come after the balancing method, as nginx documents.
     upstream app {
         keepalive 8;
         least_time header;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -134,7 +148,7 @@ keepalive must come after the balancing method, as nginx documents.
     upstream app {
         least_time header;
         upstream_latency_half_life 0;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -148,7 +162,7 @@ invalid value "0" of "upstream_latency_half_life", expected a time from 1ms to 2
     upstream app {
         least_time header;
         upstream_latency_half_life soon;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -161,7 +175,7 @@ invalid value "soon" of "upstream_latency_half_life"
 --- http_config
     upstream app {
         upstream_latency_half_life 2s;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -175,7 +189,7 @@ qr/"upstream_latency_half_life" needs "least_time" or "weighted_random" in the s
 "upstream_latency_zone 32k;
  upstream app {
      least_time header;
-" . join('', map { "server 127.0.0.1:" . (20000 + $_) . ";\n" } 1 .. 500) . "
+" . CORE::join('', map { "server 127.0.0.1:" . (20000 + $_) . ";\n" } 1 .. 500) . "
  }"
 --- config
 --- must_die
@@ -207,7 +221,7 @@ invalid size "1k" of "upstream_latency_zone", expected 32k to 1024m
 --- http_config
     upstream app {
         weighted_random three;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -220,7 +234,7 @@ qr/invalid parameter "three" of "weighted_random", expected "two" in \S+nginx\.c
 --- http_config
     upstream app {
         weighted_random two least_time=first_byte;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -233,7 +247,7 @@ invalid parameter "least_time=first_byte" of "weighted_random two", expected "le
 --- http_config
     upstream app {
         weighted_random two least_conn least_conn;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -247,7 +261,7 @@ invalid number of arguments in "weighted_random" directive
     upstream app {
         weighted_random;
         weighted_random two;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -261,7 +275,7 @@ invalid number of arguments in "weighted_random" directive
     upstream app {
         weighted_random two least_time=header;
         least_time header;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -275,7 +289,7 @@ invalid number of arguments in "weighted_random" directive
     upstream app {
         weighted_random;
         random two;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -310,7 +324,7 @@ invalid size "2000m" of "upstream_latency_zone", expected 32k to 1024m
     upstream app {
         least_time header;
         upstream_latency_half_life 25h;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -324,7 +338,7 @@ invalid value "25h" of "upstream_latency_half_life", expected a time from 1ms to
     upstream app {
         least_time header;
         upstream_latency_half_life 1s 2s;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -337,7 +351,7 @@ invalid number of arguments in "upstream_latency_half_life" directive
 --- http_config
     upstream app {
         least_time HEADER;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 --- config
 --- must_die
@@ -350,7 +364,7 @@ invalid parameter "HEADER" of "least_time", expected "header" or "last_byte"
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991 weight=0;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 weight=0;
     }
 --- config
 --- must_die
@@ -363,7 +377,7 @@ invalid parameter "weight=0"
 --- http_config
     upstream app {
         weighted_random two;
-        server 127.0.0.1:1991 fail_timeout=-1s;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 fail_timeout=-1s;
     }
 --- config
 --- must_die

@@ -1,57 +1,68 @@
 # Old estimates fade, so a peer that was slow is probed again; how often
-# depends on upstream_latency_half_life.
+# depends on upstream_latency_half_life.  Counted per second of the run,
+# which a loaded machine stretches, not per request.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
+
+# Body: "start T", one line per answering backend, "end T" (T in seconds).
+# Returns "probes per second of BACKEND in [LOW, HIGH]: yes" or "no (...)",
+# not counting the first request, which goes to the unmeasured backend.
+sub probe_rate {
+    my ($body, $backend, $low, $high) = @_;
+    my ($start, $end) = $body =~ /^start (\S+)\n.*^end (\S+)$/ms;
+    my $elapsed = $end - $start;
+    my $probes = () = $body =~ /^$backend$/mg;
+    my $rate = ($probes - 1) / $elapsed;
+    my $figures = sprintf '%d probes in %.2f s', $probes, $elapsed;
+    Test::More::diag("$backend: $figures");
+    my $verdict = $rate >= $low && $rate <= $high ? 'yes' : "no ($figures)";
+    return "probes per second of $backend in [$low, $high]: $verdict\n";
+}
 
 no_long_string();
 run_tests();
 
 __DATA__
 
-=== TEST 1: with a 50 ms half-life a 100 ms peer is probed every few hundred ms
-From 100 ms down to 2 ms * 1.125 takes log2(100 / 2.25) = 5.5 half-lives,
-about 270 ms; 400 requests of 2 ms take about a second.
+=== TEST 1: a 200 ms peer is probed about twice a second at a 50 ms half-life, not at 1 s
+Two upstreams, each a 2 ms and a 200 ms backend, take turns for 600
+requests (about 3 s idle, longer on a loaded machine).  At 50 ms a probe
+comes every log2(200 / 2.25) = 6.5 half-lives plus the probe itself,
+0.5 s: 2 a second; at most 2.8 if the fast one slows to 20 ms, at least
+1.5 if the probes take 300 ms.  At 1 s the same decay takes 6.5 s (3.2 s
+if the fast one is at 20 ms): at most 0.3 more probes a second (0.35
+seen with both cores busy), none in an idle run.  Without decay neither is probed again; with the half-life
+ignored, both would be probed alike.
 --- http_config
-    upstream app {
+    upstream fast_decay {
         least_time header;
         upstream_latency_half_life 50ms;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.1; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
---- config eval
-"location = /t { ${\ LatencyTest::requests(400, '/app') } }
- location = /app { proxy_pass http://app; }"
---- request
-GET /t
---- response_body_filters eval
-\&LatencyTest::tally
---- response_body_like eval
-LatencyTest::counts(1991 => [392, 398], 1992 => [2, 8])
---- timeout: 20
-
-
-
-=== TEST 2: with the default 1 s half-life the same peer is probed once
-The decay to 2 ms takes about 5.5 s, longer than the 400 requests.
---- http_config
-    upstream app {
+    upstream default_decay {
         least_time header;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_4;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_3;
     }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.1; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.2; echo slow-50ms; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_3; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_4; location / { echo_sleep 0.2; echo slow-1s; } }
 --- config eval
-"location = /t { ${\ LatencyTest::requests(400, '/app') } }
- location = /app { proxy_pass http://app; }"
+"location = /t { echo \"start \$msec\";
+                 ${\ LatencyTest::requests(300, '/fast_decay', '/default_decay') }
+                 echo \"end \$msec\"; }
+ location = /fast_decay { proxy_pass http://fast_decay; }
+ location = /default_decay { proxy_pass http://default_decay; }"
 --- request
 GET /t
 --- response_body_filters eval
-\&LatencyTest::tally
+sub { my $body = shift;
+      main::probe_rate($body, 'slow-50ms', 0.8, 5)
+      . main::probe_rate($body, 'slow-1s', 0, 0.6) }
 --- response_body
-1991: 399
-1992: 1
---- timeout: 20
+probes per second of slow-50ms in [0.8, 5]: yes
+probes per second of slow-1s in [0, 0.6]: yes
+--- timeout: 60

@@ -12,13 +12,13 @@ __DATA__
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991 down;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1993;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 down;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_3;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.005; echo 1992; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.005; echo 1993; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.005; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_3; location / { echo_sleep 0.005; echo 1993; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -36,11 +36,11 @@ The backup is faster, and still gets nothing.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992 backup;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 backup;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.01; echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.01; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -59,13 +59,13 @@ its first attempt.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991 down;
-        server 127.0.0.1:1999 max_fails=1 fail_timeout=30s;
-        server 127.0.0.1:1992 backup;
-        server 127.0.0.1:1993 backup;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 down;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_9 max_fails=1 fail_timeout=30s;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 backup;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_3 backup;
     }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo 1992; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.002; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_3; location / { echo_sleep 0.002; echo 1993; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
  location = /app { proxy_pass http://app; }"

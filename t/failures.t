@@ -14,10 +14,10 @@ tries 1999.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1999 max_fails=1 fail_timeout=30s;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_9 max_fails=1 fail_timeout=30s;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.005; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.005; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -40,10 +40,10 @@ round robin would try it for every other request.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1999 max_fails=0;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_9 max_fails=0;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.005; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.005; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -66,11 +66,11 @@ qr/upstream latency sample: header 10000\d{3}us or more/
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991; location / { return 500 "1991\n"; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.005; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { return 500 "1991\n"; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.005; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -90,11 +90,11 @@ GET /t
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991 max_fails=0;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 max_fails=0;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 1; echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.005; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 1; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.005; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app') } }
  location = /app { proxy_pass http://app; proxy_read_timeout 200ms; }"

@@ -16,13 +16,13 @@ first, 1991's request in flight has waited longer than 1992's 30 ms.
 --- http_config
     upstream app {
         least_time header inflight;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991;
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
              location /warm { echo_sleep 0.002; echo 1991; }
              location /hang { echo_sleep 1; echo 1991; } }
-    server { listen 127.0.0.1:1992;
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
              location / { echo_sleep 0.03; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app/warm') } echo_location /bar;
@@ -46,13 +46,13 @@ it takes every request while 2 ms * (1 + active) is below 1992's 30 ms.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991;
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
              location /warm { echo_sleep 0.002; echo 1991; }
              location /hang { echo_sleep 1; echo 1991; } }
-    server { listen 127.0.0.1:1992;
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
              location / { echo_sleep 0.03; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app/warm') } echo_location /bar;

@@ -1,5 +1,7 @@
 # least_time serves every module built on nginx's upstream peer interface.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
 
 no_long_string();
 run_tests();
@@ -10,18 +12,18 @@ __DATA__
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991 http2; location / { echo 1991; } }
-    server { listen 127.0.0.1:1992 http2; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1 http2; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2 http2; location / { echo 1992; } }
 --- config
     location = /t { grpc_pass grpc://app; }
 --- request
 GET /t
 --- response_body_like: ^199[12]$
---- error_log
-least time peer 127.0.0.1:199
+--- error_log eval
+qr/least time peer 127\.0\.0\.1:\d+/
 --- no_error_log
 [error]
 
@@ -33,9 +35,9 @@ choice and the failed attempt are the module's.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config
     location = /t { fastcgi_pass app; }
 --- request
@@ -51,9 +53,9 @@ GET /t
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config
     location = /t { uwsgi_pass app; }
 --- request
@@ -69,9 +71,9 @@ upstream latency sample
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config
     location = /t { scgi_pass app; }
 --- request

@@ -6,6 +6,16 @@ use lib 't/lib';
 use LatencyTest;
 use JSON::PP;
 
+LatencyTest::file_ports(3);    # backend N on $TEST_NGINX_FILE_PORT_N answers 199N
+
+# The label (199N) of the backend at "127.0.0.1:port".
+sub label {
+    my ($address) = @_;
+    my ($n) = grep { $address eq '127.0.0.1:' . $ENV{"TEST_NGINX_FILE_PORT_$_"} }
+              1 .. 3;
+    return defined $n ? 1990 + $n : $address;
+}
+
 no_shuffle();
 no_long_string();
 run_tests();
@@ -16,11 +26,11 @@ __DATA__
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
     }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.3; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_2; location / { echo_sleep 0.3; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -35,16 +45,18 @@ GET /t
 
 
 === TEST 2: after a reload that adds 1993, 1992 is still known to be slow
+1992 gets none of the 10 requests (forgotten, it would be tried first, as
+1993 is); 1991 and 1993 answer in 2 ms, how they share is not the point.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1993;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
     }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.3; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_2; location / { echo_sleep 0.3; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_3; location / { echo_sleep 0.002; echo 1993; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -53,47 +65,58 @@ GET /t
 --- response_body_filters eval
 \&LatencyTest::tally
 --- response_body_like eval
-LatencyTest::counts(1991 => [1, 9], 1993 => [1, 9])
+LatencyTest::counts(1991 => [0, 9], 1993 => [1, 10])
 --- error_log
 3 peers in
 2 kept from the previous configuration
 
 
 
-=== TEST 3: a reload that removes 1992 drops its statistics
-The two remaining servers answer in about 2 ms: which one takes the four
-requests depends on their averages; 1992 gets none.
+=== TEST 3: a reload that removes 1992 drops it from the table
+The new table holds 1991 and 1993, both kept; the status no longer lists
+1992.  (TEST 4 shows that its average is gone.)
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1993;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_3; location / { echo_sleep 0.002; echo 1993; } }
 --- config eval
-"location = /t { ${\ LatencyTest::requests(4, '/app') } }
- location = /app { proxy_pass http://app; }"
+"location = /t { ${\ LatencyTest::requests(4, '/app') }
+                 echo_location /upstreams; }
+ location = /app { proxy_pass http://app; }
+ location = /upstreams { upstream_latency_status; }"
 --- request
 GET /t
 --- response_body_filters eval
-\&LatencyTest::tally
---- response_body_like eval
-LatencyTest::counts(1991 => [0, 4], 1993 => [0, 4])
+sub { my @lines = split /\n/, shift;
+      my $status = JSON::PP::decode_json(pop @lines);
+      "answers: " . @lines . "\nin the status: "
+      . CORE::join(' ', map { main::label($_->{server}) }
+                        @{ $status->{upstreams}[0]{peers} }) . "\n" }
+--- response_body
+answers: 4
+in the status: 1991 1993
+--- error_log
+2 peers in
+2 kept from the previous configuration
 
 
 
 === TEST 4: 1992 added back is a new peer and is probed again
+Had it kept its 300 ms average, it would get none of the 10 requests.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1993;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
     }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.3; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_2; location / { echo_sleep 0.3; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_3; location / { echo_sleep 0.002; echo 1993; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -102,7 +125,7 @@ GET /t
 --- response_body_filters eval
 \&LatencyTest::tally
 --- response_body_like eval
-LatencyTest::counts(1991 => [1, 8], 1992 => [1, 1], 1993 => [1, 8])
+LatencyTest::counts(1991 => [0, 9], 1992 => [1, 1], 1993 => [0, 9])
 
 
 
@@ -111,15 +134,15 @@ LatencyTest::counts(1991 => [1, 8], 1992 => [1, 1], 1993 => [1, 8])
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1993;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
     }
 --- config
     location = /upstreams { upstream_latency_status; }
 --- request
 GET /upstreams
 --- response_body_filters eval
-sub { my ($peer) = grep { $_->{server} eq '127.0.0.1:1991' }
+sub { my ($peer) = grep { main::label($_->{server}) == 1991 }
                    @{ JSON::PP::decode_json(shift)->{upstreams}[0]{peers} };
       "1991 requests at least 9: " . ($peer->{requests} >= 9 ? "yes\n" : "no ($peer->{requests})\n") }
 --- response_body

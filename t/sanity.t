@@ -1,5 +1,7 @@
 # least_time is accepted in its three forms and proxies requests.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
 
 no_long_string();
 run_tests();
@@ -10,19 +12,18 @@ __DATA__
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo 1992; } }
 --- config
     location = /t { proxy_pass http://app; }
 --- request
 GET /t
 --- response_body_like: ^199[12]$
---- error_log
-get least time peer, try: 2
-least time peer 127.0.0.1:199
+--- error_log eval
+['get least time peer, try: 2', qr/least time peer 127\.0\.0\.1:\d+/]
 --- no_error_log
 [error]
 
@@ -32,18 +33,18 @@ least time peer 127.0.0.1:199
 --- http_config
     upstream app {
         least_time last_byte inflight;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo 1992; } }
 --- config
     location = /t { proxy_pass http://app; }
 --- request
 GET /t
 --- response_body_like: ^199[12]$
 --- error_log eval
-[qr/least time peer 127\.0\.0\.1:199[12], score 0\.000ms of 2/,
+[qr/least time peer 127\.0\.0\.1:\d+, score 0\.000ms of 2/,
  qr/upstream latency sample: header \d+us, response \d+us$/m]
 --- no_error_log
 [error]
@@ -54,9 +55,9 @@ GET /t
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config
     location = /t { proxy_pass http://app; }
 --- request
@@ -76,18 +77,18 @@ GET /t
     upstream app {
         zone app 64k;
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo 1992; } }
 --- config
     location = /t { proxy_pass http://app; }
 --- request
 GET /t
 --- response_body_like: ^199[12]$
---- error_log
-least time peer 127.0.0.1:199
-upstream latency zone "upstream_latency": 2 peers
+--- error_log eval
+[qr/least time peer 127\.0\.0\.1:\d+/,
+ 'upstream latency zone "upstream_latency": 2 peers']
 --- no_error_log
 [error]

@@ -17,19 +17,19 @@ so each worker would probe it once if each kept its own statistics.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.3; echo slow; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.3; echo slow; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo fast; } }
     server {
-        listen 127.0.0.1:1990 reuseport;
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_10 reuseport;
         location / { echo -n "$pid "; echo_location /app; }
         location /app { proxy_pass http://app; }
     }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(40, '/front') } }
- location = /front { proxy_pass http://127.0.0.1:1990/; }"
+ location = /front { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_10/; }"
 --- request
 GET /t
 --- response_body_filters eval

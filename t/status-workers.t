@@ -16,18 +16,18 @@ As in shared.t, new connections to the front spread over both workers.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
     server {
-        listen 127.0.0.1:1990 reuseport;
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_10 reuseport;
         location / { echo -n "$pid "; echo_location /app; }
         location /app { proxy_pass http://app; }
     }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(40, '/front') }
                  echo_location /upstreams 'format=json'; }
- location = /front { proxy_pass http://127.0.0.1:1990/; }
+ location = /front { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_10/; }
  location = /upstreams { upstream_latency_status; }"
 --- request
 GET /t

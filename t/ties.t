@@ -14,13 +14,13 @@ gets 20 of 60, plus or minus 6.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1993;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_3;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.02; echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.02; echo 1992; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.02; echo 1993; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.02; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.02; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_3; location / { echo_sleep 0.02; echo 1993; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(60, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -39,11 +39,11 @@ Weights 2 and 1: 40 and 20 of 60, plus or minus 6.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991 weight=2;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 weight=2;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.02; echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.02; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.02; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.02; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(60, '/app') } }
  location = /app { proxy_pass http://app; }"

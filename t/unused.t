@@ -1,5 +1,7 @@
 # Loaded but not used, the module stays out of the way.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
 
 run_tests();
 
@@ -8,11 +10,11 @@ __DATA__
 === TEST 1: an upstream without least_time is balanced by nginx alone
 --- http_config
     upstream app {
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo 1992; } }
 --- config
     location = /t { proxy_pass http://app; }
 --- request
@@ -29,11 +31,11 @@ upstream latency
 --- http_config
     upstream app {
         least_conn;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo 1992; } }
 --- config
     location = /t { proxy_pass http://app; }
 --- request

@@ -3,59 +3,79 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
 
+# Body: the label of each draw's backend, one a line, in order.  Whether
+# $label took a number of draws in [$low, $high], and followed itself a
+# number of times in [$pairs_low, $pairs_high]: independent draws of
+# probability p repeat about n p^2 times; nginx's weighted round robin
+# spreads a server's turns and never repeats one of weight 1 of 4.
+sub draws {
+    my ($body, $label, $low, $high, $pairs_low, $pairs_high) = @_;
+    my @draws = grep { /\S/ } split /\n/, $body;
+    my $count = grep { $_ eq $label } @draws;
+    my $pairs = grep { $draws[$_] eq $label && $draws[$_ - 1] eq $label }
+                1 .. $#draws;
+    my $in = sub { $_[0] >= $_[1] && $_[0] <= $_[2] ? 'yes' : "no ($_[0])" };
+    return "$label: " . $in->($count, $low, $high) . "\n"
+         . "$label after $label: " . $in->($pairs, $pairs_low, $pairs_high) . "\n";
+}
+
 no_long_string();
 run_tests();
 
 __DATA__
 
-=== TEST 1: requests are shared by weight
-Weights 1 and 3 over 2000 requests: 500 and 1500 expected, binomial
-sigma 19; tolerance 100 (5 sigma).
+=== TEST 1: requests are drawn at random by weight, not in turns
+Weights 1 and 3 over 2000 requests: 500 to 1991 expected, binomial
+sigma 19; tolerance 100 (5 sigma).  1991 follows itself about 2000 / 16
+= 125 times (sigma 13; tolerance 55); weighted round robin: never.
 --- http_config
     upstream app {
         weighted_random;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992 weight=3;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 weight=3;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(2000, '/app') } }
  location = /app { proxy_pass http://app; }"
 --- request
 GET /t
 --- response_body_filters eval
-\&LatencyTest::tally
---- response_body_like eval
-LatencyTest::counts(1991 => [400, 600], 1992 => [1400, 1600])
+sub { main::draws(shift, 1991, 400, 600, 70, 180) }
+--- response_body
+1991: yes
+1991 after 1991: yes
 --- timeout: 30
 
 
 
 === TEST 2: plain weighted_random does not look at latency
 The 50 ms backend gets its quarter: 50 of 200 expected, sigma 6;
-tolerance 30.
+tolerance 30.  It follows itself about 200 / 16 = 12 times (sigma 4);
+weighted round robin: never.
 --- http_config
     upstream app {
         weighted_random;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1993;
-        server 127.0.0.1:1994;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_3;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_4;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo fast; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo fast; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo fast; } }
-    server { listen 127.0.0.1:1994; location / { echo_sleep 0.05; echo slow; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_3; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_4; location / { echo_sleep 0.05; echo slow; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(200, '/app') } }
  location = /app { proxy_pass http://app; }"
 --- request
 GET /t
 --- response_body_filters eval
-\&LatencyTest::tally
---- response_body_like eval
-LatencyTest::counts(fast => [120, 180], slow => [20, 80])
+sub { main::draws(shift, 'slow', 20, 80, 2, 30) }
+--- response_body
+slow: yes
+slow after slow: yes
 --- timeout: 30
 
 
@@ -66,15 +86,15 @@ wins only while unmeasured.
 --- http_config
     upstream app {
         weighted_random two least_time=header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1993;
-        server 127.0.0.1:1994;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_3;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_4;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo fast; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo fast; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo fast; } }
-    server { listen 127.0.0.1:1994; location / { echo_sleep 0.05; echo slow; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_3; location / { echo_sleep 0.002; echo fast; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_4; location / { echo_sleep 0.05; echo slow; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(200, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -85,7 +105,7 @@ GET /t
 --- response_body_like eval
 LatencyTest::counts(fast => [198, 200], slow => [0, 2])
 --- error_log eval
-qr/weighted random two: 127\.0\.0\.1:199\d [\d.]+, 127\.0\.0\.1:199\d [\d.]+/
+qr/weighted random two: 127\.0\.0\.1:\d+ [\d.]+, 127\.0\.0\.1:\d+ [\d.]+/
 --- timeout: 10
 
 
@@ -96,11 +116,11 @@ waits there, 1992 has fewer active requests and wins every draw.
 --- http_config
     upstream app {
         weighted_random two;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 1; echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 1; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.002; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::parallel_requests(6, '/app', 0.02) } }
  location = /app { proxy_pass http://app; }"
@@ -120,14 +140,14 @@ its first attempt; the backups take every request, by weight.
 --- http_config
     upstream app {
         weighted_random two least_time=header;
-        server 127.0.0.1:1991 down;
-        server 127.0.0.1:1999 max_fails=1 fail_timeout=30s;
-        server 127.0.0.1:1992 backup;
-        server 127.0.0.1:1993 backup;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 down;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_9 max_fails=1 fail_timeout=30s;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 backup;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_3 backup;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo 1992; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.002; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_3; location / { echo_sleep 0.002; echo 1993; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -145,15 +165,17 @@ connect() failed
 
 === TEST 6: a retry draws among the peers not yet tried
 Both 1998 and 1999 refuse connections (max_fails=0 keeps them in the
-draw); every request still reaches 1991 within its three tries.
+draw); every request still reaches 1991 within its three tries.  A retry
+that could draw a server already tried would fail about a third of the
+requests ((2/3)^3 of three tries to refused ones).
 --- http_config
     upstream app {
         weighted_random;
-        server 127.0.0.1:1998 max_fails=0;
-        server 127.0.0.1:1999 max_fails=0;
-        server 127.0.0.1:1991;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_8 max_fails=0;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_9 max_fails=0;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -170,12 +192,12 @@ GET /t
 --- http_config
     upstream app {
         weighted_random two least_time=header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
         keepalive 8;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app') } }
  location = /app {

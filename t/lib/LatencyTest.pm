@@ -1,17 +1,86 @@
 # Helpers for the Test::Nginx suites: many requests from one location, and
-# counting which backend answered them.
+# counting which backend answered them.  Loaded after Test::Nginx::Socket
+# (upstream's or t/fallback's), it also makes every block fail on a worse
+# line than [error] in the error log; see fail_on_alerts.
 package LatencyTest;
 
 use strict;
 use warnings;
 
 use Exporter 'import';
+use IO::Socket::INET;
 our @EXPORT = qw(requests parallel_requests tally counts);
 
-# $n requests to $uri, one after another (echo module subrequests).
+# A block preprocessor: the block's --- no_error_log gets [alert], [crit]
+# and [emerg] (a worker that died on a signal, a failed allocation, a
+# rejected configuration), except a level its --- error_log or
+# --- grep_error_log expects (or its --- no_error_log already names), and
+# [emerg] when it has --- must_die.
+sub fail_on_alerts {
+    my ($block) = @_;
+    my $named = join "\n", map { ref eq 'ARRAY' ? @$_ : $_ }
+        grep { defined } map { scalar $block->$_ }
+        qw(error_log grep_error_log no_error_log);
+    my @levels = grep { $named !~ /\b$_\b/ } qw(alert crit emerg);
+    @levels = grep { $_ ne 'emerg' } @levels if defined $block->must_die;
+    return unless @levels;
+
+    my $own = $block->no_error_log;
+    my @patterns = !defined $own      ? ()
+                 : ref $own eq 'ARRAY' ? @$own
+                 : ref $own            ? $own
+                 :                       grep { length } split /\n+/, $own;
+    $block->set_value(no_error_log => [@patterns, map { "[$_]" } @levels]);
+}
+
+Test::Nginx::Socket::add_block_preprocessor(\&fail_on_alerts)
+    if defined &Test::Nginx::Socket::add_block_preprocessor;
+
+# Ends a test file that cannot run here.  Under make (LATENCY_TEST_STRICT=1)
+# that is an error which stops the run; run by hand, a skip, said loudly.
+sub cannot_run {
+    my ($reason) = @_;
+    Test::More::BAIL_OUT("$0 cannot run: $reason") if $ENV{LATENCY_TEST_STRICT};
+    my $line = '*' x 72;
+    Test::More::diag("$line\n$0 SKIPPED: $reason\n"
+                     . "(make prove and make test fail on this)\n$line");
+    Test::More::plan(skip_all => $reason);
+}
+
+# Stops the file (cannot_run) unless each program in @paths is installed.
+sub require_programs {
+    -x or cannot_run("$_ is missing (make deps installs it)") for @_;
+}
+
+# $n distinct ports free on 127.0.0.1 now (not the Test::Nginx server's),
+# from the range of upstream Test::Nginx's random ports.
+sub free_ports {
+    my ($n) = @_;
+    my %ports;
+    for (1 .. 1000) {
+        return keys %ports if keys %ports == $n;
+        my $port = 1988 + int rand(65535 - 1988);
+        next if $port == ($Test::Nginx::Util::ServerPort // 0);
+        IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                              Listen => 1) or next;
+        $ports{$port} = 1;
+    }
+    die "LatencyTest: no $n free ports\n";
+}
+
+# Sets $TEST_NGINX_FILE_PORT_1 to _$n to free ports that, unlike
+# $TEST_NGINX_RAND_PORT_N, stay the same for every block of the file (as
+# the backends of a test that reloads nginx between blocks must).
+sub file_ports {
+    my @ports = free_ports(shift);
+    $ENV{"TEST_NGINX_FILE_PORT_$_"} = $ports[$_ - 1] for 1 .. @ports;
+}
+
+# $n requests to each of @uris in turn, one after another (echo module
+# subrequests).
 sub requests {
-    my ($n, $uri) = @_;
-    return "echo_location $uri;\n" x $n;
+    my ($n, @uris) = @_;
+    return join('', map { "echo_location $_;\n" } @uris) x $n;
 }
 
 # $n requests to $uri, one started every $gap seconds, run concurrently.

@@ -23,12 +23,15 @@ sub missing {
 
 # Starts nginx (master and $workers workers, or with master => 0 a single
 # process, in the foreground as our child) with $http as the body of its
-# http block; waits until $port answers.
+# http block; waits until $port answers.  stop() fails a test for each
+# [alert], [crit] or [emerg] line in the error log that does not match
+# $args{expected_alerts} (a regexp).
 sub start {
     my ($class, %args) = @_;
     my $self = bless { prefix => tempdir(CLEANUP => 1), pid => 0,
                        workers => $args{workers} || 1,
-                       master => $args{master} // 1 }, $class;
+                       master => $args{master} // 1,
+                       expected_alerts => $args{expected_alerts} }, $class;
     my $prefix = $self->{prefix};
     mkdir "$prefix/$_" for qw(logs temp);
     $self->write_conf($args{http});
@@ -110,15 +113,20 @@ sub worker_pids {
     return sort { $a <=> $b } @pids;
 }
 
+# True once our nginx runs, has written its pid file (so it has bound every
+# listening socket: a port another server holds makes it exit with a bind()
+# error) and $port answers; false if it exited, or after $seconds.
 sub wait_for_port {
     my ($self, $port, $seconds) = @_;
     for (1 .. $seconds * 10) {
-        return 1 if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                          Timeout => 1);
         if (waitpid($self->{pid}, WNOHANG) == $self->{pid}) {
             $self->{pid} = 0;
             return 0;
         }
+        return 1 if read_file("$self->{prefix}/logs/nginx.pid")
+                        =~ /^$self->{pid}$/m
+                    && IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                             Timeout => 1);
         sleep 0.1;
     }
     return 0;
@@ -126,20 +134,39 @@ sub wait_for_port {
 
 sub error_log { read_file("$_[0]{prefix}/logs/error.log") }
 
+# Stops nginx and checks its error log (one test).
 sub stop {
     my ($self) = @_;
-    my $pid = $self->{pid} or return;
+    $self->kill_nginx or return;
+    my $expected = $self->{expected_alerts};
+    my @alerts = grep { !($expected && /$expected/) }
+                 $self->error_log =~ /^.*\[(?:alert|crit|emerg)\].*$/mg;
+    Test::More::is(join("\n", @alerts), '',
+                   'no unexpected [alert], [crit] or [emerg] in the error log');
+}
+
+# Stops nginx if it runs; false if it did not.
+sub kill_nginx {
+    my ($self) = @_;
+    my $pid = $self->{pid} or return 0;
     $self->{pid} = 0;
     kill TERM => $pid;
     for (1 .. 100) {
-        return if waitpid($pid, WNOHANG) == $pid;
+        return 1 if waitpid($pid, WNOHANG) == $pid;
         sleep 0.1;
     }
     kill KILL => $pid;
     waitpid $pid, 0;
+    return 1;
 }
 
-sub DESTROY { $_[0]->stop }
+# A test that ends without stop() (it died, or forgot) does not check the
+# log, and says so.
+sub DESTROY {
+    my ($self) = @_;
+    warn "OwnNginx: stop() not called, error log not checked\n"
+        if $self->kill_nginx;
+}
 
 sub read_file {
     open my $fh, '<', shift or return '';

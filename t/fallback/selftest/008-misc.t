@@ -63,6 +63,19 @@ run
 
 
 
+=== TEST 4b: the block's random ports in the expected response_body
+--- config
+    location = /t { proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/u; }
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location = /u { echo "backend $server_port"; }
+    }
+--- response_body
+backend $TEST_NGINX_RAND_PORT_1
+
+
+
 === TEST 5: server_name section and init
 --- config
     location = /t { echo "$server_name"; }

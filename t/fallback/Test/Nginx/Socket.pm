@@ -71,7 +71,13 @@ our (@EnvToNginx, @BlockPreprocessors, @CleanupHandlers, @ResponseBodyChecks);
 
 sub run_test ($);
 
-our $ServRoot   = $ENV{TEST_NGINX_SERVROOT} || File::Spec->rel2abs('t/servroot');
+# TEST_NGINX_RANDOMIZE (for prove -jN): a free server port and a server root
+# of its own for this file, t/servroot_PORT, removed at the end.
+our $Randomize = $ENV{TEST_NGINX_RANDOMIZE};
+$ServerPort = $ServerPortForClient = free_port('TEST_NGINX_RANDOMIZE', {})
+    if $Randomize;
+our $ServRoot = $Randomize ? File::Spec->rel2abs("t/servroot_$ServerPort")
+              : $ENV{TEST_NGINX_SERVROOT} || File::Spec->rel2abs('t/servroot');
 $ENV{TEST_NGINX_SERVER_ROOT} = $ServRoot;
 our $LogDir     = "$ServRoot/logs";
 our $ErrLogFile = "$LogDir/error.log";
@@ -81,8 +87,8 @@ our $ConfDir    = "$ServRoot/conf";
 our $ConfFile   = "$ConfDir/nginx.conf";
 our $PidFile    = "$LogDir/nginx.pid";
 
-# Run-time state.
-our ($NginxVersion, $PrevConfig, $ConfigVersion);
+# Run-time state; $RandPorts: the block's $TEST_NGINX_RAND_PORT_N values.
+our ($NginxVersion, $PrevConfig, $ConfigVersion, $RandPorts);
 our $ErrLogFilePos = 0;
 our $FirstTime = 1;
 
@@ -91,7 +97,7 @@ our $FirstTime = 1;
 for my $var (qw(NginxBinary ServerAddr ServerName ServerPort
                 ServerPortForClient RepeatEach NoLongString UseHup ServRoot
                 LogDir ErrLogFile AccLogFile HtmlDir ConfDir ConfFile PidFile
-                NginxVersion Timeout))
+                NginxVersion Timeout RandPorts))
 {
     no strict 'refs';
     *{"Test::Nginx::Util::$var"} = \${"Test::Nginx::Socket::$var"};
@@ -229,7 +235,7 @@ sub free_port {
     my ($name, $taken) = @_;
     my %used = ($ServerPort => 1, map { $_ => 1 } grep { defined } values %$taken);
     for (1 .. 1000) {
-        my $port = 1985 + int rand(65535 - 1985);
+        my $port = 1988 + int rand(65535 - 1988);
         next if $used{$port};
         my $s = IO::Socket::INET->new(LocalAddr => $ServerAddr,
                                       LocalPort => $port, Proto => 'tcp',
@@ -282,6 +288,7 @@ sub run_test ($) {
     $FirstTime = 0;
 
     my %rand_ports;
+    $RandPorts = \%rand_ports;
     my $config = expand_env(scalar $block->config, $name, \%rand_ports);
 
     local $LogLevel = $block->log_level || $LogLevel;
@@ -714,10 +721,15 @@ sub run_must_die {
             close $log;
         }
 
-        my $exit_code = $status >> 8;
+        my ($exit_code, $coredump) = ($status >> 8, $status & 128);
+        # Through the shell, nginx killed by signal N exits with 128 + N:
+        # counted as a core dump, as upstream does.
+        if ($status > (128 << 8)) {
+            ($exit_code, $coredump) = ($exit_code >> 8, $exit_code & 128);
+        }
         if ($status == -1) {
             Test::More::fail("$name - failed to execute the nginx command line");
-        } elsif ($status & 128) {
+        } elsif ($coredump) {
             Test::More::fail("$name - nginx core dumped");
         } elsif (looks_like_number($must_die)) {
             Test::More::is($must_die, $exit_code,
@@ -788,8 +800,11 @@ sub wait_until_not_listening {
     my @pids = @_;
     for (1 .. 200) {
         my @serving = grep {
-            open my $in, '<', "/proc/$_/cmdline";
-            my $cmd = $in ? do { local $/; <$in> } // '' : '';
+            my $cmd = '';
+            if (open my $in, '<', "/proc/$_/cmdline") {
+                local $/;
+                $cmd = <$in> // '';
+            }
             $cmd =~ /^nginx: worker process\0*$/;
         } @pids;
         return unless @serving;
@@ -822,6 +837,7 @@ END {
     if (!$ENV{TEST_NGINX_NO_CLEAN} && !$NoNginxManager && defined $PidFile) {
         my $pid = running_pid();
         stop_nginx($pid, 'END') if $pid;
+        remove_tree($ServRoot) if $Randomize && $ServRoot =~ m{/t/servroot_\d+$};
     }
     $? = $status;
 }
@@ -1310,6 +1326,7 @@ sub check_response_body {
         if (defined $expected && !ref $expected) {
             $expected =~ s/\$ServerPort\b/$ServerPort/g;
             $expected =~ s/\$ServerPortForClient\b/$ServerPortForClient/g;
+            $expected = expand_env($expected, $name, $RandPorts);
         }
         my $desc = "$name - response_body - ";
         if (ref $expected) {
@@ -1405,6 +1422,7 @@ sub check_error_log {
         my $expected = $block->grep_error_log_out;
         bail_out("$name - No --- grep_error_log_out defined but "
                  . "--- grep_error_log is defined") unless defined $expected;
+        $expected = expand_env($expected, $name, $RandPorts) unless ref $expected;
         $expected = $expected->[$rep] if ref $expected eq 'ARRAY';
         my $out = '';
         for my $line (@$lines) {
@@ -1508,6 +1526,6 @@ F<t/servroot/conf/nginx.conf>, subtest counts) for plain HTTP/1.x.
 Not implemented: HTTP/2 and HTTP/3, curl, stap, valgrind, rr, check-leak
 and benchmark modes, the embedded TCP/UDP servers (tcp_*/udp_* sections),
 shutdown_error_log, charset, skip_openssl, skip_slave, todo_nginx,
-TEST_NGINX_RANDOMIZE and TEST_NGINX_IGNORE_MISSING_DIRECTIVES.
+and TEST_NGINX_IGNORE_MISSING_DIRECTIVES.
 
 =cut
