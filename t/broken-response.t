@@ -2,16 +2,19 @@
 # slow and in "fails", like a refused connection, never as a fast response.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
+use LatencyTest;
 use RawBackend;
 
-# 1993: a header promising 100000 bytes, 10 of them, and the close
-RawBackend::start(port => 1993, response =>
+LatencyTest::file_ports(3);
+
+# 1: a header promising 100000 bytes, 10 of them, and the close
+RawBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_1}, response =>
     "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789");
-# 1994: a chunked body cut off after its first chunk
-RawBackend::start(port => 1994, response =>
+# 2: a chunked body cut off after its first chunk
+RawBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_2}, response =>
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
-# 1995: a header, then nothing for longer than proxy_read_timeout
-RawBackend::start(port => 1995, hold => 3, response =>
+# 3: a header, then nothing for longer than proxy_read_timeout
+RawBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_3}, hold => 3, response =>
     "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc");
 
 no_long_string();
@@ -26,7 +29,7 @@ last_byte sent it the traffic.
 --- http_config
     upstream app {
         least_time last_byte;
-        server 127.0.0.1:1993;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
     }
 --- config
     location = /t { proxy_pass http://app; }
@@ -36,9 +39,6 @@ GET /t HTTP/1.0
 --- error_log
 upstream latency sample: header 10000000us or more, response 10000000us or more
 upstream prematurely closed connection
---- no_error_log
-[crit]
-[alert]
 
 
 
@@ -46,7 +46,7 @@ upstream prematurely closed connection
 --- http_config
     upstream app {
         least_time last_byte;
-        server 127.0.0.1:1994;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
     }
 --- config
     location = /t { proxy_pass http://app; }
@@ -56,9 +56,6 @@ GET /t HTTP/1.0
 --- error_log
 upstream latency sample: header 10000000us or more, response 10000000us or more
 upstream prematurely closed connection
---- no_error_log
-[crit]
-[alert]
 
 
 
@@ -66,7 +63,7 @@ upstream prematurely closed connection
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1995;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
     }
 --- config
     location = /t { proxy_pass http://app; proxy_read_timeout 300ms; }
@@ -76,9 +73,6 @@ GET /t HTTP/1.0
 --- error_log
 upstream latency sample: header 10000000us or more, response 10000000us or more
 upstream timed out
---- no_error_log
-[crit]
-[alert]
 
 
 
@@ -86,7 +80,7 @@ upstream timed out
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1995;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
     }
 --- config
     location = /t {
@@ -100,23 +94,21 @@ GET /t HTTP/1.0
 --- error_log
 upstream latency sample: header 10000000us or more, response 10000000us or more
 upstream timed out
---- no_error_log
-[crit]
-[alert]
 
 
 
 === TEST 5: a server breaking its bodies off loses the traffic
-1993 breaks every body off at once, 1991 answers whole in 20 ms.  Of 12
-requests under least_time last_byte, 1993 gets the first of a tie at most
-(it took nearly all before), and it is counted in "fails".
+The first server breaks every body off at once, the second answers whole
+in 20 ms.  Of 12 requests under least_time last_byte, the breaking one gets
+the first of a tie at most (it took nearly all before), and it is counted
+in "fails".
 --- http_config
     upstream app {
         least_time last_byte;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1993;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.02; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.02; echo 1991; } }
 --- config
     location = /t { proxy_pass http://app; }
     location = /upstreams { upstream_latency_status; }
@@ -124,8 +116,5 @@ requests under least_time last_byte, 1993 gets the first of a tie at most
 [("GET /t HTTP/1.0") x 12, "GET /upstreams"]
 --- response_body_like eval
 [(qr/^(?:1991\n|0123456789)$/) x 12,
- qr/"server":"127\.0\.0\.1:1993",(?:(?!"server").)*"requests":1,
+ qr/"server":"127\.0\.0\.1:$ENV{TEST_NGINX_FILE_PORT_1}",(?:(?!"server").)*"requests":1,
      (?:(?!"server").)*"fails":1,/sx]
---- no_error_log
-[crit]
-[alert]

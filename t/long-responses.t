@@ -18,14 +18,14 @@ and takes them (at least 8 of 10: noise may make a few ties).
 --- http_config
     upstream app {
         least_time last_byte inflight;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991;
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
              location /fast { echo_sleep 0.001; echo 1991; }
              location /stream { echo stream; echo_flush; echo_sleep 3;
                                 echo stream; } }
-    server { listen 127.0.0.1:1992;
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
              location /fast { echo_sleep 0.01; echo 1992; }
              location /stream { echo stream; echo_flush; echo_sleep 3;
                                 echo stream; } }
@@ -45,6 +45,3 @@ GET /t
 --- response_body_like eval
 LatencyTest::counts(1991 => [11, 14], 1992 => [0, 3], stream => [2, 2])
 --- timeout: 10
---- no_error_log
-[crit]
-[alert]

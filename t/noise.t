@@ -21,13 +21,13 @@ Tolerance: 30 of 60 each, +- 15.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo 1992; } }
 --- config eval
-"location = /t { ${\ join 'echo_sleep 0.04;', ('echo_location /app;') x 60 } }
+"location = /t { ${\ CORE::join 'echo_sleep 0.04;', ('echo_location /app;') x 60 } }
  location = /app { proxy_pass http://app; }"
 --- request
 GET /t
@@ -36,9 +36,6 @@ GET /t
 --- response_body_like eval
 LatencyTest::counts(1991 => [15, 45], 1992 => [15, 45])
 --- timeout: 10
---- no_error_log
-[crit]
-[alert]
 
 
 
@@ -50,14 +47,14 @@ Tolerance: 30 of 60 each, +- 15.
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
-    server { listen 127.0.0.1:1991;
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
              location / { echo 1991; echo_flush; echo_sleep 0.03; } }
-    server { listen 127.0.0.1:1992; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo 1992; } }
 --- config eval
-"location = /t { ${\ join 'echo_sleep 0.04;', ('echo_location /app;') x 60 } }
+"location = /t { ${\ CORE::join 'echo_sleep 0.04;', ('echo_location /app;') x 60 } }
  location = /app { proxy_pass http://app; }"
 --- request
 GET /t
@@ -66,9 +63,6 @@ GET /t
 --- response_body_like eval
 LatencyTest::counts(1991 => [15, 45], 1992 => [15, 45])
 --- timeout: 10
---- no_error_log
-[crit]
-[alert]
 
 
 
@@ -78,15 +72,15 @@ and then at most its decay probes, 1 or 2 of 60 (nginx 1.31 sends it 6%).
 --- http_config
     upstream app {
         least_time header;
-        server 127.0.0.1:1991;
-        server 127.0.0.1:1992;
-        server 127.0.0.1:1993;
-        server 127.0.0.1:1994;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_3;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_4;
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.002; echo 1992; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
-    server { listen 127.0.0.1:1994; location / { echo_sleep 0.012; echo 1994; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.002; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_3; location / { echo_sleep 0.002; echo 1993; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_4; location / { echo_sleep 0.012; echo 1994; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(60, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -98,6 +92,3 @@ GET /t
 LatencyTest::counts(1991 => [1, 58], 1992 => [1, 58], 1993 => [1, 58],
                     1994 => [1, 2])
 --- timeout: 10
---- no_error_log
-[crit]
-[alert]

@@ -10,35 +10,39 @@ use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep);
 use lib 't/lib';
+use LatencyTest;
 use OwnNginx;
 
 plan skip_all => OwnNginx::missing() if OwnNginx::missing();
 $SIG{ALRM} = sub { die "single-process.t: out of time\n" };
 alarm 60;
 
+my ($front, $one, $two, $three) = LatencyTest::free_ports(4);
+
 sub http_block {
     my ($extra) = @_;
     return <<"HTTP";
     upstream app {
         least_time header;
-        server 127.0.0.1:1971;
-        server 127.0.0.1:1972;
+        server 127.0.0.1:$one;
+        server 127.0.0.1:$two;
         $extra
     }
-    server { listen 127.0.0.1:1971; location / { echo_sleep 1; echo slow; } }
-    server { listen 127.0.0.1:1972; location / { echo_sleep 1; echo slow; } }
-    server { listen 127.0.0.1:1970; location / { proxy_pass http://app; } }
+    server { listen 127.0.0.1:$one; location / { echo_sleep 1; echo slow; } }
+    server { listen 127.0.0.1:$two; location / { echo_sleep 1; echo slow; } }
+    server { listen 127.0.0.1:$front; location / { proxy_pass http://app; } }
 HTTP
 }
 
-my $nginx = OwnNginx->start(port => 1970, master => 0, http => http_block(''));
-my $slow = IO::Socket::INET->new(PeerAddr => '127.0.0.1:1970')
+my $nginx = OwnNginx->start(port => $front, master => 0,
+                            http => http_block(''));
+my $slow = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$front")
     or die "connect: $!";
 print $slow "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
 sleep 0.2;
 
 # a third server: a new table; the previous one is unmapped at once
-$nginx->write_conf(http_block('server 127.0.0.1:1973 down;'));
+$nginx->write_conf(http_block("server 127.0.0.1:$three down;"));
 kill HUP => $nginx->master_pid;
 
 my $answer = do { local $/; <$slow> } // '';
