@@ -1,10 +1,12 @@
 # nginx-upstream-latency: build, test, demo and install.
 #
 #   make                 the module, against Debian's nginx-dev (or NGINX_SRC)
-#   make test            dependencies, module, unit tests, Test::Nginx suite
+#   make test            dependencies, module, unit tests, Test::Nginx suite,
+#                        the Debian packages, sanitizers
 #   make demo            round robin and least_time side by side, on loopback
-#   make deb             Debian packages of the modules, in build/ (as root:
-#                        make test-deb installs, exercises and purges them)
+#   make deb             Debian packages of the modules, in build/deb/
+#   make test-deb        (root) installs them with apt, proxies a request
+#                        through each module, purges them
 #   make bench           bench/ (about 10 min): nginx's balancers, HAProxy and
 #                        the module's, in one run; bench/results/<date>.*
 #   make check-sanitizers  unit tests under ASan+UBSan, the Test::Nginx suite
@@ -131,6 +133,7 @@ test: deps
 	$(MAKE) module
 	$(MAKE) unit
 	$(MAKE) prove
+	$(MAKE) test-deb
 	$(MAKE) check-sanitizers
 
 demo: deps
