@@ -2,8 +2,8 @@
 # installed with apt as an administrator would: each enables its module in
 # /etc/nginx, a site using the module proxies a request, and removing then
 # purging the packages leaves a stock /etc/nginx that still passes nginx -t.
-# It changes the system: it runs as root, and refuses packages already
-# installed (it would purge them).  One run at a time on a machine.
+# It changes the system: it runs as root, and refuses packages or module
+# files already installed (it would purge them).  One run at a time.
 use strict;
 use warnings;
 
@@ -35,6 +35,8 @@ my @packages = map { package_of($_) } @debs;
 for my $p (@packages) {
     BAIL_OUT("$p->{name} is installed already: purge it first")
         if installed($p->{name});
+    BAIL_OUT("$_ exists (make install?): remove it first")
+        for grep { -e } "$MODULES/$p->{so}", "$AVAILABLE/$p->{conf}";
 }
 END { local $?; purge_leftovers() }
 
