@@ -24,7 +24,7 @@ my $ENABLED = '/etc/nginx/modules-enabled';
 # The request each package's module must serve, by package name.
 my %site = ('libnginx-mod-http-upstream-latency' => \&http_site);
 
-my @debs = map { abs_path($_) // BAIL_OUT("$_: no such file") } @ARGV
+my @debs = map { -f $_ ? abs_path($_) : BAIL_OUT("$_: no such file") } @ARGV
     or BAIL_OUT('usage: prove t/deb/install.t :: PACKAGE.deb...');
 BAIL_OUT('installs packages: run as root') if $> != 0;
 
@@ -55,7 +55,7 @@ for my $p (@packages) {
         "$p->{conf} in modules-available loads it";
     my @links = enabled($p);
     is scalar(@links), 1, "one $p->{conf} link in modules-enabled";
-    is readlink($links[0] // ''), "$AVAILABLE/$p->{conf}",
+    is readlink($links[0]), "$AVAILABLE/$p->{conf}",
         "$links[0] enables it" if @links;
 }
 my ($tested, $stock) = run('nginx -T');
