@@ -1,8 +1,12 @@
 # nginx-upstream-latency: build, test, demo and install.
 #
 #   make                 the module, against Debian's nginx-dev (or NGINX_SRC)
-#   make test            dependencies, module, unit tests, Test::Nginx suite
+#   make test            dependencies, module, unit tests, Test::Nginx suite,
+#                        the Debian packages, sanitizers
 #   make demo            round robin and least_time side by side, on loopback
+#   make deb             Debian packages of the modules, in build/deb/
+#   make test-deb        (root) installs them with apt, proxies a request
+#                        through each module, purges them
 #   make bench           bench/ (about 10 min): nginx's balancers, HAProxy and
 #                        the module's, in one run; bench/results/<date>.*
 #   make check-sanitizers  unit tests under ASan+UBSan, the Test::Nginx suite
@@ -33,6 +37,7 @@ CXXFLAGS ?= -O2 -g
 CORE_CXXFLAGS := -std=c++17 -W -Wall -Wextra -Werror -Wpointer-arith -Isrc
 
 DEB_PACKAGES := nginx nginx-dev libnginx-mod-http-echo g++ make \
+                debhelper dpkg-dev \
                 libgtest-dev libbenchmark-dev wrk openssl perl \
                 libtest-base-perl prometheus chromium haproxy gnuplot-nox
 
@@ -48,8 +53,8 @@ PROVE_ENV := TEST_NGINX_RANDOMIZE=1 LATENCY_TEST_STRICT=1 \
 TEST_NGINX_ENV := $(PROVE_ENV) TEST_NGINX_BINARY=$(NGINX_BINARY) \
     TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)"
 
-.PHONY: all module deps unit prove test test-stress demo bench install uninstall clean \
-        check-sanitizers unit-sanitized prove-asan
+.PHONY: all module deps unit prove test test-stress demo bench install \
+        uninstall clean check-sanitizers unit-sanitized prove-asan deb test-deb
 
 all: module
 
@@ -147,6 +152,7 @@ test: deps
 	$(MAKE) module
 	$(MAKE) unit
 	$(MAKE) prove
+	$(MAKE) test-deb
 	$(MAKE) check-sanitizers
 
 demo: deps
@@ -162,6 +168,28 @@ install: module
 	mkdir -p /usr/share/nginx/modules-available
 	echo "load_module modules/$(MODULE_NAME).so;" \
 	    > /usr/share/nginx/modules-available/mod-http-upstream-latency.conf
+
+# The Debian packages, one per module: each named by a stanza of
+# packaging/debian/control and given its .so by a .install file there.
+# Built from a copy of the module's source, as a Debian source package,
+# against Debian's nginx-dev (/usr/share/nginx/src, whatever NGINX_SRC);
+# packages and build logs in build/deb/.
+DEB_MODULE_PACKAGES := $(shell sed -n 's/^Package: //p' packaging/debian/control)
+DEB_DIR := $(BUILD)/deb
+DEB_SOURCE := $(DEB_DIR)/nginx-upstream-latency
+
+deb:
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_SOURCE)
+	cp -r config config.make src packaging/debian $(DEB_SOURCE)/
+	cd $(DEB_SOURCE) && dpkg-buildpackage -b -uc -us
+	@for p in $(DEB_MODULE_PACKAGES); do \
+	    ls $(DEB_DIR)/$${p}_*.deb || exit 1; done
+
+# installs the packages with apt, proxies through them, purges them
+test-deb: deb
+	prove t/deb/install.t :: \
+	    $(foreach p,$(DEB_MODULE_PACKAGES),$(DEB_DIR)/$(p)_*.deb)
 
 uninstall:
 	rm -f $(NGINX_MODULES_DIR)/$(MODULE_NAME).so \

@@ -25,15 +25,22 @@ sub missing {
 # process, in the foreground as our child) with $http as the body of its
 # http block; waits until $port answers.  stop() fails a test for each
 # [alert], [crit] or [emerg] line in the error log that does not match
-# $args{expected_alerts} (a regexp).
+# $args{expected_alerts} (a regexp).  The modules are loaded by $modules,
+# main-context directives, or else from TEST_NGINX_LOAD_MODULES; with
+# $modules_dir, load_module paths relative to the prefix's modules/ point
+# into it, as with the stock prefix.
 sub start {
     my ($class, %args) = @_;
+    my $modules = $args{modules} // join '', map { "load_module $_;\n" }
+                      split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
     my $self = bless { prefix => tempdir(CLEANUP => 1), pid => 0,
                        workers => $args{workers} || 1,
                        master => $args{master} // 1,
-                       expected_alerts => $args{expected_alerts} }, $class;
+                       expected_alerts => $args{expected_alerts},
+                       modules => $modules }, $class;
     my $prefix = $self->{prefix};
     mkdir "$prefix/$_" for qw(logs temp);
+    symlink $args{modules_dir}, "$prefix/modules" if $args{modules_dir};
     $self->write_conf($args{http});
 
     my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
@@ -53,10 +60,8 @@ sub start {
 sub write_conf {
     my ($self, $http) = @_;
     my $prefix = $self->{prefix};
-    my $load = join '', map { "load_module $_;\n" }
-                        split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
     write_file("$prefix/nginx.conf", <<"CONF");
-$load
+$self->{modules}
 daemon off;
 master_process @{[ $self->{master} ? 'on' : 'off' ]};
 worker_processes $self->{workers};
@@ -99,6 +104,8 @@ sub reload {
 }
 
 sub master_pid { $_[0]{pid} }
+
+sub conf_path { "$_[0]{prefix}/nginx.conf" }
 
 # Pids of the master's children (workers), from /proc.
 sub worker_pids {
