@@ -17,6 +17,11 @@ alarm 60;
 
 # Two upstreams over the same backends, least_time and round robin; with
 # $with_1943 both also have 1943.  The backend 1943 listens throughout.
+# HTTP/1.0 to the backends, as nginx before 1.29.7 always did: from 1.29.7
+# on, nginx keeps upstream connections alive, and a connection that an old
+# worker of the backends closes counts as a failure of the server, with
+# round robin as with the module, so that both can have every server of a
+# worker unavailable for fail_timeout (seen with either, under the same load).
 sub http {
     my ($with_1943) = @_;
     my $extra = $with_1943 ? 'server 127.0.0.1:1943;' : '';
@@ -33,6 +38,7 @@ sub http {
 $backends
     server {
         listen 127.0.0.1:1940;
+        proxy_http_version 1.0;
         location /lt { proxy_pass http://lt; }
         location /rr { proxy_pass http://rr; }
         location = /upstreams { upstream_latency_status; }
