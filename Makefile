@@ -44,7 +44,7 @@ TEST_NGINX_ENV := TEST_NGINX_BINARY=$(NGINX_BINARY) \
     $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback)
 
 .PHONY: all module deps unit prove test demo bench install uninstall clean \
-        check-sanitizers unit-sanitized prove-asan
+        check-sanitizers unit-sanitized prove-asan unit-m32
 
 all: module
 
@@ -110,6 +110,27 @@ $(BUILD)/unit_tests: $(CORE_SRCS) $(CORE_HDRS) $(UNIT_SRCS)
 
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests
+
+# The core and its unit tests built for 32-bit x86 (gcc-multilib and
+# g++-multilib), with GoogleTest compiled for it from libgtest-dev's sources.
+M32 := $(BUILD)/m32
+GTEST_SRC := /usr/src/googletest/googletest
+
+$(M32)/libgtest.a:
+	@echo 'int main() {}' | $(CXX) -m32 -x c++ - -o /dev/null 2>/dev/null \
+	    || { echo "unit-m32 needs gcc-multilib and g++-multilib" \
+	              "(apt-get install gcc-multilib g++-multilib)"; exit 1; }
+	mkdir -p $(M32)
+	cd $(M32) && $(CXX) -m32 -O2 -I$(GTEST_SRC) -c \
+	    $(GTEST_SRC)/src/gtest-all.cc $(GTEST_SRC)/src/gtest_main.cc
+	ar rcs $@ $(M32)/gtest-all.o $(M32)/gtest_main.o
+
+$(M32)/unit_tests: $(CORE_SRCS) $(CORE_HDRS) $(UNIT_SRCS) $(M32)/libgtest.a
+	$(CXX) -m32 $(CXXFLAGS) $(CORE_CXXFLAGS) -o $@ $(CORE_SRCS) \
+	    $(UNIT_SRCS) $(M32)/libgtest.a -pthread
+
+unit-m32: $(M32)/unit_tests
+	$(M32)/unit_tests --gtest_brief=1
 
 prove: module
 	$(TEST_NGINX_ENV) prove t/*.t $(if $(FALLBACK),t/fallback/selftest)
