@@ -7,6 +7,8 @@
 #                        the module's, in one run; bench/results/<date>.*
 #   make check-sanitizers  unit tests under ASan+UBSan, the Test::Nginx suite
 #                        with the module built with ASan
+#   make compat NGINX_TREES=DIR  the suite against each nginx of
+#                        COMPAT_VERSIONS, built from the source trees in DIR
 
 NGINX_SRC ?= /usr/share/nginx/src
 # more configure arguments, for a tree without Debian's conf_flags: those
@@ -44,7 +46,7 @@ TEST_NGINX_ENV := TEST_NGINX_BINARY=$(NGINX_BINARY) \
     $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback)
 
 .PHONY: all module deps unit prove test demo bench install uninstall clean \
-        check-sanitizers unit-sanitized prove-asan unit-m32
+        check-sanitizers unit-sanitized prove-asan compat unit-m32
 
 all: module
 
@@ -134,6 +136,18 @@ unit-m32: $(M32)/unit_tests
 
 prove: module
 	$(TEST_NGINX_ENV) prove t/*.t $(if $(FALLBACK),t/fallback/selftest)
+
+# nginx, echo and the module built from the trees $(NGINX_TREES)/nginx-<version>
+# (and $(NGINX_TREES)/echo-nginx-module, or ECHO_SRC), in build/compat/<version>;
+# a series (1.28) takes its latest tree there.  See t/compat/run.
+NGINX_TREES ?=
+ECHO_SRC ?= $(NGINX_TREES)/echo-nginx-module
+COMPAT_VERSIONS ?= 1.22.1 1.24.0 1.26.3 1.28 1.30 1.31
+
+compat:
+	NGINX_TREES="$(NGINX_TREES)" ECHO_SRC="$(ECHO_SRC)" \
+	    COMPAT_VERSIONS="$(COMPAT_VERSIONS)" OUT=$(BUILD)/compat \
+	    $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback) t/compat/run
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \

@@ -8,8 +8,11 @@ use JSON::PP;
 use Time::HiRes qw(sleep time);
 use lib 't/lib';
 use OwnNginx;
+use LatencyTest;
 
 plan skip_all => OwnNginx::missing() if OwnNginx::missing();
+plan skip_all => LatencyTest::nginx_least_time()
+    if LatencyTest::nginx_least_time();
 plan skip_all => 'no /usr/bin/wrk' unless -x '/usr/bin/wrk';
 $SIG{ALRM} = sub { die "backend-failure.t: out of time\n" };
 alarm 60;

@@ -9,8 +9,11 @@ use JSON::PP;
 use Time::HiRes qw(sleep);
 use lib 't/lib';
 use OwnNginx;
+use LatencyTest;
 
 plan skip_all => OwnNginx::missing() if OwnNginx::missing();
+plan skip_all => LatencyTest::nginx_least_time()
+    if LatencyTest::nginx_least_time();
 $SIG{ALRM} = sub { die "crash.t: out of time\n" };
 alarm 60;
 

@@ -12,6 +12,7 @@ system("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost"
 $ENV{TEST_NGINX_CERT_DIR} = $dir;
 
 no_long_string();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__

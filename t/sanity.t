@@ -1,7 +1,10 @@
 # least_time is accepted in its three forms and proxies requests.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
 
 no_long_string();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__

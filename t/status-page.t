@@ -9,12 +9,15 @@ use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use lib 't/lib';
 use OwnNginx;
+use LatencyTest;
 
 my $chromium = '/usr/bin/chromium';
 plan skip_all => "$chromium is missing (apt-get install chromium)"
     unless -x $chromium;
 
 plan skip_all => OwnNginx::missing() if OwnNginx::missing();
+plan skip_all => LatencyTest::nginx_least_time()
+    if LatencyTest::nginx_least_time();
 
 # the whole test, whatever hangs, ends in time; nginx stops with $nginx
 $SIG{ALRM} = sub { die "status-page.t: out of time\n" };

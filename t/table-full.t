@@ -8,8 +8,11 @@ use HTTP::Tiny;
 use File::Temp qw(tempdir);
 use lib 't/lib';
 use OwnNginx;
+use LatencyTest;
 
 plan skip_all => OwnNginx::missing() if OwnNginx::missing();
+plan skip_all => LatencyTest::nginx_least_time()
+    if LatencyTest::nginx_least_time();
 $SIG{ALRM} = sub { die "table-full.t: out of time\n" };
 alarm 60;
 
