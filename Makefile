@@ -51,10 +51,12 @@ TEST_NGINX_ENV := TEST_NGINX_BINARY=$(NGINX_BINARY) \
 all: module
 
 # configure DIR CC_OPT LD_OPT: nginx's configure for the module, out of tree
+# (a release tree has ./configure, a checkout of nginx/nginx auto/configure)
 configure = mkdir -p $(1) && cd $(NGINX_SRC) && bash -c ' \
 	    NGX_CONF_FLAGS=(--with-compat); \
 	    if [ -f ./conf_flags ]; then . ./conf_flags; fi; \
-	    ./configure --with-cc-opt="$(2)" --with-ld-opt="$(3)" \
+	    if [ -x ./configure ]; then c=./configure; else c=auto/configure; fi; \
+	    $$c --with-cc-opt="$(2)" --with-ld-opt="$(3)" \
 	        "$${NGX_CONF_FLAGS[@]}" $(NGINX_CONFIGURE_ARGS) \
 	        --add-dynamic-module=$(CURDIR) \
 	        --builddir=$(1) >$(1)/configure.log' \

@@ -34,7 +34,7 @@ __DATA__
         listen 127.0.0.1:1992 ssl;
         ssl_certificate $TEST_NGINX_CERT_DIR/cert.pem;
         ssl_certificate_key $TEST_NGINX_CERT_DIR/key.pem;
-        location / { echo_sleep 0.008; echo 1992; }
+        location / { echo_sleep 0.03; echo 1992; }
     }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
@@ -76,7 +76,7 @@ SSL reused session
         listen 127.0.0.1:1992 ssl;
         ssl_certificate $TEST_NGINX_CERT_DIR/cert.pem;
         ssl_certificate_key $TEST_NGINX_CERT_DIR/key.pem;
-        location / { echo_sleep 0.008; echo 1992; }
+        location / { echo_sleep 0.03; echo 1992; }
     }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
