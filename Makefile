@@ -11,6 +11,8 @@
 #                        the module's, in one run; bench/results/<date>.*
 #   make check-sanitizers  unit tests under ASan+UBSan, the Test::Nginx suite
 #                        with the module built with ASan
+#   make compat NGINX_TREES=DIR  the suite against each nginx of
+#                        COMPAT_VERSIONS, built from the source trees in DIR
 
 NGINX_SRC ?= /usr/share/nginx/src
 # more configure arguments, for a tree without Debian's conf_flags: those
@@ -54,15 +56,18 @@ TEST_NGINX_ENV := $(PROVE_ENV) TEST_NGINX_BINARY=$(NGINX_BINARY) \
     TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)"
 
 .PHONY: all module deps unit prove test test-stress demo bench install \
-        uninstall clean check-sanitizers unit-sanitized prove-asan deb test-deb
+        uninstall clean check-sanitizers unit-sanitized prove-asan deb test-deb \
+        compat unit-m32
 
 all: module
 
 # configure DIR CC_OPT LD_OPT: nginx's configure for the module, out of tree
+# (a release tree has ./configure, a checkout of nginx/nginx auto/configure)
 configure = mkdir -p $(1) && cd $(NGINX_SRC) && bash -c ' \
 	    NGX_CONF_FLAGS=(--with-compat); \
 	    if [ -f ./conf_flags ]; then . ./conf_flags; fi; \
-	    ./configure --with-cc-opt="$(2)" --with-ld-opt="$(3)" \
+	    if [ -x ./configure ]; then c=./configure; else c=auto/configure; fi; \
+	    $$c --with-cc-opt="$(2)" --with-ld-opt="$(3)" \
 	        "$${NGX_CONF_FLAGS[@]}" $(NGINX_CONFIGURE_ARGS) \
 	        --add-dynamic-module=$(CURDIR) \
 	        --builddir=$(1) >$(1)/configure.log' \
@@ -120,6 +125,40 @@ $(BUILD)/unit_tests: $(CORE_SRCS) $(CORE_HDRS) $(UNIT_SRCS)
 
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests
+
+# The core and its unit tests built for 32-bit x86 (gcc-multilib and
+# g++-multilib), with GoogleTest compiled for it from libgtest-dev's sources.
+M32 := $(BUILD)/m32
+GTEST_SRC := /usr/src/googletest/googletest
+
+$(M32)/libgtest.a:
+	@echo 'int main() {}' | $(CXX) -m32 -x c++ - -o /dev/null 2>/dev/null \
+	    || { echo "unit-m32 needs gcc-multilib and g++-multilib" \
+	              "(apt-get install gcc-multilib g++-multilib)"; exit 1; }
+	mkdir -p $(M32)
+	cd $(M32) && $(CXX) -m32 -O2 -I$(GTEST_SRC) -c \
+	    $(GTEST_SRC)/src/gtest-all.cc $(GTEST_SRC)/src/gtest_main.cc
+	ar rcs $@ $(M32)/gtest-all.o $(M32)/gtest_main.o
+
+$(M32)/unit_tests: $(CORE_SRCS) $(CORE_HDRS) $(UNIT_SRCS) $(M32)/libgtest.a
+	$(CXX) -m32 $(CXXFLAGS) $(CORE_CXXFLAGS) -o $@ $(CORE_SRCS) \
+	    $(UNIT_SRCS) $(M32)/libgtest.a -pthread
+
+unit-m32: $(M32)/unit_tests
+	$(M32)/unit_tests --gtest_brief=1
+
+
+# nginx, echo and the module built from the trees $(NGINX_TREES)/nginx-<version>
+# (and $(NGINX_TREES)/echo-nginx-module, or ECHO_SRC), in build/compat/<version>;
+# a series (1.28) takes its latest tree there.  See t/compat/run.
+NGINX_TREES ?=
+ECHO_SRC ?= $(NGINX_TREES)/echo-nginx-module
+COMPAT_VERSIONS ?= 1.22.1 1.24.0 1.26.3 1.28 1.30 1.31
+
+compat:
+	NGINX_TREES="$(NGINX_TREES)" ECHO_SRC="$(ECHO_SRC)" \
+	    COMPAT_VERSIONS="$(COMPAT_VERSIONS)" OUT=$(BUILD)/compat \
+	    $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback) t/compat/run
 
 prove: deps module
 	$(TEST_NGINX_ENV) prove t/*.t $(if $(FALLBACK),t/fallback/selftest)

@@ -255,6 +255,11 @@ ngx_http_upstream_latency_get(ngx_peer_connection_t *pc,
 
     peer->conns++;
 
+#if (nginx_version >= 1027003)
+    /* as round robin's get: its free drops the reference */
+    ngx_http_upstream_rr_peer_ref(peers, peer);
+#endif
+
     ngx_http_upstream_rr_peer_unlock(peers, peer);
 
     lp->rrp.current = peer;

@@ -12,8 +12,11 @@ use Time::HiRes qw(sleep time);
 use lib 't/lib';
 use LatencyTest ();
 use OwnNginx;
+use LatencyTest;
 
 LatencyTest::cannot_run(OwnNginx::missing()) if OwnNginx::missing();
+plan skip_all => LatencyTest::nginx_least_time()
+    if LatencyTest::nginx_least_time();
 LatencyTest::require_programs('/usr/bin/wrk');
 $SIG{ALRM} = sub { die "backend-failure.t: out of time\n" };
 alarm 60;

@@ -13,8 +13,11 @@ use Time::HiRes qw(sleep);
 use lib 't/lib';
 use LatencyTest ();
 use OwnNginx;
+use LatencyTest;
 
 LatencyTest::cannot_run(OwnNginx::missing()) if OwnNginx::missing();
+plan skip_all => LatencyTest::nginx_least_time()
+    if LatencyTest::nginx_least_time();
 $SIG{ALRM} = sub { die "crash.t: out of time\n" };
 alarm 90;
 

@@ -21,6 +21,7 @@ sub probe_rate {
 }
 
 no_long_string();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__

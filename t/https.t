@@ -1,5 +1,5 @@
 # least_time balances HTTPS upstreams; SSL sessions are reused as with
-# round robin.
+# round robin, and so are keepalive connections.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
@@ -12,6 +12,7 @@ system("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost"
 $ENV{TEST_NGINX_CERT_DIR} = $dir;
 
 no_long_string();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__
@@ -39,7 +40,12 @@ machine rarely close; 1992 is probed once, then seldom.
     }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
- location = /app { proxy_pass https://app; }"
+ location = /app {
+     proxy_pass https://app;
+     # a connection per request (nginx 1.29.7+ keeps them by default), so a
+     # handshake per request, resuming the peer's session
+     proxy_http_version 1.0;
+ }"
 --- request
 GET /t
 --- response_body_filters eval
@@ -49,4 +55,41 @@ LatencyTest::counts(1991 => [15, 19], 1992 => [1, 5])
 --- error_log eval
 [qr/least time peer 127\.0\.0\.1:\d+/, 'SSL reused session']
 --- no_error_log
+[error]
+
+
+
+=== TEST 2: keepalive connections to HTTPS peers are reused, without a handshake
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:1991;
+        server 127.0.0.1:1992;
+        keepalive 8;
+    }
+    server {
+        listen 127.0.0.1:1991 ssl;
+        ssl_certificate $TEST_NGINX_CERT_DIR/cert.pem;
+        ssl_certificate_key $TEST_NGINX_CERT_DIR/key.pem;
+        location / { echo_sleep 0.002; echo 1991; }
+    }
+    server {
+        listen 127.0.0.1:1992 ssl;
+        ssl_certificate $TEST_NGINX_CERT_DIR/cert.pem;
+        ssl_certificate_key $TEST_NGINX_CERT_DIR/key.pem;
+        location / { echo_sleep 0.03; echo 1992; }
+    }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(20, '/app') } }
+ location = /app {
+     proxy_pass https://app;
+     proxy_http_version 1.1;
+     proxy_set_header Connection '';
+ }"
+--- request
+GET /t
+--- error_log
+get keepalive peer: using connection
+--- no_error_log
+SSL reused session
 [error]

@@ -18,6 +18,7 @@ sub label {
 
 no_shuffle();
 no_long_string();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__

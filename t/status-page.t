@@ -10,11 +10,14 @@ use HTTP::Tiny;
 use lib 't/lib';
 use LatencyTest ();
 use OwnNginx;
+use LatencyTest;
 
 my $chromium = '/usr/bin/chromium';
 LatencyTest::require_programs($chromium);
 
 LatencyTest::cannot_run(OwnNginx::missing()) if OwnNginx::missing();
+plan skip_all => LatencyTest::nginx_least_time()
+    if LatencyTest::nginx_least_time();
 
 # the whole test, whatever hangs, ends in time; nginx stops with $nginx
 $SIG{ALRM} = sub { die "status-page.t: out of time\n" };

@@ -7,6 +7,7 @@ use JSON::PP;
 master_on();
 workers(2);
 no_long_string();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__

@@ -9,8 +9,11 @@ use File::Temp qw(tempdir);
 use lib 't/lib';
 use LatencyTest ();
 use OwnNginx;
+use LatencyTest;
 
 LatencyTest::cannot_run(OwnNginx::missing()) if OwnNginx::missing();
+plan skip_all => LatencyTest::nginx_least_time()
+    if LatencyTest::nginx_least_time();
 $SIG{ALRM} = sub { die "table-full.t: out of time\n" };
 alarm 60;
 

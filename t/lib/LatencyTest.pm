@@ -109,4 +109,32 @@ sub counts {
     return qr/\A$pattern\z/;
 }
 
+# The version of the nginx under test (TEST_NGINX_BINARY), 1.30.4 as 1030004.
+sub nginx_version {
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $out = `$nginx -v 2>&1`;
+    $out =~ m{nginx/(\d+)\.(\d+)\.(\d+)} or die "$nginx -v: $out";
+    return $1 * 1_000_000 + $2 * 1_000 + $3;
+}
+
+# nginx 1.31 and later have their own least_time, and the module leaves the
+# directive to nginx: there, the reason to skip the module's tests of it.
+sub nginx_least_time {
+    return nginx_version() >= 1_031_000
+        ? "nginx 1.31+ has its own least_time, not the module's" : undef;
+}
+
+# Test::Nginx: skips, with that reason, every block whose configuration
+# has the least_time directive (not weighted_random's least_time=...).
+sub skip_least_time_blocks {
+    my $reason = nginx_least_time() or return;
+    Test::Nginx::Socket::add_block_preprocessor(sub {
+        my $block = shift;
+        my $conf = join "\n", grep { defined }
+                            $block->http_config, $block->config;
+        $block->set_value(skip_nginx => "1: >= 1.31.0: $reason")
+            if $conf =~ /(?:^|[{;])\s*least_time[\s;]/m;
+    });
+}
+
 1;

@@ -153,6 +153,37 @@ TEST(Rng, BelowStaysInRangeAndCoversIt)
     EXPECT_EQ(seen.size(), 7u);
 }
 
+TEST(Rng, MulHigh64IsTheHighHalfOfTheProduct)
+{
+    EXPECT_EQ(mul_high64(0, UINT64_MAX), 0u);
+    EXPECT_EQ(mul_high64(1ull << 32, 1ull << 32), 1u);
+    EXPECT_EQ(mul_high64(1ull << 63, 2), 1u);
+    EXPECT_EQ(mul_high64(UINT64_MAX, 7), 6u);
+    EXPECT_EQ(mul_high64(UINT64_MAX, UINT64_MAX), UINT64_MAX - 1);
+    EXPECT_EQ(mul_high64(0x9e3779b97f4a7c15, 0xbf58476d1ce4e5b9),
+              0x7641f3080ff92329u);
+#if defined(__SIZEOF_INT128__)
+    Rng rng(3);
+    for (int i = 0; i < 100'000; i++) {
+        uint64_t a = rng.next();
+        uint64_t b = rng.next() >> (i % 64);
+        ASSERT_EQ(mul_high64(a, b),
+                  static_cast<uint64_t>(
+                      (static_cast<unsigned __int128>(a) * b) >> 64));
+    }
+#endif
+}
+
+// With or without unsigned __int128 (make unit-m32), a seed draws alike.
+TEST(Rng, BelowDrawsAlikeOnEveryTarget)
+{
+    Rng rng(11);
+    for (uint64_t expected : {316244395u, 262365153u, 638042346u,
+                              504614034u, 165192551u, 551937696u}) {
+        EXPECT_EQ(rng.below(1'000'000'007), expected);
+    }
+}
+
 TEST(TwoChoices, TheLowerScoreWins)
 {
     Rng rng(5);
