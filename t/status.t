@@ -268,8 +268,8 @@ GET /t
 sub { my ($body) = @_;
       $body =~ s/\A(?:[ab]\n)+//;
       # ports are free ones: named p1, p2... in order of appearance
-      my %name;
-      my @series = map { s/:(\d+)"/':' . ($name{$1} //= 'p' . (1 + keys %name)) . '"'/ger }
+      my (%name, $n);
+      my @series = map { s{:(\d+)"}{':' . ($name{$1} //= 'p' . ++$n) . '"'}ger }
                    $body =~ /^nginx_upstream_peer_backup(\{.*\} \d)$/mg;
       main::exposition_check($body) . CORE::join '', map { "$_\n" } @series }
 --- response_body
