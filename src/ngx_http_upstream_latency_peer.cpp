@@ -454,6 +454,23 @@ ngx_http_upstream_latency_body(ngx_http_request_t *r, ngx_peer_connection_t *pc)
 
 
 /*
+ * Whether a failed attempt met a cached keepalive connection that the
+ * server had closed (as its idle timeout ran out, or it reloaded) before
+ * any response: that says nothing of the server, and nginx retries it
+ * with a try more.
+ */
+
+static ngx_flag_t
+ngx_http_upstream_latency_stale(ngx_peer_connection_t *pc, ngx_uint_t state,
+    ngx_http_upstream_t *u)
+{
+    return (state & NGX_PEER_FAILED) && pc->cached
+           && (u->state == NULL
+               || u->state->header_time == (ngx_msec_t) -1);
+}
+
+
+/*
  * Records the attempt that ends now.  A failure, a 5xx response or a body
  * the server broke off counts as slow (see failure_sample_us); a cached
  * keepalive connection the server had closed, or an attempt cut short on
@@ -481,13 +498,10 @@ ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
     body = state ? ngx_http_upstream_latency_body_cut
                  : ngx_http_upstream_latency_body(lp->request, pc);
 
-    failed = (state & NGX_PEER_FAILED)
+    failed = ((state & NGX_PEER_FAILED)
+              && !ngx_http_upstream_latency_stale(pc, state, u))
              || status >= NGX_HTTP_INTERNAL_SERVER_ERROR
              || body == ngx_http_upstream_latency_body_broken;
-
-    if ((state & NGX_PEER_FAILED) && !lp->answered && pc->cached) {
-        failed = 0;  /* a keepalive connection the server had closed */
-    }
 
     complete = 0;
 
@@ -521,9 +535,8 @@ ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
 
     PeakEwma::record(lp->slot->response_time, sample, kind, now_us, decay);
 
-    ngx_http_upstream_latency_count(lp->slot->counters,
-                                    (state & NGX_PEER_FAILED) || failed,
-                                    status, complete);
+    ngx_http_upstream_latency_count(lp->slot->counters, failed, status,
+                                    complete);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, lp->request->connection->log, 0,
                    "upstream latency sample: header %uLus%s, "
@@ -666,6 +679,18 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
     }
 
     lp->slot = NULL;
+
+    /*
+     * Round robin is told of no failure for a closed cached connection, so
+     * that max_fails counts servers that fail, not idle connections that
+     * close (nginx's own "TODO: inform balancer instead").
+     */
+
+    if (ngx_http_upstream_latency_stale(pc, state, lp->request->upstream)) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                       "free latency peer, closed keepalive connection");
+        state = NGX_PEER_NEXT;
+    }
 
     ngx_http_upstream_free_round_robin_peer(pc, &lp->rrp, state);
 

@@ -16,7 +16,10 @@ my $owner = $$;
 
 # Listens on 127.0.0.1:$port (before returning, so nginx finds it ready);
 # to each connection, after the request header, writes $response, keeps
-# the connection open $hold seconds, and closes it.
+# the connection open $hold seconds, and closes it.  With $keepalive, the
+# connection stays open after the response instead, and closes when the
+# next request comes, unanswered, as a server whose idle keep-alive
+# connection times out just as the client reuses it.
 sub start {
     my (%args) = @_;
     my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
@@ -34,16 +37,22 @@ sub start {
     $SIG{CHLD} = 'IGNORE';
     while (my $client = $listen->accept) {
         next if fork;    # one process a connection, so holds overlap
-        my $request = '';
-        while ($request !~ /\r\n\r\n/) {
-            last unless sysread $client, $request, 4096, length $request;
-        }
+        read_request($client);
         syswrite $client, $args{response};
         sleep $args{hold} if $args{hold};
+        read_request($client) if $args{keepalive};
         close $client;
         _exit(0);
     }
     _exit(0);
+}
+
+sub read_request {
+    my ($client) = @_;
+    my $request = '';
+    while ($request !~ /\r\n\r\n/) {
+        last unless sysread $client, $request, 4096, length $request;
+    }
 }
 
 END {

@@ -1,0 +1,53 @@
+# A cached keep-alive connection that the server closes as nginx reuses it
+# says nothing of the server: nginx retries the request elsewhere, and the
+# server is not counted as failed (nginx's round robin counts it against
+# max_fails; its source says "TODO: inform balancer instead").  Since nginx
+# 1.29.7 keeps upstream connections alive by default, this happens whenever
+# a server's idle timeout meets a reuse, or a server reloads.
+use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
+use RawBackend;
+
+LatencyTest::file_ports(1);
+# answers at once and keeps the connection; closes it on the next request
+RawBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_1}, keepalive => 1,
+                  response => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                              . "Connection: keep-alive\r\n\r\nfast\n");
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a closed cached connection does not make its server unavailable
+The fast server (max_fails=1) answers, then closes its cached connection
+when nginx reuses it, so every second request to it is retried on the slow
+one.  Counted as a failure, as round robin does, the fast server was out
+for fail_timeout after its first answer (1 of 12); not counted, it answers
+every other request, 6 of 12.
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1 max_fails=1 fail_timeout=30s;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        keepalive 8;
+    }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+             location / { echo_sleep 0.05; echo slow; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(12, '/app') } }
+ location = /app {
+     proxy_pass http://app;
+     proxy_http_version 1.1;
+     proxy_set_header Connection '';
+ }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(fast => [5, 7], slow => [5, 7])
+--- error_log eval
+qr/upstream latency sample: header \d+us or more, response \d+us or more$/m
+--- timeout: 10
