@@ -9,9 +9,9 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: a 2 ms backend takes nearly all requests from an 8 ms one
-After one probe each, the 8 ms backend is chosen again only when its
-estimate decays below the 2 ms one's (about 2 s at the 1 s half-life) or
+=== TEST 1: a 2 ms backend takes nearly all requests from a 20 ms one
+After one probe each, the 20 ms backend is chosen again only when its
+estimate decays below the 2 ms one's (about 3 s at the 1 s half-life) or
 when a hiccup of the 2 ms backend (a slower response replaces its
 average) makes it look slower; on a loaded machine that happens a few
 times.  Tolerance: at least 85 of 100 to the 2 ms backend.
@@ -22,7 +22,7 @@ times.  Tolerance: at least 85 of 100 to the 2 ms backend.
         server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
     }
     server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.008; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.02; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(100, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -87,6 +87,7 @@ LatencyTest::counts(1991 => [1, 3], 1992 => [27, 29])
 
 === TEST 4: weight does not make a slow backend look fast
 Weight is capacity: it counts against requests in flight, not latency.
+2 ms against 30 ms, weight 5 on the slow one: it gets its probes only.
 --- http_config
     upstream app {
         least_time header;
@@ -94,7 +95,7 @@ Weight is capacity: it counts against requests in flight, not latency.
         server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 weight=5;
     }
     server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.010; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.03; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(50, '/app') } }
  location = /app { proxy_pass http://app; }"
@@ -103,5 +104,5 @@ GET /t
 --- response_body_filters eval
 \&LatencyTest::tally
 --- response_body_like eval
-LatencyTest::counts(1991 => [46, 49], 1992 => [1, 4])
+LatencyTest::counts(1991 => [44, 49], 1992 => [1, 6])
 --- timeout: 10

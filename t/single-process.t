@@ -13,7 +13,7 @@ use lib 't/lib';
 use LatencyTest;
 use OwnNginx;
 
-plan skip_all => OwnNginx::missing() if OwnNginx::missing();
+LatencyTest::cannot_run(OwnNginx::missing()) if OwnNginx::missing();
 $SIG{ALRM} = sub { die "single-process.t: out of time\n" };
 alarm 60;
 
