@@ -13,6 +13,7 @@
 #                        with the module built with ASan
 #   make compat NGINX_TREES=DIR  the suite against each nginx of
 #                        COMPAT_VERSIONS, built from the source trees in DIR
+#   make unit-m32        the unit tests built for 32-bit x86
 
 NGINX_SRC ?= /usr/share/nginx/src
 # more configure arguments, for a tree without Debian's conf_flags: those
