@@ -334,15 +334,25 @@ ngx_http_upstream_latency_count(upstream_latency::PeerCounters &counters,
 }
 
 
-/* The attempt is over for the table: it no longer counts as in flight. */
+/* The attempt no longer waits for its response header. */
 
 static void
-ngx_http_upstream_latency_leave(ngx_http_upstream_latency_peer_data_t *lp)
+ngx_http_upstream_latency_stop_waiting(
+    ngx_http_upstream_latency_peer_data_t *lp)
 {
     if (lp->waiting) {
         InflightCells::answered(*lp->cell, lp->start_us);
         lp->waiting = 0;
     }
+}
+
+
+/* The attempt is over for the table: it no longer counts as in flight. */
+
+static void
+ngx_http_upstream_latency_leave(ngx_http_upstream_latency_peer_data_t *lp)
+{
+    ngx_http_upstream_latency_stop_waiting(lp);
 
     if (lp->cell) {
         InflightCells::leave(*lp->cell);
@@ -372,10 +382,7 @@ ngx_http_upstream_latency_answered(ngx_http_upstream_latency_peer_data_t *lp,
     status = u->headers_in.status_n;
     header = now_us > lp->start_us ? now_us - lp->start_us : 0;
 
-    if (lp->waiting) {
-        InflightCells::answered(*lp->cell, lp->start_us);
-        lp->waiting = 0;
-    }
+    ngx_http_upstream_latency_stop_waiting(lp);
 
     lp->answered = 1;
     lp->header_us = header;
