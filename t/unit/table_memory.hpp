@@ -13,7 +13,10 @@ namespace upstream_latency {
 struct Memory {
     explicit Memory(std::size_t bytes)
         : bytes(bytes),
-          data(static_cast<char*>(std::aligned_alloc(64, bytes)), std::free)
+          // aligned_alloc wants a multiple of the alignment
+          data(static_cast<char*>(
+                   std::aligned_alloc(64, (bytes + 63) / 64 * 64)),
+               std::free)
     {
         std::fill(data.get(), data.get() + bytes, 0);
     }
