@@ -15,10 +15,14 @@ NGINX_CONFIGURE_ARGS ?=
 NGINX_BINARY ?= /usr/sbin/nginx
 NGINX_MODULES_DIR ?= /usr/lib/nginx/modules
 ECHO_MODULE ?= $(NGINX_MODULES_DIR)/ngx_http_echo_module.so
+# Debian builds nginx's stream module as a dynamic module
+NGINX_STREAM_MODULE ?= $(NGINX_MODULES_DIR)/ngx_stream_module.so
 
 BUILD := $(CURDIR)/build
 MODULE_NAME := ngx_http_upstream_latency_module
 MODULE := $(BUILD)/$(MODULE_NAME).so
+STREAM_MODULE_NAME := ngx_stream_upstream_latency_module
+STREAM_MODULE := $(BUILD)/$(STREAM_MODULE_NAME).so
 NGINX_BUILD := $(BUILD)/nginx-$(notdir $(abspath $(NGINX_SRC)))
 
 # Debian's hardening flags, as its libnginx-mod-* packages use
@@ -32,7 +36,8 @@ UNIT_SRCS := $(wildcard t/unit/*.cpp)
 CXXFLAGS ?= -O2 -g
 CORE_CXXFLAGS := -std=c++17 -W -Wall -Wextra -Werror -Wpointer-arith -Isrc
 
-DEB_PACKAGES := nginx nginx-dev libnginx-mod-http-echo g++ make \
+DEB_PACKAGES := nginx nginx-dev libnginx-mod-http-echo libnginx-mod-stream \
+                g++ make \
                 libgtest-dev libbenchmark-dev wrk openssl perl \
                 libtest-base-perl prometheus chromium haproxy gnuplot-nox
 
@@ -40,7 +45,8 @@ DEB_PACKAGES := nginx nginx-dev libnginx-mod-http-echo g++ make \
 # which then also runs its own tests
 FALLBACK := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null || echo yes)
 TEST_NGINX_ENV := TEST_NGINX_BINARY=$(NGINX_BINARY) \
-    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)" \
+    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE) \
+        $(NGINX_STREAM_MODULE) $(STREAM_MODULE)" \
     $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback)
 
 .PHONY: all module deps unit prove test demo bench install uninstall clean \
@@ -48,12 +54,14 @@ TEST_NGINX_ENV := TEST_NGINX_BINARY=$(NGINX_BINARY) \
 
 all: module
 
-# configure DIR CC_OPT LD_OPT: nginx's configure for the module, out of tree
+# configure DIR CC_OPT LD_OPT: nginx's configure for the modules, out of
+# tree; the stream module (dynamic, as Debian's) for the stream balancer
 configure = mkdir -p $(1) && cd $(NGINX_SRC) && bash -c ' \
 	    NGX_CONF_FLAGS=(--with-compat); \
 	    if [ -f ./conf_flags ]; then . ./conf_flags; fi; \
 	    ./configure --with-cc-opt="$(2)" --with-ld-opt="$(3)" \
-	        "$${NGX_CONF_FLAGS[@]}" $(NGINX_CONFIGURE_ARGS) \
+	        "$${NGX_CONF_FLAGS[@]}" --with-stream=dynamic \
+	        $(NGINX_CONFIGURE_ARGS) \
 	        --add-dynamic-module=$(CURDIR) \
 	        --builddir=$(1) >$(1)/configure.log' \
 	    || { tail -20 $(1)/configure.log; exit 1; }
@@ -62,10 +70,15 @@ $(NGINX_BUILD)/Makefile: config config.make
 	$(call configure,$(NGINX_BUILD),$(CC_OPT),$(LD_OPT))
 
 module: $(NGINX_BUILD)/Makefile
-	$(MAKE) -f $(NGINX_BUILD)/Makefile -C $(NGINX_SRC) modules
-	# a new file, not rewritten in place: a running nginx may have it mapped
-	cp -p $(NGINX_BUILD)/$(MODULE_NAME).so $(MODULE).tmp
-	mv -f $(MODULE).tmp $(MODULE)
+	# only these two: nginx-dev has no source of nginx's stream module
+	$(MAKE) -f $(NGINX_BUILD)/Makefile -C $(NGINX_SRC) \
+	    $(NGINX_BUILD)/$(MODULE_NAME).so \
+	    $(NGINX_BUILD)/$(STREAM_MODULE_NAME).so
+	# new files, not rewritten in place: a running nginx may have them mapped
+	for m in $(MODULE_NAME) $(STREAM_MODULE_NAME); do \
+	    cp -p $(NGINX_BUILD)/$$m.so $(BUILD)/$$m.so.tmp \
+	    && mv -f $(BUILD)/$$m.so.tmp $(BUILD)/$$m.so || exit 1; \
+	done
 
 # The module built with AddressSanitizer, loaded into the stock nginx with
 # the ASan runtime preloaded; reports go to $(ASAN)/reports.
@@ -83,10 +96,14 @@ $(ASAN)/run-nginx: Makefile
 	chmod +x $@
 
 prove-asan: $(ASAN)/nginx/Makefile $(ASAN)/run-nginx
-	$(MAKE) -f $(ASAN)/nginx/Makefile -C $(NGINX_SRC) modules
+	$(MAKE) -f $(ASAN)/nginx/Makefile -C $(NGINX_SRC) \
+	    $(ASAN)/nginx/$(MODULE_NAME).so \
+	    $(ASAN)/nginx/$(STREAM_MODULE_NAME).so
 	rm -rf $(ASAN)/reports && mkdir -p $(ASAN)/reports
 	TEST_NGINX_BINARY=$(ASAN)/run-nginx \
-	    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(ASAN)/nginx/$(MODULE_NAME).so" \
+	    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) \
+	        $(ASAN)/nginx/$(MODULE_NAME).so $(NGINX_STREAM_MODULE) \
+	        $(ASAN)/nginx/$(STREAM_MODULE_NAME).so" \
 	    $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback) prove t/*.t
 	@if ls $(ASAN)/reports/* >/dev/null 2>&1; then \
 	    echo "AddressSanitizer reports:"; cat $(ASAN)/reports/*; exit 1; \
@@ -140,13 +157,18 @@ bench: deps
 
 install: module
 	install -m 644 $(MODULE) $(NGINX_MODULES_DIR)/$(MODULE_NAME).so
+	install -m 644 $(STREAM_MODULE) $(NGINX_MODULES_DIR)/$(STREAM_MODULE_NAME).so
 	mkdir -p /usr/share/nginx/modules-available
 	echo "load_module modules/$(MODULE_NAME).so;" \
 	    > /usr/share/nginx/modules-available/mod-http-upstream-latency.conf
+	echo "load_module modules/$(STREAM_MODULE_NAME).so;" \
+	    > /usr/share/nginx/modules-available/mod-stream-upstream-latency.conf
 
 uninstall:
 	rm -f $(NGINX_MODULES_DIR)/$(MODULE_NAME).so \
-	    /usr/share/nginx/modules-available/mod-http-upstream-latency.conf
+	    $(NGINX_MODULES_DIR)/$(STREAM_MODULE_NAME).so \
+	    /usr/share/nginx/modules-available/mod-http-upstream-latency.conf \
+	    /usr/share/nginx/modules-available/mod-stream-upstream-latency.conf
 
 clean:
 	rm -rf $(BUILD) t/servroot

@@ -54,10 +54,10 @@ ngx_http_upstream_latency_method(ngx_http_upstream_srv_conf_t *uscf,
 {
     std::string  method;
 
-    if (lcf->method == NGX_HTTP_UPSTREAM_LATENCY_METHOD_LEAST_TIME) {
+    if (lcf->method == NGX_UPSTREAM_LATENCY_METHOD_LEAST_TIME) {
         method = "least_time ";
 
-    } else if (lcf->method == NGX_HTTP_UPSTREAM_LATENCY_METHOD_WEIGHTED_RANDOM)
+    } else if (lcf->method == NGX_UPSTREAM_LATENCY_METHOD_WEIGHTED_RANDOM)
     {
         method = "weighted_random";
 
@@ -233,13 +233,13 @@ ngx_http_upstream_latency_report(ngx_http_request_t *r, ngx_flag_t json,
     ngx_http_upstream_srv_conf_t          **uscfp;
     ngx_http_upstream_main_conf_t          *umcf;
     ngx_http_upstream_latency_srv_conf_t   *lcf;
-    ngx_http_upstream_latency_main_conf_t  *lmcf;
+    ngx_upstream_latency_main_conf_t  *lmcf;
 
     std::vector<std::string>  methods;
 
     umcf = (ngx_http_upstream_main_conf_t *)
                ngx_http_get_module_main_conf(r, ngx_http_upstream_module);
-    lmcf = (ngx_http_upstream_latency_main_conf_t *)
+    lmcf = (ngx_upstream_latency_main_conf_t *)
                ngx_http_get_module_main_conf(r,
                                       ngx_http_upstream_latency_module);
 
@@ -250,7 +250,7 @@ ngx_http_upstream_latency_report(ngx_http_request_t *r, ngx_flag_t json,
     report.server_version = NGINX_VERSION;
     report.module_version = NGX_HTTP_UPSTREAM_LATENCY_VERSION;
     report.now_ms = (uint64_t) tp->sec * 1000 + tp->msec;
-    report.now_us = ngx_http_upstream_latency_now_us();
+    report.now_us = ngx_upstream_latency_now_us();
     report.zone = "upstream_latency";
     report.zone_size = lmcf->zone_bytes;
     report.slots = table ? table->capacity() : 0;

@@ -33,7 +33,10 @@ struct PeerKey {
     }
 };
 
-enum class Metric { header, last_byte };
+// The time an attempt is measured to: the response header (HTTP) or the
+// first byte from the server (stream, the same moment of the exchange), the
+// end of the response or session, or the connection to the server (stream).
+enum class Metric { header, last_byte, connect, first_byte = header };
 
 // Response time histogram limits in milliseconds, those of the NGINX Plus
 // API; one more bucket holds the slower responses.
@@ -61,16 +64,19 @@ struct alignas(64) PeerSlot {
     std::atomic<uint64_t> header_time;    // PeakEwma
     std::atomic<uint64_t> response_time;  // PeakEwma
     std::atomic<uint64_t> selected_ms;    // wall clock, 0: never
+    std::atomic<uint64_t> connect_time;   // PeakEwma, stream only
 
     alignas(64) PeerCounters counters;
 
     std::atomic<uint64_t>& estimate(Metric metric) noexcept
     {
-        return metric == Metric::header ? header_time : response_time;
+        return metric == Metric::header      ? header_time
+               : metric == Metric::last_byte ? response_time
+                                             : connect_time;
     }
     const std::atomic<uint64_t>& estimate(Metric metric) const noexcept
     {
-        return metric == Metric::header ? header_time : response_time;
+        return const_cast<PeerSlot*>(this)->estimate(metric);
     }
 
     // Statistics carried to the next configuration.
@@ -92,11 +98,12 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(std::is_standard_layout_v<PeerSlot>);
 static_assert(std::is_standard_layout_v<TableHeader>);
 static_assert(std::is_trivially_destructible_v<PeerSlot>);
+static_assert(sizeof(PeerSlot) == 256);
 
 class LatencyTable {
 public:
     static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
-    static constexpr uint32_t kVersion = 5;
+    static constexpr uint32_t kVersion = 6;
 
     // Bytes for capacity slots and the requests in flight of workers.
     static constexpr std::size_t bytes_for(std::size_t capacity,
