@@ -15,6 +15,7 @@ struct ngx_stream_upstream_latency_proto_t {
     typedef ngx_stream_upstream_rr_peers_t      peers_t;
     typedef ngx_stream_upstream_rr_peer_data_t  rr_data_t;
     typedef ngx_stream_upstream_srv_conf_t      upstream_t;
+    typedef ngx_stream_upstream_server_t        server_t;
     typedef ngx_stream_session_t                session_t;
 
     static constexpr ngx_uint_t  log_debug = NGX_LOG_DEBUG_STREAM;

@@ -4,6 +4,7 @@
  */
 
 #include "ngx_stream_upstream_latency.hpp"
+#include "ngx_upstream_latency_status.hpp"
 
 
 typedef ngx_stream_upstream_latency_p  P;
@@ -89,6 +90,31 @@ static ngx_str_t  ngx_stream_upstream_latency_zone_name =
     ngx_string("stream_upstream_latency");
 
 
+/* For the http module's status: the stream block's upstreams. */
+
+static void
+ngx_stream_upstream_latency_status(ngx_upstream_latency_main_conf_t *lmcf,
+    upstream_latency::StreamStatus &stream, std::deque<std::string> &methods,
+    ngx_str_t *only, time_t now, uint64_t now_us)
+{
+    ngx_stream_upstream_main_conf_t  *umcf;
+
+    umcf = (ngx_stream_upstream_main_conf_t *)
+               ngx_stream_cycle_get_module_main_conf(lmcf->cycle,
+                                                 ngx_stream_upstream_module);
+
+    stream.zone = {(char *) ngx_stream_upstream_latency_zone_name.data,
+                   ngx_stream_upstream_latency_zone_name.len};
+    stream.zone_size = lmcf->zone_bytes;
+    stream.slots = lmcf->table ? lmcf->table->capacity() : 0;
+    stream.used = lmcf->table ? lmcf->table->used() : 0;
+
+    ngx_upstream_latency_collect<P>(&umcf->upstreams, lmcf->table,
+                                    stream.upstreams, methods, only, now,
+                                    now_us);
+}
+
+
 static void *
 ngx_stream_upstream_latency_create_main_conf(ngx_conf_t *cf) noexcept
 {
@@ -103,6 +129,8 @@ ngx_stream_upstream_latency_create_main_conf(ngx_conf_t *cf) noexcept
     if (ngx_upstream_latency_init_main_conf(cf, lmcf, "stream") != NGX_OK) {
         return NULL;
     }
+
+    lmcf->status = ngx_stream_upstream_latency_status;
 
     return lmcf;
 }

@@ -143,6 +143,13 @@ ngx_stream_upstream_latency_record(ngx_stream_upstream_latency_peer_data_t *lp,
 
     ngx_upstream_latency_count(lp->slot->counters, failed, 0,
                                complete ? elapsed : 0);
+
+    if (pc->connection) {
+        lp->slot->counters.sent().fetch_add(pc->connection->sent,
+                                            std::memory_order_relaxed);
+        lp->slot->counters.received().fetch_add(
+            lp->session->upstream->received, std::memory_order_relaxed);
+    }
 }
 
 

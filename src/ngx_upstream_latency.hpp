@@ -17,7 +17,14 @@
 #include "core/selection.hpp"
 #include "core/weighted_sampler.hpp"
 
+#include <deque>
+#include <string>
 #include <type_traits>
+
+
+namespace upstream_latency {
+struct StreamStatus;
+}
 
 
 /* where a directive was written, for errors found after parsing */
@@ -27,7 +34,21 @@ typedef struct {
 } ngx_upstream_latency_where_t;
 
 
-typedef struct {
+typedef struct ngx_upstream_latency_main_conf_s
+    ngx_upstream_latency_main_conf_t;
+
+/*
+ * The stream block's upstreams for the status, which the http module
+ * serves: set by the stream module, found through its zone.  Throws
+ * std::bad_alloc.
+ */
+typedef void (*ngx_upstream_latency_status_pt)(
+    ngx_upstream_latency_main_conf_t *lmcf,
+    upstream_latency::StreamStatus &stream, std::deque<std::string> &methods,
+    ngx_str_t *only, time_t now, uint64_t now_us);
+
+
+struct ngx_upstream_latency_main_conf_s {
     ngx_array_t                        keys;   /* PeerKey, in slot order */
     size_t                             zone_size;
     ngx_upstream_latency_where_t       zone_where;
@@ -37,7 +58,8 @@ typedef struct {
     size_t                             zone_bytes;
     ngx_uint_t                         workers; /* rows of in-flight cells */
     upstream_latency::Rng              rng;    /* seeded in each process */
-} ngx_upstream_latency_main_conf_t;
+    ngx_upstream_latency_status_pt     status; /* stream only */
+};
 
 
 /* a metric's name in "least_time" and "least_time=" */

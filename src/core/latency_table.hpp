@@ -50,12 +50,26 @@ std::size_t histogram_bucket(uint64_t response_us) noexcept;
 
 // Totals for the status, over all worker processes; they only grow.
 struct PeerCounters {
-    std::atomic<uint64_t> requests;
-    std::atomic<uint64_t> responses[5];  // 1xx .. 5xx
+    std::atomic<uint64_t> requests;      // stream: connections
+    std::atomic<uint64_t> responses[5];  // 1xx .. 5xx; stream: see sent()
     std::atomic<uint64_t> fails;
     std::atomic<uint64_t> unavail;
     std::atomic<uint64_t> histogram[kHistogramBuckets];  // not cumulative
     std::atomic<uint64_t> histogram_sum_us;
+
+    // A stream session has no status: the bytes it sent to the server and
+    // received from it take the place of the first two status classes, so
+    // that a slot stays 256 bytes.
+    std::atomic<uint64_t>& sent() noexcept { return responses[0]; }
+    std::atomic<uint64_t>& received() noexcept { return responses[1]; }
+    const std::atomic<uint64_t>& sent() const noexcept
+    {
+        return responses[0];
+    }
+    const std::atomic<uint64_t>& received() const noexcept
+    {
+        return responses[1];
+    }
 };
 
 struct alignas(64) PeerSlot {
