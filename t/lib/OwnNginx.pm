@@ -23,7 +23,8 @@ sub missing {
 
 # Starts nginx (master and $workers workers, or with master => 0 a single
 # process, in the foreground as our child) with $http as the body of its
-# http block; waits until $port answers.
+# http block, and $main (a stream block, say) at the top level; waits until
+# $port answers.
 sub start {
     my ($class, %args) = @_;
     my $self = bless { prefix => tempdir(CLEANUP => 1), pid => 0,
@@ -31,6 +32,7 @@ sub start {
                        master => $args{master} // 1 }, $class;
     my $prefix = $self->{prefix};
     mkdir "$prefix/$_" for qw(logs temp);
+    $self->{main} = $args{main} // '';
     $self->write_conf($args{http});
 
     my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
@@ -61,6 +63,8 @@ error_log $prefix/logs/error.log info;
 pid $prefix/logs/nginx.pid;
 
 events { worker_connections 256; }
+
+$self->{main}
 
 http {
     access_log off;
