@@ -3,8 +3,9 @@
 #   make                 the module, against Debian's nginx-dev (or NGINX_SRC)
 #   make test            dependencies, module, unit tests, Test::Nginx suite
 #   make demo            round robin and least_time side by side, on loopback
-#   make bench           bench/ (about 10 min): nginx's balancers, HAProxy and
-#                        the module's, in one run; bench/results/<date>.*
+#   make bench           bench/ (about 12 min): nginx's balancers, HAProxy and
+#                        the module's, in one run; bench/results/<date>.*,
+#                        then the stream ones, bench/results/<date>-stream.*
 #   make check-sanitizers  unit tests under ASan+UBSan, the Test::Nginx suite
 #                        with the module built with ASan
 
@@ -154,6 +155,7 @@ demo: deps
 bench: deps
 	@$(MAKE) -s --no-print-directory module >/dev/null
 	bench/run
+	bench/stream
 
 install: module
 	install -m 644 $(MODULE) $(NGINX_MODULES_DIR)/$(MODULE_NAME).so
