@@ -7,8 +7,9 @@
 #   make deb             Debian packages of the modules, in build/deb/
 #   make test-deb        (root) installs them with apt, proxies a request
 #                        through each module, purges them
-#   make bench           bench/ (about 10 min): nginx's balancers, HAProxy and
-#                        the module's, in one run; bench/results/<date>.*
+#   make bench           bench/ (about 12 min): nginx's balancers, HAProxy and
+#                        the module's, in one run; bench/results/<date>.*,
+#                        then the stream ones, bench/results/<date>-stream.*
 #   make check-sanitizers  unit tests under ASan+UBSan, the Test::Nginx suite
 #                        with the module built with ASan
 #   make compat NGINX_TREES=DIR  the suite against each nginx of
@@ -22,10 +23,14 @@ NGINX_CONFIGURE_ARGS ?=
 NGINX_BINARY ?= /usr/sbin/nginx
 NGINX_MODULES_DIR ?= /usr/lib/nginx/modules
 ECHO_MODULE ?= $(NGINX_MODULES_DIR)/ngx_http_echo_module.so
+# Debian builds nginx's stream module as a dynamic module
+NGINX_STREAM_MODULE ?= $(NGINX_MODULES_DIR)/ngx_stream_module.so
 
 BUILD := $(CURDIR)/build
 MODULE_NAME := ngx_http_upstream_latency_module
 MODULE := $(BUILD)/$(MODULE_NAME).so
+STREAM_MODULE_NAME := ngx_stream_upstream_latency_module
+STREAM_MODULE := $(BUILD)/$(STREAM_MODULE_NAME).so
 NGINX_BUILD := $(BUILD)/nginx-$(notdir $(abspath $(NGINX_SRC)))
 
 # Debian's hardening flags, as its libnginx-mod-* packages use
@@ -39,8 +44,8 @@ UNIT_SRCS := $(wildcard t/unit/*.cpp)
 CXXFLAGS ?= -O2 -g
 CORE_CXXFLAGS := -std=c++17 -W -Wall -Wextra -Werror -Wpointer-arith -Isrc
 
-DEB_PACKAGES := nginx nginx-dev libnginx-mod-http-echo g++ make \
-                debhelper dpkg-dev \
+DEB_PACKAGES := nginx nginx-dev libnginx-mod-http-echo libnginx-mod-stream \
+                g++ make debhelper dpkg-dev \
                 libgtest-dev libbenchmark-dev wrk openssl perl \
                 libtest-base-perl prometheus chromium haproxy gnuplot-nox
 
@@ -54,7 +59,8 @@ FALLBACK := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null || echo yes)
 PROVE_ENV := TEST_NGINX_RANDOMIZE=1 LATENCY_TEST_STRICT=1 \
     $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback)
 TEST_NGINX_ENV := $(PROVE_ENV) TEST_NGINX_BINARY=$(NGINX_BINARY) \
-    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)"
+    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE) \
+        $(NGINX_STREAM_MODULE) $(STREAM_MODULE)"
 
 .PHONY: all module deps unit prove test test-stress demo bench install \
         uninstall clean check-sanitizers unit-sanitized prove-asan deb test-deb \
@@ -62,14 +68,17 @@ TEST_NGINX_ENV := $(PROVE_ENV) TEST_NGINX_BINARY=$(NGINX_BINARY) \
 
 all: module
 
-# configure DIR CC_OPT LD_OPT: nginx's configure for the module, out of tree
-# (a release tree has ./configure, a checkout of nginx/nginx auto/configure)
+# configure DIR CC_OPT LD_OPT: nginx's configure for the modules, out of
+# tree (a release tree has ./configure, a checkout of nginx/nginx
+# auto/configure); the stream module (dynamic, as Debian's) for the stream
+# balancer
 configure = mkdir -p $(1) && cd $(NGINX_SRC) && bash -c ' \
 	    NGX_CONF_FLAGS=(--with-compat); \
 	    if [ -f ./conf_flags ]; then . ./conf_flags; fi; \
 	    if [ -x ./configure ]; then c=./configure; else c=auto/configure; fi; \
 	    $$c --with-cc-opt="$(2)" --with-ld-opt="$(3)" \
-	        "$${NGX_CONF_FLAGS[@]}" $(NGINX_CONFIGURE_ARGS) \
+	        "$${NGX_CONF_FLAGS[@]}" --with-stream=dynamic \
+	        $(NGINX_CONFIGURE_ARGS) \
 	        --add-dynamic-module=$(CURDIR) \
 	        --builddir=$(1) >$(1)/configure.log' \
 	    || { tail -20 $(1)/configure.log; exit 1; }
@@ -78,10 +87,15 @@ $(NGINX_BUILD)/Makefile: config config.make
 	$(call configure,$(NGINX_BUILD),$(CC_OPT),$(LD_OPT))
 
 module: $(NGINX_BUILD)/Makefile
-	$(MAKE) -f $(NGINX_BUILD)/Makefile -C $(NGINX_SRC) modules
-	# a new file, not rewritten in place: a running nginx may have it mapped
-	cp -p $(NGINX_BUILD)/$(MODULE_NAME).so $(MODULE).tmp
-	mv -f $(MODULE).tmp $(MODULE)
+	# only these two: nginx-dev has no source of nginx's stream module
+	$(MAKE) -f $(NGINX_BUILD)/Makefile -C $(NGINX_SRC) \
+	    $(NGINX_BUILD)/$(MODULE_NAME).so \
+	    $(NGINX_BUILD)/$(STREAM_MODULE_NAME).so
+	# new files, not rewritten in place: a running nginx may have them mapped
+	for m in $(MODULE_NAME) $(STREAM_MODULE_NAME); do \
+	    cp -p $(NGINX_BUILD)/$$m.so $(BUILD)/$$m.so.tmp \
+	    && mv -f $(BUILD)/$$m.so.tmp $(BUILD)/$$m.so || exit 1; \
+	done
 
 # The module built with AddressSanitizer, loaded into the stock nginx with
 # the ASan runtime preloaded; reports go to $(ASAN)/reports.
@@ -99,10 +113,14 @@ $(ASAN)/run-nginx: Makefile
 	chmod +x $@
 
 prove-asan: deps $(ASAN)/nginx/Makefile $(ASAN)/run-nginx
-	$(MAKE) -f $(ASAN)/nginx/Makefile -C $(NGINX_SRC) modules
+	$(MAKE) -f $(ASAN)/nginx/Makefile -C $(NGINX_SRC) \
+	    $(ASAN)/nginx/$(MODULE_NAME).so \
+	    $(ASAN)/nginx/$(STREAM_MODULE_NAME).so
 	rm -rf $(ASAN)/reports && mkdir -p $(ASAN)/reports
 	$(PROVE_ENV) TEST_NGINX_BINARY=$(ASAN)/run-nginx \
-	    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(ASAN)/nginx/$(MODULE_NAME).so" \
+	    TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) \
+	        $(ASAN)/nginx/$(MODULE_NAME).so $(NGINX_STREAM_MODULE) \
+	        $(ASAN)/nginx/$(STREAM_MODULE_NAME).so" \
 	    prove t/*.t
 	@if ls $(ASAN)/reports/* >/dev/null 2>&1; then \
 	    echo "AddressSanitizer reports:"; cat $(ASAN)/reports/*; exit 1; \
@@ -202,12 +220,16 @@ demo: deps
 bench: deps
 	@$(MAKE) -s --no-print-directory module >/dev/null
 	bench/run
+	bench/stream
 
 install: module
 	install -m 644 $(MODULE) $(NGINX_MODULES_DIR)/$(MODULE_NAME).so
+	install -m 644 $(STREAM_MODULE) $(NGINX_MODULES_DIR)/$(STREAM_MODULE_NAME).so
 	mkdir -p /usr/share/nginx/modules-available
 	echo "load_module modules/$(MODULE_NAME).so;" \
 	    > /usr/share/nginx/modules-available/mod-http-upstream-latency.conf
+	echo "load_module modules/$(STREAM_MODULE_NAME).so;" \
+	    > /usr/share/nginx/modules-available/mod-stream-upstream-latency.conf
 
 # The Debian packages, one per module: each named by a stanza of
 # packaging/debian/control and given its .so by a .install file there.
@@ -233,7 +255,9 @@ test-deb: deb
 
 uninstall:
 	rm -f $(NGINX_MODULES_DIR)/$(MODULE_NAME).so \
-	    /usr/share/nginx/modules-available/mod-http-upstream-latency.conf
+	    $(NGINX_MODULES_DIR)/$(STREAM_MODULE_NAME).so \
+	    /usr/share/nginx/modules-available/mod-http-upstream-latency.conf \
+	    /usr/share/nginx/modules-available/mod-stream-upstream-latency.conf
 
 clean:
 	rm -rf $(BUILD) t/servroot t/servroot_*

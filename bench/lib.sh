@@ -17,11 +17,16 @@
 #                                   upstream NAME (METHOD "" = round robin),
 #                                   proxied at http://127.0.0.1:$FRONT_PORT/NAME,
 #                                   with keepalive $UPSTREAM_KEEPALIVE
+#   conf_stream_upstream NAME "METHOD" LISTEN_PORT PORT...
+#                                   stream upstream NAME over the backends,
+#                                   proxied by a stream server on LISTEN_PORT
+#                                   (loads the stream modules)
 #   nginx_start WORKERS [CPUS]      write the configuration, start, wait ready
 #   nginx_stop
 #   haproxy_start PORT THREADS "CPUS" BACKEND_PORT...
 #                                   HAProxy in the foreground on 127.0.0.1:PORT,
-#                                   balance leastconn over the backends
+#                                   balance leastconn over the backends, in
+#                                   mode $HAPROXY_MODE (http, or tcp)
 #   haproxy_stop
 #   wrk_run LABEL URL CONNS SECONDS count|plain|timeline [CPUS] [THREADS]
 #                                   fills RESULT[key] and BACKEND[port]; wrk's
@@ -33,7 +38,8 @@
 #   record, derive_ratio, stat, cell, figures_json
 #                                   figures of repeated runs, see "figures"
 #
-# Settings (environment): NGINX_BINARY, MODULE, ECHO_MODULE, WRK, HAPROXY;
+# Settings (environment): NGINX_BINARY, MODULE, STREAM_MODULE,
+# NGINX_STREAM_MODULE, ECHO_MODULE, WRK, HAPROXY;
 # BENCH_KEEP=1 keeps the prefix (configuration, logs, raw wrk output).
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,6 +47,8 @@ ROOT=$(dirname "$BENCH_DIR")
 
 NGINX_BINARY=${NGINX_BINARY:-/usr/sbin/nginx}
 MODULE=${MODULE:-$ROOT/build/ngx_http_upstream_latency_module.so}
+STREAM_MODULE=${STREAM_MODULE:-$ROOT/build/ngx_stream_upstream_latency_module.so}
+NGINX_STREAM_MODULE=${NGINX_STREAM_MODULE:-/usr/lib/nginx/modules/ngx_stream_module.so}
 ECHO_MODULE=${ECHO_MODULE:-/usr/lib/nginx/modules/ngx_http_echo_module.so}
 WRK=${WRK:-wrk}
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
@@ -50,6 +58,9 @@ NGINX_PID=
 NGINX_WORKERS=
 HAPROXY_PID=
 HAPROXY_PORT=
+HAPROXY_MODE=http
+# directives added to every backend's server block
+BACKEND_DIRECTIVES=
 UPSTREAM_KEEPALIVE=32
 WRK_PID=
 WRK_OUT=
@@ -90,6 +101,10 @@ bench_init() {
     mkdir -p "$PREFIX/modules"
     cp "$MODULE" "$PREFIX/modules/"
     MODULE=$PREFIX/modules/${MODULE##*/}
+    if [ -f "$STREAM_MODULE" ]; then
+        cp "$STREAM_MODULE" "$PREFIX/modules/"
+        STREAM_MODULE=$PREFIX/modules/${STREAM_MODULE##*/}
+    fi
 }
 
 bench_cleanup() {
@@ -120,6 +135,7 @@ conf_reset() {
     : >"$PREFIX/conf/backends.conf"
     : >"$PREFIX/conf/upstreams.conf"
     : >"$PREFIX/conf/locations.conf"
+    : >"$PREFIX/conf/stream.conf"
     UPSTREAM_NAMES=()
 }
 
@@ -140,6 +156,7 @@ conf_backend() {
         for port in "$1" "${@:3}"; do
             printf '    listen 127.0.0.1:%s;\n' "$port"
         done
+        printf '    %s\n' "$BACKEND_DIRECTIVES"
         printf '    location / { %s }\n}\n' "$(backend_body "$delay_ms")"
     } >>"$PREFIX/conf/backends.conf"
 }
@@ -180,11 +197,35 @@ conf_upstream() {
     UPSTREAM_NAMES+=("$name")
 }
 
+conf_stream_upstream() {
+    local name=$1 method=$2 listen=$3 port
+    shift 3
+    {
+        printf 'upstream %s {\n' "$name"
+        [ -z "$method" ] || printf '    %s;\n' "$method"
+        for port in "$@"; do
+            printf '    server 127.0.0.1:%s;\n' "$port"
+        done
+        printf '}\nserver { listen 127.0.0.1:%s; proxy_pass %s; }\n' \
+            "$listen" "$name"
+    } >>"$PREFIX/conf/stream.conf"
+}
+
 conf_write() {
-    local workers=$1
+    local workers=$1 stream=
+    if [ -s "$PREFIX/conf/stream.conf" ]; then
+        [ -f "$STREAM_MODULE" ] \
+            || die "stream module not built: $STREAM_MODULE (run 'make module')"
+        [ -f "$NGINX_STREAM_MODULE" ] \
+            || die "not found: $NGINX_STREAM_MODULE (libnginx-mod-stream)"
+        stream="load_module $NGINX_STREAM_MODULE;
+load_module $STREAM_MODULE;
+stream { include stream.conf; }"
+    fi
     cat >"$PREFIX/conf/nginx.conf" <<EOF
 load_module $ECHO_MODULE;
 load_module $MODULE;
+$stream
 
 worker_processes $workers;
 pid logs/nginx.pid;
@@ -316,13 +357,19 @@ global
     maxconn 4096
 
 defaults
-    mode http
+    mode $HAPROXY_MODE
     timeout connect 1s
     timeout client 30s
     timeout server 30s
+EOF
+        if [ "$HAPROXY_MODE" = http ]; then
+            cat <<EOF
     # idle connections to the backends are kept and shared between client
     # connections, as nginx's upstream "keepalive" does
     http-reuse always
+EOF
+        fi
+        cat <<EOF
 
 frontend front
     bind 127.0.0.1:$port

@@ -6,7 +6,8 @@
 
 #include "ngx_http_upstream_latency.hpp"
 
-#include "core/status.hpp"
+#include "ngx_upstream_latency_status.hpp"
+
 #include "core/status_page.hpp"
 
 #include <string>
@@ -19,6 +20,7 @@ using upstream_latency::UpstreamStatus;
 
 
 #define NGX_HTTP_UPSTREAM_LATENCY_VERSION  "0.1.0"
+#define NGX_STREAM_LATENCY_ZONE            "stream_upstream_latency"
 
 
 extern "C" {
@@ -48,125 +50,57 @@ ngx_http_upstream_latency_status(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-static std::string
-ngx_http_upstream_latency_method(ngx_http_upstream_srv_conf_t *uscf,
-    ngx_http_upstream_latency_srv_conf_t *lcf)
-{
-    std::string  method;
-
-    if (lcf->method == NGX_HTTP_UPSTREAM_LATENCY_METHOD_LEAST_TIME) {
-        method = "least_time ";
-
-    } else if (lcf->method == NGX_HTTP_UPSTREAM_LATENCY_METHOD_WEIGHTED_RANDOM)
-    {
-        method = "weighted_random";
-
-        if (!lcf->two) {
-            return method;
-        }
-
-        method += lcf->by_latency ? " two least_time=" : " two least_conn";
-
-        if (!lcf->by_latency) {
-            return method;
-        }
-
-    } else {
-        /* keepalive alone also sets init_upstream: "other" then */
-        return uscf->peer.init_upstream ? "other" : "round robin";
-    }
-
-    method += lcf->options.metric == upstream_latency::Metric::header
-              ? "header" : "last_byte";
-
-    if (lcf->options.inflight) {
-        method += " inflight";
-    }
-
-    return method;
-}
-
-
 /*
- * The peers of an upstream of the module, from round robin's lists; read
- * without the locks of a zone, as plain words: a status may be a moment
- * behind, never in the way.
+ * The stream block's upstreams, when the stream module of the balancer is
+ * loaded and balances some: found by the module's name, and its zone by
+ * name and tag, so that this module does not need the stream modules.
  */
 
-static void
-ngx_http_upstream_latency_balanced_peers(UpstreamStatus &u,
-    ngx_http_upstream_srv_conf_t *uscf,
-    ngx_http_upstream_latency_srv_conf_t *lcf, time_t now, uint64_t now_us)
+static ngx_upstream_latency_main_conf_t *
+ngx_http_upstream_latency_stream_conf(ngx_cycle_t *cycle)
 {
-    uint32_t                       id, index;
-    PeerState                      state;
-    ngx_http_upstream_rr_peer_t   *peer;
-    ngx_http_upstream_rr_peers_t  *list;
+    ngx_uint_t        i;
+    ngx_module_t     *module;
+    ngx_shm_zone_t   *zone;
+    ngx_list_part_t  *part;
 
-    id = 0;
+    module = NULL;
 
-    for (list = (ngx_http_upstream_rr_peers_t *) uscf->peer.data;
-         list;
-         list = list->next)
-    {
-        for (peer = list->peer; peer; peer = peer->next, id++) {
-
-            if (peer->down) {
-                state = PeerState::down;
-
-            } else if (peer->max_fails && peer->fails >= peer->max_fails
-                       && now - peer->checked <= peer->fail_timeout)
-            {
-                state = PeerState::unavail;
-
-            } else {
-                state = PeerState::up;
-            }
-
-            index = lcf->first_slot + id;
-
-            u.peers.push_back({id,
-                               {(char *) peer->name.data, peer->name.len},
-                               {(char *) peer->server.data, peer->server.len},
-                               list != uscf->peer.data,
-                               (uint32_t) peer->weight, state,
-                               &lcf->main->table->slot(index),
-                               lcf->main->table->inflight(index, now_us)
-                                   .active});
+    for (i = 0; i < cycle->modules_n; i++) {
+        if (ngx_strcmp(cycle->modules[i]->name,
+                       "ngx_stream_upstream_latency_module")
+            == 0)
+        {
+            module = cycle->modules[i];
+            break;
         }
     }
-}
 
-
-/* The servers of an upstream of another method, from its configuration. */
-
-static void
-ngx_http_upstream_latency_configured_peers(UpstreamStatus &u,
-    ngx_http_upstream_srv_conf_t *uscf)
-{
-    uint32_t                     id;
-    ngx_uint_t                   i, j;
-    ngx_http_upstream_server_t  *server;
-
-    if (uscf->servers == NULL) {
-        return;
+    if (module == NULL) {
+        return NULL;
     }
 
-    server = (ngx_http_upstream_server_t *) uscf->servers->elts;
-    id = 0;
+    part = &cycle->shared_memory.part;
+    zone = (ngx_shm_zone_t *) part->elts;
 
-    for (i = 0; i < uscf->servers->nelts; i++) {
-        for (j = 0; j < server[i].naddrs; j++, id++) {
-            u.peers.push_back({id,
-                               {(char *) server[i].addrs[j].name.data,
-                                server[i].addrs[j].name.len},
-                               {(char *) server[i].name.data,
-                                server[i].name.len},
-                               server[i].backup != 0,
-                               (uint32_t) server[i].weight,
-                               server[i].down ? PeerState::down
-                                              : PeerState::up,
-                               nullptr, 0});
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+            part = part->next;
+            zone = (ngx_shm_zone_t *) part->elts;
+            i = 0;
+        }
+
+        if (zone[i].tag == module
+            && zone[i].shm.name.len == sizeof(NGX_STREAM_LATENCY_ZONE) - 1
+            && ngx_strncmp(zone[i].shm.name.data, NGX_STREAM_LATENCY_ZONE,
+                           zone[i].shm.name.len)
+               == 0)
+        {
+            return (ngx_upstream_latency_main_conf_t *) zone[i].data;
         }
     }
 }
@@ -224,22 +158,18 @@ static ngx_int_t
 ngx_http_upstream_latency_report(ngx_http_request_t *r, ngx_flag_t json,
     ngx_str_t *only)
 {
-    time_t                                  now;
-    ngx_uint_t                              i;
-    ngx_time_t                             *tp;
-    std::string                             body;
-    StatusReport                            report;
-    upstream_latency::LatencyTable         *table;
-    ngx_http_upstream_srv_conf_t          **uscfp;
-    ngx_http_upstream_main_conf_t          *umcf;
-    ngx_http_upstream_latency_srv_conf_t   *lcf;
-    ngx_http_upstream_latency_main_conf_t  *lmcf;
-
-    std::vector<std::string>  methods;
+    time_t                              now;
+    ngx_time_t                         *tp;
+    std::string                         body;
+    StatusReport                        report;
+    std::deque<std::string>             methods;
+    upstream_latency::LatencyTable     *table;
+    ngx_http_upstream_main_conf_t      *umcf;
+    ngx_upstream_latency_main_conf_t   *lmcf, *stream;
 
     umcf = (ngx_http_upstream_main_conf_t *)
                ngx_http_get_module_main_conf(r, ngx_http_upstream_module);
-    lmcf = (ngx_http_upstream_latency_main_conf_t *)
+    lmcf = (ngx_upstream_latency_main_conf_t *)
                ngx_http_get_module_main_conf(r,
                                       ngx_http_upstream_latency_module);
 
@@ -250,46 +180,26 @@ ngx_http_upstream_latency_report(ngx_http_request_t *r, ngx_flag_t json,
     report.server_version = NGINX_VERSION;
     report.module_version = NGX_HTTP_UPSTREAM_LATENCY_VERSION;
     report.now_ms = (uint64_t) tp->sec * 1000 + tp->msec;
-    report.now_us = ngx_http_upstream_latency_now_us();
+    report.now_us = ngx_upstream_latency_now_us();
     report.zone = "upstream_latency";
     report.zone_size = lmcf->zone_bytes;
     report.slots = table ? table->capacity() : 0;
     report.used = table ? table->used() : 0;
 
-    uscfp = (ngx_http_upstream_srv_conf_t **) umcf->upstreams.elts;
-    methods.reserve(umcf->upstreams.nelts);
+    ngx_upstream_latency_collect<ngx_http_upstream_latency_p>(
+        &umcf->upstreams, table, report.upstreams, methods, only, now,
+        report.now_us);
 
-    for (i = 0; i < umcf->upstreams.nelts; i++) {
+    stream = ngx_http_upstream_latency_stream_conf((ngx_cycle_t *) ngx_cycle);
 
-        if (uscfp[i]->srv_conf == NULL
-            || (only->len && (only->len != uscfp[i]->host.len
-                              || ngx_strncmp(only->data, uscfp[i]->host.data,
-                                             only->len) != 0)))
-        {
-            continue;
-        }
-
-        lcf = (ngx_http_upstream_latency_srv_conf_t *)
-                  uscfp[i]->srv_conf[ngx_http_upstream_latency_module
-                                     .ctx_index];
-
-        methods.push_back(ngx_http_upstream_latency_method(uscfp[i], lcf));
-
-        UpstreamStatus &u = report.upstreams.emplace_back();
-        u.name = {(char *) uscfp[i]->host.data, uscfp[i]->host.len};
-        u.method = methods.back();
-        u.decay = lcf->options.decay;
-
-        if (lcf->initialized && table) {
-            ngx_http_upstream_latency_balanced_peers(u, uscfp[i], lcf, now,
-                                                     report.now_us);
-
-        } else {
-            ngx_http_upstream_latency_configured_peers(u, uscfp[i]);
-        }
+    if (stream && stream->status) {
+        stream->status(stream, report.stream.emplace(), methods, only, now,
+                       report.now_us);
     }
 
-    if (only->len && report.upstreams.empty()) {
+    if (only->len && report.upstreams.empty()
+        && (!report.stream || report.stream->upstreams.empty()))
+    {
         return ngx_http_upstream_latency_refuse(r, NGX_HTTP_NOT_FOUND,
                    "unknown upstream \""
                    + std::string((char *) only->data, only->len) + "\"\n");

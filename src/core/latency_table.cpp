@@ -54,6 +54,7 @@ void PeerSlot::copy_statistics(const PeerSlot& from) noexcept
     copy(header_time, from.header_time);
     copy(response_time, from.response_time);
     copy(selected_ms, from.selected_ms);
+    copy(connect_time, from.connect_time);
     copy(counters.requests, from.counters.requests);
     for (std::size_t i = 0; i < 5; i++) {
         copy(counters.responses[i], from.counters.responses[i]);

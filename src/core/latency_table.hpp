@@ -33,7 +33,10 @@ struct PeerKey {
     }
 };
 
-enum class Metric { header, last_byte };
+// The time an attempt is measured to: the response header (HTTP) or the
+// first byte from the server (stream, the same moment of the exchange), the
+// end of the response or session, or the connection to the server (stream).
+enum class Metric { header, last_byte, connect, first_byte = header };
 
 // Response time histogram limits in milliseconds, those of the NGINX Plus
 // API; one more bucket holds the slower responses.
@@ -47,12 +50,26 @@ std::size_t histogram_bucket(uint64_t response_us) noexcept;
 
 // Totals for the status, over all worker processes; they only grow.
 struct PeerCounters {
-    std::atomic<uint64_t> requests;
-    std::atomic<uint64_t> responses[5];  // 1xx .. 5xx
+    std::atomic<uint64_t> requests;      // stream: connections
+    std::atomic<uint64_t> responses[5];  // 1xx .. 5xx; stream: see sent()
     std::atomic<uint64_t> fails;
     std::atomic<uint64_t> unavail;
     std::atomic<uint64_t> histogram[kHistogramBuckets];  // not cumulative
     std::atomic<uint64_t> histogram_sum_us;
+
+    // A stream session has no status: the bytes it sent to the server and
+    // received from it take the place of the first two status classes, so
+    // that a slot stays 256 bytes.
+    std::atomic<uint64_t>& sent() noexcept { return responses[0]; }
+    std::atomic<uint64_t>& received() noexcept { return responses[1]; }
+    const std::atomic<uint64_t>& sent() const noexcept
+    {
+        return responses[0];
+    }
+    const std::atomic<uint64_t>& received() const noexcept
+    {
+        return responses[1];
+    }
 };
 
 struct alignas(64) PeerSlot {
@@ -61,16 +78,19 @@ struct alignas(64) PeerSlot {
     std::atomic<uint64_t> header_time;    // PeakEwma
     std::atomic<uint64_t> response_time;  // PeakEwma
     std::atomic<uint64_t> selected_ms;    // wall clock, 0: never
+    std::atomic<uint64_t> connect_time;   // PeakEwma, stream only
 
     alignas(64) PeerCounters counters;
 
     std::atomic<uint64_t>& estimate(Metric metric) noexcept
     {
-        return metric == Metric::header ? header_time : response_time;
+        return metric == Metric::header      ? header_time
+               : metric == Metric::last_byte ? response_time
+                                             : connect_time;
     }
     const std::atomic<uint64_t>& estimate(Metric metric) const noexcept
     {
-        return metric == Metric::header ? header_time : response_time;
+        return const_cast<PeerSlot*>(this)->estimate(metric);
     }
 
     // Statistics carried to the next configuration.
@@ -92,11 +112,12 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(std::is_standard_layout_v<PeerSlot>);
 static_assert(std::is_standard_layout_v<TableHeader>);
 static_assert(std::is_trivially_destructible_v<PeerSlot>);
+static_assert(sizeof(PeerSlot) == 256);
 
 class LatencyTable {
 public:
     static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
-    static constexpr uint32_t kVersion = 5;
+    static constexpr uint32_t kVersion = 6;
 
     // Bytes for capacity slots and the requests in flight of workers.
     static constexpr std::size_t bytes_for(std::size_t capacity,

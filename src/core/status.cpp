@@ -26,8 +26,9 @@ struct PeerReading {
     uint64_t fails;
     uint64_t unavail;
     uint64_t selected_ms;
-    std::optional<uint64_t> header_us;
-    std::optional<uint64_t> response_us;
+    std::optional<uint64_t> header_us;    // stream: first byte
+    std::optional<uint64_t> response_us;  // stream: last byte
+    std::optional<uint64_t> connect_us;   // stream
     uint64_t cumulative[kHistogramBuckets];
     uint64_t sum_us;
 };
@@ -64,6 +65,7 @@ PeerReading read(const PeerStatus& peer, const StatusReport& r, Decay decay)
     p.selected_ms = load(slot.selected_ms);
     p.header_us = average_us(load(slot.header_time), r, decay);
     p.response_us = average_us(load(slot.response_time), r, decay);
+    p.connect_us = average_us(load(slot.connect_time), r, decay);
     uint64_t running = 0;
     for (std::size_t i = 0; i < kHistogramBuckets; i++) {
         running += load(c.histogram[i]);
@@ -183,25 +185,58 @@ void json_peer(Writer& w, const PeerStatus& peer, const StatusReport& r,
     w.raw("}");
 }
 
-}  // namespace
-
-std::string render_json(const StatusReport& r)
+// A stream peer, with the fields of the NGINX Plus API's stream peer.
+void json_stream_peer(Writer& w, const PeerStatus& peer,
+                      const StatusReport& r, Decay decay)
 {
-    Writer w;
-    w.raw("{\"nginx_version\":");
-    w.json(r.server_version);
-    w.raw(",\"module_version\":");
-    w.json(r.module_version);
-    w.raw(",\"timestamp\":");
-    w.iso8601(r.now_ms);
-    w.raw(",\"table\":{\"zone\":");
-    w.json(r.zone);
-    w.format(",\"size\":%" PRIu64 ",\"slots\":%" PRIu32 ",\"used\":%" PRIu32
-             ",\"free\":%" PRIu32 "},\"upstreams\":[",
-             r.zone_size, r.slots, r.used, r.slots - r.used);
+    w.format("{\"id\":%" PRIu32 ",\"server\":", peer.id);
+    w.json(peer.server);
+    w.raw(",\"name\":");
+    w.json(peer.name);
+    w.format(",\"backup\":%s,\"weight\":%" PRIu32 ",\"state\":\"%s\"",
+             peer.backup ? "true" : "false", peer.weight,
+             kStates[static_cast<int>(peer.state)]);
 
+    if (peer.slot != nullptr) {
+        PeerReading p = read(peer, r, decay);
+        w.format(",\"active\":%" PRIu32 ",\"connections\":%" PRIu64
+                 ",\"sent\":%" PRIu64 ",\"received\":%" PRIu64
+                 ",\"fails\":%" PRIu64 ",\"unavail\":%" PRIu64
+                 ",\"selected\":",
+                 p.active, p.requests, p.responses[0], p.responses[1],
+                 p.fails, p.unavail);
+        if (p.selected_ms == 0) {
+            w.raw("null");
+        } else {
+            w.iso8601(p.selected_ms);
+        }
+        w.raw(",\"connect_time\":");
+        w.milliseconds_or_null(p.connect_us);
+        w.raw(",\"first_byte_time\":");
+        w.milliseconds_or_null(p.header_us);
+        w.raw(",\"response_time\":");
+        w.milliseconds_or_null(p.response_us);
+    }
+    w.raw("}");
+}
+
+void json_table(Writer& w, std::string_view zone, uint64_t size,
+                uint32_t slots, uint32_t used)
+{
+    w.raw("\"table\":{\"zone\":");
+    w.json(zone);
+    w.format(",\"size\":%" PRIu64 ",\"slots\":%" PRIu32 ",\"used\":%" PRIu32
+             ",\"free\":%" PRIu32 "}",
+             size, slots, used, slots - used);
+}
+
+template <class JsonPeer>
+void json_upstreams(Writer& w, const std::vector<UpstreamStatus>& upstreams,
+                    const StatusReport& r, JsonPeer json_peer)
+{
+    w.raw("\"upstreams\":[");
     const char* upstream_separator = "";
-    for (const UpstreamStatus& u : r.upstreams) {
+    for (const UpstreamStatus& u : upstreams) {
         w.raw(upstream_separator);
         upstream_separator = ",";
         w.raw("{\"name\":");
@@ -218,7 +253,33 @@ std::string render_json(const StatusReport& r)
         }
         w.raw("]}");
     }
-    w.raw("]}\n");
+    w.raw("]");
+}
+
+}  // namespace
+
+std::string render_json(const StatusReport& r)
+{
+    Writer w;
+    w.raw("{\"nginx_version\":");
+    w.json(r.server_version);
+    w.raw(",\"module_version\":");
+    w.json(r.module_version);
+    w.raw(",\"timestamp\":");
+    w.iso8601(r.now_ms);
+    w.raw(",");
+    json_table(w, r.zone, r.zone_size, r.slots, r.used);
+    w.raw(",");
+    json_upstreams(w, r.upstreams, r, json_peer);
+    if (r.stream) {
+        w.raw(",\"stream\":{");
+        json_table(w, r.stream->zone, r.stream->zone_size, r.stream->slots,
+                   r.stream->used);
+        w.raw(",");
+        json_upstreams(w, r.stream->upstreams, r, json_stream_peer);
+        w.raw("}");
+    }
+    w.raw("}\n");
     return w.take();
 }
 
@@ -247,11 +308,11 @@ using PeerLabels = std::vector<std::vector<std::string>>;
 // two names for one IP, an address written twice) also has its id, so that
 // no two peers share a label set.  A peer alone at its address keeps the
 // same labels however the servers around it change.
-PeerLabels peer_labels(const StatusReport& r)
+PeerLabels peer_labels(const std::vector<UpstreamStatus>& upstreams)
 {
     PeerLabels labels;
-    labels.reserve(r.upstreams.size());
-    for (const UpstreamStatus& u : r.upstreams) {
+    labels.reserve(upstreams.size());
+    for (const UpstreamStatus& u : upstreams) {
         const std::vector<PeerStatus>& peers = u.peers;
         std::vector<std::size_t> by_address(peers.size());
         std::iota(by_address.begin(), by_address.end(), 0);
@@ -296,16 +357,16 @@ Seconds from_us(uint64_t us) { return {us, 6}; }
 
 // One metric family: its header, then a sample per peer.
 template <class Sample>
-void family(Writer& w, const StatusReport& r, const PeerLabels& labels,
-            const char* name, const char* type, const char* help,
-            bool observed_only, Sample sample)
+void family(Writer& w, const std::vector<UpstreamStatus>& upstreams,
+            const PeerLabels& labels, const char* name, const char* type,
+            const char* help, bool observed_only, Sample sample)
 {
     for (const char* part : {"# HELP ", name, " ", help, "\n# TYPE ", name,
                              " ", type, "\n"}) {
         w.raw(part);
     }
-    for (std::size_t i = 0; i < r.upstreams.size(); i++) {
-        const UpstreamStatus& u = r.upstreams[i];
+    for (std::size_t i = 0; i < upstreams.size(); i++) {
+        const UpstreamStatus& u = upstreams[i];
         for (std::size_t j = 0; j < u.peers.size(); j++) {
             const PeerStatus& peer = u.peers[j];
             if (observed_only && peer.slot == nullptr) {
@@ -323,12 +384,157 @@ void family(Writer& w, const StatusReport& r, const PeerLabels& labels,
     }
 }
 
+// The families every peer has, from the configuration: state, weight,
+// backup; names start with prefix.
+void configured_families(Writer& w,
+                         const std::vector<UpstreamStatus>& upstreams,
+                         const PeerLabels& labels, const std::string& prefix)
+{
+    const std::string state = prefix + "_state";
+    const std::string weight = prefix + "_weight";
+    const std::string backup = prefix + "_backup";
+
+    family(w, upstreams, labels, state.c_str(), "gauge",
+           "1 for the state the peer is in (up, down, unavail).", false,
+           [&w, &state](auto labels, const PeerStatus& peer,
+                        const UpstreamStatus&) {
+               for (int s = 0; s < 3; s++) {
+                   w.raw(state);
+                   std::string extra = ",state=\"";
+                   extra += kStates[s];
+                   extra += "\"";
+                   labels(extra.c_str());
+                   w.format(" %d\n", static_cast<int>(peer.state) == s);
+               }
+           });
+
+    family(w, upstreams, labels, weight.c_str(), "gauge",
+           "Configured weight.", false,
+           [&w, &weight](auto labels, const PeerStatus& peer,
+                         const UpstreamStatus&) {
+               w.raw(weight);
+               labels();
+               w.format(" %" PRIu32 "\n", peer.weight);
+           });
+
+    family(w, upstreams, labels, backup.c_str(), "gauge",
+           "1 for a backup server.", false,
+           [&w, &backup](auto labels, const PeerStatus& peer,
+                         const UpstreamStatus&) {
+               w.raw(backup);
+               labels();
+               w.format(" %d\n", peer.backup ? 1 : 0);
+           });
+}
+
+// The stream block's table and peers, under nginx_stream_upstream_*.
+void stream_prometheus(Writer& w, const StatusReport& r,
+                       const StreamStatus& stream)
+{
+    const std::vector<UpstreamStatus>& ups = stream.upstreams;
+    const PeerLabels label_sets = peer_labels(ups);
+
+    w.raw("# HELP nginx_stream_upstream_latency_table_slots Slots of the "
+          "shared latency table of the stream block.\n"
+          "# TYPE nginx_stream_upstream_latency_table_slots gauge\n");
+    w.format("nginx_stream_upstream_latency_table_slots{state=\"used\"} %"
+             PRIu32 "\nnginx_stream_upstream_latency_table_slots"
+             "{state=\"free\"} %" PRIu32 "\n",
+             stream.used, stream.slots - stream.used);
+
+    configured_families(w, ups, label_sets, "nginx_stream_upstream_peer");
+
+    struct Observed {
+        const char* name;
+        const char* type;
+        const char* help;
+        std::optional<Seconds> (*seconds)(const PeerReading&);
+        uint64_t (*count)(const PeerReading&);
+    };
+
+    const Observed metrics[] = {
+        {"nginx_stream_upstream_peer_active", "gauge",
+         "Sessions in flight to the peer, all workers.", nullptr,
+         [](const PeerReading& p) -> uint64_t { return p.active; }},
+        {"nginx_stream_upstream_peer_connections_total", "counter",
+         "Sessions passed to the peer.", nullptr,
+         [](const PeerReading& p) { return p.requests; }},
+        {"nginx_stream_upstream_peer_sent_bytes_total", "counter",
+         "Bytes sent to the peer.", nullptr,
+         [](const PeerReading& p) { return p.responses[0]; }},
+        {"nginx_stream_upstream_peer_received_bytes_total", "counter",
+         "Bytes received from the peer.", nullptr,
+         [](const PeerReading& p) { return p.responses[1]; }},
+        {"nginx_stream_upstream_peer_fails_total", "counter",
+         "Unsuccessful sessions with the peer.", nullptr,
+         [](const PeerReading& p) { return p.fails; }},
+        {"nginx_stream_upstream_peer_unavail_total", "counter",
+         "Times the peer became unavailable by max_fails.", nullptr,
+         [](const PeerReading& p) { return p.unavail; }},
+        {"nginx_stream_upstream_peer_selected_timestamp_seconds", "gauge",
+         "When the peer was last selected, 0 if never.",
+         [](const PeerReading& p) -> std::optional<Seconds> {
+             return from_ms(p.selected_ms);
+         },
+         nullptr},
+        {"nginx_stream_upstream_peer_connect_time_seconds", "gauge",
+         "Average time to connect, as the balancer uses it.",
+         [](const PeerReading& p) -> std::optional<Seconds> {
+             if (!p.connect_us) {
+                 return std::nullopt;
+             }
+             return from_us(*p.connect_us);
+         },
+         nullptr},
+        {"nginx_stream_upstream_peer_first_byte_time_seconds", "gauge",
+         "Average time to the first byte, as the balancer uses it.",
+         [](const PeerReading& p) -> std::optional<Seconds> {
+             if (!p.header_us) {
+                 return std::nullopt;
+             }
+             return from_us(*p.header_us);
+         },
+         nullptr},
+        {"nginx_stream_upstream_peer_response_time_seconds", "gauge",
+         "Average time to the end of the session, as the balancer uses it.",
+         [](const PeerReading& p) -> std::optional<Seconds> {
+             if (!p.response_us) {
+                 return std::nullopt;
+             }
+             return from_us(*p.response_us);
+         },
+         nullptr},
+    };
+
+    for (const Observed& m : metrics) {
+        family(w, ups, label_sets, m.name, m.type, m.help, true,
+               [&w, &r, &m](auto labels, const PeerStatus& peer,
+                            const UpstreamStatus& u) {
+                   PeerReading p = read(peer, r, u.decay);
+                   if (m.count) {
+                       w.raw(m.name);
+                       labels();
+                       w.format(" %" PRIu64 "\n", m.count(p));
+                       return;
+                   }
+                   std::optional<Seconds> v = m.seconds(p);
+                   if (v) {
+                       w.raw(m.name);
+                       labels();
+                       w.raw(" ");
+                       w.decimal(v->units, v->decimals);
+                       w.raw("\n");
+                   }
+               });
+    }
+}
+
 }  // namespace
 
 std::string render_prometheus(const StatusReport& r)
 {
     Writer w;
-    const PeerLabels label_sets = peer_labels(r);
+    const PeerLabels label_sets = peer_labels(r.upstreams);
 
     w.raw("# HELP nginx_upstream_latency_table_slots Slots of the shared "
           "latency table.\n"
@@ -338,41 +544,14 @@ std::string render_prometheus(const StatusReport& r)
              "\n",
              r.used, r.slots - r.used);
 
-    family(w, r, label_sets, "nginx_upstream_peer_state", "gauge",
-           "1 for the state the peer is in (up, down, unavail).", false,
-           [&w](auto labels, const PeerStatus& peer, const UpstreamStatus&) {
-               for (int s = 0; s < 3; s++) {
-                   w.raw("nginx_upstream_peer_state");
-                   std::string extra = ",state=\"";
-                   extra += kStates[s];
-                   extra += "\"";
-                   labels(extra.c_str());
-                   w.format(" %d\n", static_cast<int>(peer.state) == s);
-               }
-           });
-
-    family(w, r, label_sets, "nginx_upstream_peer_weight", "gauge",
-           "Configured weight.", false,
-           [&w](auto labels, const PeerStatus& peer, const UpstreamStatus&) {
-               w.raw("nginx_upstream_peer_weight");
-               labels();
-               w.format(" %" PRIu32 "\n", peer.weight);
-           });
-
-    family(w, r, label_sets, "nginx_upstream_peer_backup", "gauge",
-           "1 for a backup server.", false,
-           [&w](auto labels, const PeerStatus& peer, const UpstreamStatus&) {
-               w.raw("nginx_upstream_peer_backup");
-               labels();
-               w.format(" %d\n", peer.backup ? 1 : 0);
-           });
+    configured_families(w, r.upstreams, label_sets, "nginx_upstream_peer");
 
     // The rest needs the peer's slot; each reading is taken per family,
     // which is as consistent as counters that keep moving can be.
     auto observed = [&w, &r, &label_sets](const char* name,
                                           const char* type, const char* help,
                                           auto value) {
-        family(w, r, label_sets, name, type, help, true,
+        family(w, r.upstreams, label_sets, name, type, help, true,
                [&w, &r, name, value](auto labels, const PeerStatus& peer,
                                      const UpstreamStatus& u) {
                    PeerReading p = read(peer, r, u.decay);
@@ -433,7 +612,7 @@ std::string render_prometheus(const StatusReport& r)
                  }
              });
 
-    family(w, r, label_sets,
+    family(w, r.upstreams, label_sets,
            "nginx_upstream_peer_response_duration_seconds", "histogram",
            "Time to the whole response of complete responses.", true,
            [&w, &r](auto labels, const PeerStatus& peer,
@@ -465,6 +644,10 @@ std::string render_prometheus(const StatusReport& r)
                labels();
                w.format(" %" PRIu64 "\n", p.cumulative[kHistogramBuckets - 1]);
            });
+
+    if (r.stream) {
+        stream_prometheus(w, r, *r.stream);
+    }
 
     return w.take();
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,15 @@ struct UpstreamStatus {
     std::vector<PeerStatus> peers;
 };
 
+// The stream block's upstreams, from their own table.
+struct StreamStatus {
+    std::string_view zone;
+    uint64_t zone_size;
+    uint32_t slots;
+    uint32_t used;
+    std::vector<UpstreamStatus> upstreams;
+};
+
 struct StatusReport {
     std::string_view server_version;  // of nginx
     std::string_view module_version;
@@ -42,6 +52,7 @@ struct StatusReport {
     uint32_t slots;
     uint32_t used;
     std::vector<UpstreamStatus> upstreams;
+    std::optional<StreamStatus> stream;  // with the stream module only
 };
 
 // Both throw std::bad_alloc.

@@ -92,8 +92,8 @@ svg text { font-size: 10px; fill: var(--mute); }
 
   // Records this poll's header times and request shares for one upstream.
   function record(u, t) {
-    let h = seen.get(u.name);
-    if (!h) seen.set(u.name, h = { polls: [], peers: new Map() });
+    let h = seen.get(u.key);
+    if (!h) seen.set(u.key, h = { polls: [], peers: new Map() });
     const reqs = new Map(u.peers.map((p) => [peerKey(p), p.requests]));
     h.polls.push({ t, reqs });
     if (h.polls.length > WINDOW + 1) h.polls.shift();
@@ -190,23 +190,31 @@ svg text { font-size: 10px; fill: var(--mute); }
       `<td>${num(p.unavail)}</td><td>${ago(p.selected, now)}</td></tr>`;
   }
 
+  // Column names: an http upstream's, or a stream upstream's.
+  const HTTP_LABELS = { requests: "requests", header: "header", response: "response" };
+  const STREAM_LABELS = { requests: "connections", header: "first byte",
+                          response: "last byte" };
+
   function upstreamSection(u, data, t) {
-    const head = `<h2>${esc(u.name)}<small>${esc(u.method)}</small></h2>`;
+    const l = u.stream ? STREAM_LABELS : HTTP_LABELS;
+    const head = `<h2>${esc(u.name)}<small>${u.stream ? "stream &middot; " : ""}` +
+      `${esc(u.method)}</small></h2>`;
     const rows = u.peers.map((p) => peerRow(p, u, data.timestamp)).join("");
     const table = "<table><thead><tr><th>server</th><th>state</th><th>weight</th>" +
-      "<th>active</th><th>requests</th><th title=\"of this upstream's requests " +
-      `over the last ${WINDOW} polls">share</th><th>header ms</th>` +
-      "<th>response ms</th><th>5xx</th><th>fails</th><th>unavail</th>" +
+      `<th>active</th><th>${l.requests}</th><th title="of this upstream's ` +
+      `${l.requests} over the last ${WINDOW} polls">share</th><th>${l.header} ms</th>` +
+      `<th>${l.response} ms</th><th>5xx</th><th>fails</th><th>unavail</th>` +
       `<th>selected</th></tr></thead><tbody>${rows}</tbody></table>`;
+    const attr = `${u.stream ? "data-stream-upstream" : "data-upstream"}="${esc(u.name)}"`;
     if (!u.observed) {
-      return `<section data-upstream="${esc(u.name)}">${head}${table}<p class="note">` +
+      return `<section ${attr}>${head}${table}<p class="note">` +
         "Balanced by another method: the module does not time these servers.</p></section>";
     }
     const lines = (k) => u.peers.map((p) => ({ color: p.color, pts: p.series[k] }));
-    return `<section data-upstream="${esc(u.name)}">${head}${table}<div class="charts">` +
-      `<div><h3>header time, ms (last ${KEEP / 60} min)</h3>` +
+    return `<section ${attr}>${head}${table}<div class="charts">` +
+      `<div><h3>${l.header} time, ms (last ${KEEP / 60} min)</h3>` +
       chart(lines("header"), t, null, "") + "</div>" +
-      `<div><h3>share of requests, % (over ${WINDOW} polls)</h3>` +
+      `<div><h3>share of ${l.requests}, % (over ${WINDOW} polls)</h3>` +
       chart(lines("share"), t, 100, "%") + "</div></div></section>";
   }
 
@@ -214,8 +222,17 @@ svg text { font-size: 10px; fill: var(--mute); }
     const tb = data.table;
     $("meta").innerHTML = `nginx ${esc(data.nginx_version)} &middot; module ` +
       esc(data.module_version) + (tb ? ` &middot; zone ${esc(tb.zone)}: ` +
-      `${num(tb.used)} of ${num(tb.slots)} slots used` : "");
-    const list = data.upstreams || [];
+      `${num(tb.used)} of ${num(tb.slots)} slots used` : "") +
+      (data.stream ? ` &middot; zone ${esc(data.stream.table.zone)}: ` +
+      `${num(data.stream.table.used)} of ${num(data.stream.table.slots)} slots used` : "");
+    // stream peers in the shape of http ones: connections as requests,
+    // the first byte's time as the header's
+    const streams = ((data.stream || {}).upstreams || []).map((u) => ({
+      ...u, stream: true, key: "stream " + u.name,
+      peers: u.peers.map((p) => ({ ...p, requests: p.connections,
+                                   header_time: p.first_byte_time })) }));
+    const list = (data.upstreams || []).map((u) => ({ ...u, key: u.name }))
+      .concat(streams);
     list.forEach((u) => { if (u.observed) record(u, t); });
     $("upstreams").innerHTML = list.length
       ? list.map((u) => upstreamSection(u, data, t)).join("")

@@ -23,12 +23,13 @@ sub missing {
 
 # Starts nginx (master and $workers workers, or with master => 0 a single
 # process, in the foreground as our child) with $http as the body of its
-# http block; waits until $port answers.  stop() fails a test for each
-# [alert], [crit] or [emerg] line in the error log that does not match
-# $args{expected_alerts} (a regexp).  The modules are loaded by $modules,
-# main-context directives, or else from TEST_NGINX_LOAD_MODULES; with
-# $modules_dir, load_module paths relative to the prefix's modules/ point
-# into it, as with the stock prefix.
+# http block, and $main (a stream block, say) at the top level; waits until
+# $port answers.  stop() fails a test for each [alert], [crit] or [emerg]
+# line in the error log that does not match $args{expected_alerts} (a
+# regexp).  The modules are loaded by $modules, main-context directives,
+# or else from TEST_NGINX_LOAD_MODULES; with $modules_dir, load_module
+# paths relative to the prefix's modules/ point into it, as with the stock
+# prefix.
 sub start {
     my ($class, %args) = @_;
     my $modules = $args{modules} // join '', map { "load_module $_;\n" }
@@ -41,6 +42,7 @@ sub start {
     my $prefix = $self->{prefix};
     mkdir "$prefix/$_" for qw(logs temp);
     symlink $args{modules_dir}, "$prefix/modules" if $args{modules_dir};
+    $self->{main} = $args{main} // '';
     $self->write_conf($args{http});
 
     my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
@@ -69,6 +71,8 @@ error_log $prefix/logs/error.log info;
 pid $prefix/logs/nginx.pid;
 
 events { worker_connections 256; }
+
+$self->{main}
 
 http {
     access_log off;

@@ -36,6 +36,7 @@ TEST(LatencyTable, SelectionReadsOneCacheLinePerPeer)
 {
     EXPECT_EQ(sizeof(PeerSlot), 256u);
     EXPECT_LT(offsetof(PeerSlot, selected_ms), 64u);
+    EXPECT_LT(offsetof(PeerSlot, connect_time), 64u);
     EXPECT_EQ(offsetof(PeerSlot, counters), 64u);
     // header, slots, then 16 bytes of in-flight cells a slot per worker
     EXPECT_EQ(LatencyTable::bytes_for(10, 4), 64u + 10 * (256u + 4 * 16u));
@@ -243,6 +244,25 @@ TEST(LatencyTable, ConcurrentWritersLoseNoUpdate)
     fast.join();
 
     EXPECT_EQ(lost, 0);
+}
+
+TEST(LatencyTable, ReloadKeepsTheStreamConnectTime)
+{
+    Memory before(LatencyTable::bytes_for(1, 1));
+    LatencyTable* old = create(before, keys_of("tcp", {"a:1"}), 1);
+    ASSERT_NE(old, nullptr);
+    PeakEwma::record(old->slot(0).estimate(Metric::connect), 700,
+                     SampleKind::exact, kNow, kSecond);
+
+    Memory after(LatencyTable::bytes_for(1, 1));
+    LatencyTable* table = create(after, keys_of("tcp", {"a:1"}), 1, &before);
+    ASSERT_NE(table, nullptr);
+    EXPECT_DOUBLE_EQ(PeakEwma::read(table->slot(0).connect_time.load(), kNow,
+                                    kSecond),
+                     700);
+    EXPECT_FALSE(PeakEwma::measured(table->slot(0).header_time.load()));
+    EXPECT_EQ(&table->slot(0).estimate(Metric::first_byte),
+              &table->slot(0).header_time);
 }
 
 }  // namespace

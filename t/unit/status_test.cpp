@@ -214,5 +214,69 @@ TEST(StatusPrometheus, PeersSharingAnAddressHaveDistinctLabels)
                                " 1\n"));
 }
 
+// The fixture's slot as a stream peer: connections, bytes, three times.
+StreamStatus stream_of(Fixture& f)
+{
+    PeakEwma::record(f.slot->connect_time, 300, SampleKind::exact, kNow,
+                     kSecond);
+    f.slot->counters.sent() = 1000;
+    f.slot->counters.received() = 2000;
+    StreamStatus stream{"stream_upstream_latency", 65536, 8, 1, {}};
+    UpstreamStatus tcp{"tcp", "least_time connect", kSecond, {}};
+    tcp.peers.push_back({0, "10.0.0.3:5432", "db", false, 1, PeerState::up,
+                         f.slot.get(), 2});
+    stream.upstreams.push_back(tcp);
+    return stream;
+}
+
+TEST(StatusJson, StreamPeersUnderTheirOwnKey)
+{
+    Fixture f;
+    std::string without = render_json(f.report);
+    EXPECT_FALSE(contains(without, "\"stream\""));
+
+    f.report.stream = stream_of(f);
+    std::string json = render_json(f.report);
+    EXPECT_TRUE(contains(json, "]},{\"name\":\"other\""));
+    EXPECT_TRUE(contains(json, ",\"stream\":{\"table\":{\"zone\":"
+                               "\"stream_upstream_latency\",\"size\":65536,"
+                               "\"slots\":8,\"used\":1,\"free\":7},"
+                               "\"upstreams\":[{\"name\":\"tcp\""));
+    EXPECT_TRUE(contains(json, "\"active\":2,\"connections\":7,"
+                               "\"sent\":1000,\"received\":2000,"
+                               "\"fails\":0,\"unavail\":0,"
+                               "\"selected\":\"2025-11-26T00:00:00.123Z\","
+                               "\"connect_time\":0.300,"
+                               "\"first_byte_time\":5.000,"
+                               "\"response_time\":null}"));
+    // the http peers keep their fields
+    EXPECT_TRUE(contains(json, "\"requests\":7,\"responses\":{"));
+}
+
+TEST(StatusPrometheus, StreamPeersHaveTheirOwnFamilies)
+{
+    Fixture f;
+    f.report.stream = stream_of(f);
+    std::string text = render_prometheus(f.report);
+    EXPECT_TRUE(contains(text, "nginx_stream_upstream_latency_table_slots"
+                               "{state=\"free\"} 7\n"));
+    EXPECT_TRUE(contains(text, "# TYPE nginx_stream_upstream_peer_"
+                               "connections_total counter\n"
+                               "nginx_stream_upstream_peer_connections_total"
+                               "{upstream=\"tcp\",server=\"10.0.0.3:5432\"}"
+                               " 7\n"));
+    EXPECT_TRUE(contains(text, "nginx_stream_upstream_peer_connect_time_seconds"
+                               "{upstream=\"tcp\",server=\"10.0.0.3:5432\"}"
+                               " 0.000300\n"));
+    EXPECT_TRUE(contains(text, "nginx_stream_upstream_peer_received_bytes_total"
+                               "{upstream=\"tcp\",server=\"10.0.0.3:5432\"}"
+                               " 2000\n"));
+    EXPECT_FALSE(contains(text, "nginx_stream_upstream_peer_response_time"
+                                "_seconds{"));
+    EXPECT_TRUE(contains(text, "nginx_stream_upstream_peer_state"
+                               "{upstream=\"tcp\",server=\"10.0.0.3:5432\","
+                               "state=\"up\"} 1\n"));
+}
+
 }  // namespace
 }  // namespace upstream_latency

@@ -476,8 +476,10 @@ sub write_config_file {
     my $http_config = expand_env($block->http_config // '', $name, $rand_ports);
     my $main_config = $block->main_config // '';
     if ($LoadModules) {
-        $main_config .= "\n" . join '', map { "load_module $_;\n" }
-                                        grep { length } split /\s+/, $LoadModules;
+        # before main_config, as upstream: its blocks (stream) may need them
+        $main_config = join('', map { "load_module $_;\n" }
+                                grep { length } split /\s+/, $LoadModules)
+                       . $main_config;
     }
     $main_config = expand_env($main_config, $name, $rand_ports);
     my $post_main_config =

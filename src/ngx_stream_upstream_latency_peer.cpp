@@ -1,0 +1,281 @@
+/*
+ * The stream side of measuring: per-session peer data, the connection to
+ * the server stamped when nginx reports it (peer.notify), the first byte
+ * from the server stamped on its way to the client (a stream filter), and
+ * each session classified when nginx releases the peer.
+ */
+
+#include "ngx_stream_upstream_latency.hpp"
+
+
+using upstream_latency::PeakEwma;
+using upstream_latency::PeerSlot;
+using upstream_latency::SampleKind;
+
+
+typedef ngx_stream_upstream_latency_p  P;
+
+
+extern "C" {
+
+static ngx_int_t ngx_stream_upstream_get_latency_peer(
+    ngx_peer_connection_t *pc, void *data) noexcept;
+static void ngx_stream_upstream_free_latency_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t state) noexcept;
+static void ngx_stream_upstream_notify_latency_peer(
+    ngx_peer_connection_t *pc, void *data, ngx_uint_t type) noexcept;
+static ngx_int_t ngx_stream_upstream_latency_filter(ngx_stream_session_t *s,
+    ngx_chain_t *in, ngx_uint_t from_upstream) noexcept;
+
+}
+
+
+static ngx_stream_filter_pt  ngx_stream_upstream_latency_next_filter;
+
+
+void
+ngx_stream_upstream_latency_init_filter() noexcept
+{
+    ngx_stream_upstream_latency_next_filter = ngx_stream_top_filter;
+    ngx_stream_top_filter = ngx_stream_upstream_latency_filter;
+}
+
+
+/* Per-session peer data: round robin's, extended. */
+
+ngx_int_t
+ngx_stream_upstream_latency_proto_t::init_peer(ngx_stream_session_t *s,
+    ngx_stream_upstream_srv_conf_t *us) noexcept
+{
+    ngx_stream_upstream_latency_srv_conf_t   *lcf;
+    ngx_stream_upstream_latency_peer_data_t  *lp;
+
+    lcf = P::conf(us);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_STREAM, s->connection->log, 0,
+                   "init %s peer", lcf->name);
+
+    lp = (ngx_stream_upstream_latency_peer_data_t *)
+             ngx_palloc(s->connection->pool,
+                        sizeof(ngx_stream_upstream_latency_peer_data_t));
+    if (lp == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->upstream->peer.data = &lp->rrp;
+
+    if (ngx_stream_upstream_init_round_robin_peer(s, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    s->upstream->peer.get = ngx_stream_upstream_get_latency_peer;
+    s->upstream->peer.free = ngx_stream_upstream_free_latency_peer;
+    s->upstream->peer.notify = ngx_stream_upstream_notify_latency_peer;
+
+    lp->conf = lcf;
+    lp->session = s;
+    lp->base = 0;
+    lp->list = 0;
+    lp->slot = NULL;
+
+    /* for the filter */
+    ngx_stream_set_ctx(s, lp, ngx_stream_upstream_latency_module);
+
+    return NGX_OK;
+}
+
+
+static ngx_flag_t
+ngx_stream_upstream_latency_has_data(ngx_chain_t *in)
+{
+    for ( /* void */ ; in; in = in->next) {
+        if (ngx_buf_size(in->buf) > 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Records the session that ends now.  A failed connection, and a session
+ * that the server closed, reset or timed out before sending a byte, count
+ * as slow for every metric; a session cut short on the client's side
+ * before the server answered only shows that it took at least this long.
+ * An answered session's end is its last byte, however it ended: a stream
+ * has no framing to tell a broken answer from a whole one.
+ */
+
+static void
+ngx_stream_upstream_latency_record(ngx_stream_upstream_latency_peer_data_t *lp,
+    ngx_peer_connection_t *pc, ngx_uint_t state, uint64_t now_us) noexcept
+{
+    uint64_t                  elapsed;
+    ngx_flag_t                failed, complete;
+    ngx_event_t              *rev;
+    upstream_latency::Decay   decay;
+
+    rev = pc->connection ? pc->connection->read : NULL;
+
+    failed = (state & NGX_PEER_FAILED)
+             || (!lp->answered && rev
+                 && (rev->eof || rev->error || rev->timedout));
+
+    complete = !failed && lp->answered;
+
+    elapsed = now_us > lp->start_us ? now_us - lp->start_us : 0;
+    decay = lp->conf->options.decay;
+
+    if (failed) {
+        PeakEwma::record(lp->slot->connect_time,
+                         upstream_latency::failure_sample_us(elapsed,
+                                            lp->rrp.current->fail_timeout),
+                         SampleKind::lower_bound, now_us, decay);
+
+    } else if (!lp->connected) {
+        PeakEwma::record(lp->slot->connect_time, elapsed,
+                         SampleKind::lower_bound, now_us, decay);
+    }
+
+    ngx_upstream_latency_record(lp, failed, complete, now_us,
+                                lp->session->connection->log);
+
+    ngx_upstream_latency_count(lp->slot->counters, failed, 0,
+                               complete ? elapsed : 0);
+
+    if (pc->connection) {
+        lp->slot->counters.sent().fetch_add(pc->connection->sent,
+                                            std::memory_order_relaxed);
+        lp->slot->counters.received().fetch_add(
+            lp->session->upstream->received, std::memory_order_relaxed);
+    }
+}
+
+
+extern "C" {
+
+static ngx_int_t
+ngx_stream_upstream_get_latency_peer(ngx_peer_connection_t *pc, void *data)
+    noexcept
+{
+    ngx_stream_upstream_latency_peer_data_t *lp =
+        (ngx_stream_upstream_latency_peer_data_t *) data;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_STREAM, pc->log, 0,
+                   "get %s peer, try: %ui", lp->conf->name, pc->tries);
+
+    return ngx_upstream_latency_get(pc, lp);
+}
+
+
+/* The connection to the server is established (after TLS, with it). */
+
+static void
+ngx_stream_upstream_notify_latency_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t type) noexcept
+{
+    ngx_stream_upstream_latency_peer_data_t *lp =
+        (ngx_stream_upstream_latency_peer_data_t *) data;
+
+    uint64_t  now_us, connect;
+
+    if (type != NGX_STREAM_UPSTREAM_NOTIFY_CONNECT
+        || lp->slot == NULL || lp->connected
+        || !ngx_upstream_latency_table_live(lp))
+    {
+        return;
+    }
+
+    now_us = ngx_upstream_latency_now_us();
+    connect = now_us > lp->start_us ? now_us - lp->start_us : 0;
+
+    lp->connected = 1;
+
+    PeakEwma::record(lp->slot->connect_time, connect, SampleKind::exact,
+                     now_us, lp->conf->options.decay);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_STREAM, pc->log, 0,
+                   "upstream latency sample: connect %uLus", connect);
+}
+
+
+/*
+ * Stamps the first byte from the server of a session in progress, when
+ * nginx passes it on to the client; first in the chain, so that the time
+ * is taken before any other filter runs.
+ */
+
+static ngx_int_t
+ngx_stream_upstream_latency_filter(ngx_stream_session_t *s, ngx_chain_t *in,
+    ngx_uint_t from_upstream) noexcept
+{
+    uint64_t                                  now_us;
+    ngx_stream_upstream_latency_peer_data_t  *lp;
+
+    if (from_upstream) {
+        lp = (ngx_stream_upstream_latency_peer_data_t *)
+                 ngx_stream_get_module_ctx(s,
+                                      ngx_stream_upstream_latency_module);
+
+        if (lp && lp->slot && !lp->answered
+            && ngx_stream_upstream_latency_has_data(in)
+            && ngx_upstream_latency_table_live(lp))
+        {
+            now_us = ngx_upstream_latency_now_us();
+
+            ngx_upstream_latency_answer(lp, now_us);
+
+            PeakEwma::record(lp->slot->header_time, lp->header_us,
+                             SampleKind::exact, now_us,
+                             lp->conf->options.decay);
+
+            ngx_log_debug1(NGX_LOG_DEBUG_STREAM, s->connection->log, 0,
+                           "upstream latency sample: first byte %uLus",
+                           lp->header_us);
+        }
+    }
+
+    return ngx_stream_upstream_latency_next_filter(s, in, from_upstream);
+}
+
+
+static void
+ngx_stream_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state) noexcept
+{
+    ngx_stream_upstream_latency_peer_data_t *lp =
+        (ngx_stream_upstream_latency_peer_data_t *) data;
+
+    PeerSlot                         *slot;
+    ngx_stream_upstream_rr_peer_t    *peer;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_STREAM, pc->log, 0,
+                   "free latency peer, state: %ui", state);
+
+    peer = lp->rrp.current;
+    slot = ngx_upstream_latency_table_live(lp) ? lp->slot : NULL;
+
+    if (slot) {
+        ngx_stream_upstream_latency_record(lp, pc, state,
+                                           ngx_upstream_latency_now_us());
+        ngx_upstream_latency_leave(lp);
+    }
+
+    lp->slot = NULL;
+
+    ngx_stream_upstream_free_round_robin_peer(pc, &lp->rrp, state);
+
+    /*
+     * This failure made the peer unavailable: round robin counted it as
+     * the max_fails-th (a racy read with a zone: it only feeds the status).
+     */
+
+    if (slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single
+        && peer->max_fails && peer->fails == peer->max_fails)
+    {
+        slot->counters.unavail.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+}

@@ -1,0 +1,243 @@
+/*
+ * What the http and the stream modules share: the configuration of the
+ * latency table, and the balancers written once over a protocol's traits.
+ *
+ * A protocol's traits (ngx_http_upstream_latency_proto_t,
+ * ngx_stream_upstream_latency_proto_t) name its round robin types and
+ * functions, its lock macros and its configuration accessors; everything
+ * that differs between http and stream upstreams goes through them.
+ */
+#pragma once
+
+#include "ngx.hpp"
+
+#include "core/eligibility.hpp"
+#include "core/latency_table.hpp"
+#include "core/rng.hpp"
+#include "core/selection.hpp"
+#include "core/weighted_sampler.hpp"
+
+#include <deque>
+#include <string>
+#include <type_traits>
+
+
+namespace upstream_latency {
+struct StreamStatus;
+}
+
+
+/* where a directive was written, for errors found after parsing */
+typedef struct {
+    ngx_str_t                          file;
+    ngx_uint_t                         line;
+} ngx_upstream_latency_where_t;
+
+
+typedef struct ngx_upstream_latency_main_conf_s
+    ngx_upstream_latency_main_conf_t;
+
+/*
+ * The stream block's upstreams for the status, which the http module
+ * serves: set by the stream module, found through its zone.  Throws
+ * std::bad_alloc.
+ */
+typedef void (*ngx_upstream_latency_status_pt)(
+    ngx_upstream_latency_main_conf_t *lmcf,
+    upstream_latency::StreamStatus &stream, std::deque<std::string> &methods,
+    ngx_str_t *only, time_t now, uint64_t now_us);
+
+
+struct ngx_upstream_latency_main_conf_s {
+    ngx_array_t                        keys;   /* PeerKey, in slot order */
+    size_t                             zone_size;
+    ngx_upstream_latency_where_t       zone_where;
+    ngx_cycle_t                       *cycle;  /* of this configuration */
+    const char                        *block;  /* "http" or "stream" */
+    upstream_latency::LatencyTable    *table;
+    size_t                             zone_bytes;
+    ngx_uint_t                         workers; /* rows of in-flight cells */
+    upstream_latency::Rng              rng;    /* seeded in each process */
+    ngx_upstream_latency_status_pt     status; /* stream only */
+};
+
+
+/* a metric's name in "least_time" and "least_time=" */
+typedef struct {
+    const char                        *name;
+    upstream_latency::Metric           metric;
+} ngx_upstream_latency_metric_name_t;
+
+
+/* balancing methods; 0 is "not ours" */
+#define NGX_UPSTREAM_LATENCY_METHOD_LEAST_TIME       1
+#define NGX_UPSTREAM_LATENCY_METHOD_WEIGHTED_RANDOM  2
+
+#define NGX_UPSTREAM_LATENCY_HALF_LIFE      1000
+#define NGX_UPSTREAM_LATENCY_MAX_HALF_LIFE  (24 * 3600 * 1000)
+#define NGX_UPSTREAM_LATENCY_MAX_ZONE       (1024 * 1024 * 1024)
+
+
+/* nginx 1.31 has its own "least_time", which would shadow ours */
+#if (nginx_version < 1031000)
+#define NGX_UPSTREAM_LATENCY_LEAST_TIME  1
+#else
+#define NGX_UPSTREAM_LATENCY_LEAST_TIME  0
+#endif
+
+
+/* a peer list (primary or backup) for drawing peers by index */
+template <class P>
+struct ngx_upstream_latency_list_t {
+    typename P::peers_t               *indexed;  /* list peer[] was made of */
+    typename P::peer_t               **peer;
+    uint32_t                          *weight;
+    upstream_latency::AliasEntry      *alias;
+    ngx_uint_t                         number;
+};
+
+
+template <class P> struct ngx_upstream_latency_peer_data_t;
+
+/*
+ * A balancer's choice among the current list: a usable peer not yet tried,
+ * with its index in the list, or NULL.
+ */
+template <class P>
+using ngx_upstream_latency_choose_pt = typename P::peer_t *(*)(
+    ngx_upstream_latency_peer_data_t<P> *lp, time_t now, uint64_t now_us,
+    ngx_uint_t *index, ngx_log_t *log);
+
+
+template <class P>
+struct ngx_upstream_latency_srv_conf_t {
+    ngx_upstream_latency_main_conf_t  *main;
+
+    ngx_uint_t                         method;
+    ngx_upstream_latency_choose_pt<P>  choose;
+    const char                        *name;        /* for debug traces */
+    ngx_flag_t                         two;         /* weighted_random two */
+    ngx_flag_t                         by_latency;  /* ... least_time= */
+    upstream_latency::LoadOptions      options;
+    ngx_msec_t                         half_life;
+    ngx_flag_t                         initialized;
+
+    ngx_upstream_latency_where_t       method_where;
+    ngx_upstream_latency_where_t       half_life_where;
+
+    ngx_uint_t                         first_slot;
+    ngx_uint_t                         nprimary;
+
+    /* per worker process, reused by every selection */
+    upstream_latency::Candidate       *candidates;
+    typename P::peer_t               **candidate_peers;
+    int64_t                           *current_weights;
+    ngx_upstream_latency_list_t<P>     lists[2];  /* primary, backup */
+};
+
+
+template <class P>
+struct ngx_upstream_latency_peer_data_t {
+    /* the round robin data must be first */
+    typename P::rr_data_t                   rrp;
+
+    ngx_upstream_latency_srv_conf_t<P>     *conf;
+    typename P::session_t                  *session;  /* request, session */
+    ngx_uint_t                              base;   /* slot of list's 1st */
+    ngx_uint_t                              list;   /* 0 primary, 1 backup */
+
+    /* the attempt in progress, if slot is set */
+    upstream_latency::PeerSlot             *slot;
+    upstream_latency::InflightCell         *cell;   /* this worker's */
+    uint64_t                                start_us;
+    uint64_t                                header_us;  /* if answered */
+    unsigned                                waiting:1;  /* for the answer */
+    unsigned                                answered:1; /* header or first
+                                                           byte arrived */
+    unsigned                                connected:1;  /* stream */
+};
+
+
+uint64_t ngx_upstream_latency_now_us() noexcept;
+
+ngx_int_t ngx_upstream_latency_init_main_conf(ngx_conf_t *cf,
+    ngx_upstream_latency_main_conf_t *lmcf, const char *block) noexcept;
+void ngx_upstream_latency_seed(ngx_upstream_latency_main_conf_t *lmcf)
+    noexcept;
+void ngx_upstream_latency_remember(ngx_conf_t *cf,
+    ngx_upstream_latency_where_t *where) noexcept;
+char *ngx_upstream_latency_parse_half_life(ngx_conf_t *cf,
+    ngx_msec_t *half_life, ngx_upstream_latency_where_t *where) noexcept;
+char *ngx_upstream_latency_parse_zone(ngx_conf_t *cf,
+    ngx_upstream_latency_main_conf_t *lmcf) noexcept;
+ngx_int_t ngx_upstream_latency_add_zone(ngx_conf_t *cf,
+    ngx_upstream_latency_main_conf_t *lmcf, ngx_str_t *name, void *tag)
+    noexcept;
+ngx_int_t ngx_upstream_latency_init_process(ngx_cycle_t *cycle,
+    ngx_upstream_latency_main_conf_t *lmcf) noexcept;
+void ngx_upstream_latency_count(upstream_latency::PeerCounters &counters,
+    ngx_flag_t failed, ngx_uint_t status, uint64_t complete_us) noexcept;
+
+
+/* Inline: every selection calls these once per peer. */
+
+template <class P>
+inline ngx_flag_t
+ngx_upstream_latency_usable(typename P::peer_t *peer, time_t now)
+{
+    return upstream_latency::usable({peer->down != 0, peer->fails,
+                                     peer->max_fails, peer->checked,
+                                     peer->fail_timeout, peer->conns,
+                                     peer->max_conns},
+                                    now);
+}
+
+
+/* Whether the peer at index of the current list may take this request. */
+
+template <class P>
+inline ngx_flag_t
+ngx_upstream_latency_available(ngx_upstream_latency_peer_data_t<P> *lp,
+    typename P::peer_t *peer, ngx_uint_t index, time_t now) noexcept
+{
+    uintptr_t                 m;
+    ngx_uint_t                n;
+    ngx_flag_t                usable;
+    typename P::peers_t      *peers;
+
+    n = index / (8 * sizeof(uintptr_t));
+    m = (uintptr_t) 1 << index % (8 * sizeof(uintptr_t));
+
+    if (lp->rrp.tried[n] & m) {
+        return 0;
+    }
+
+    peers = lp->rrp.peers;
+
+    P::peer_lock(peers, peer);
+    usable = ngx_upstream_latency_usable<P>(peer, now);
+    P::peer_unlock(peers, peer);
+
+    return usable;
+}
+
+
+template <class P>
+inline ngx_uint_t
+ngx_upstream_latency_slot_index(ngx_upstream_latency_peer_data_t<P> *lp,
+    ngx_uint_t index)
+{
+    return lp->conf->first_slot + lp->base + index;
+}
+
+
+template <class P>
+inline upstream_latency::PeerLoad
+ngx_upstream_latency_load(ngx_upstream_latency_peer_data_t<P> *lp,
+    ngx_uint_t index, uint64_t now_us) noexcept
+{
+    return upstream_latency::observe(*lp->conf->main->table,
+                                     ngx_upstream_latency_slot_index(lp,
+                                                                     index),
+                                     lp->conf->options, now_us);
+}

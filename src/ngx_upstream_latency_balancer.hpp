@@ -1,0 +1,842 @@
+/*
+ * The balancers, written once for http and stream upstreams: the peers'
+ * slots, choosing a peer (least_time, weighted_random), the start and the
+ * end of an attempt in the in-flight cells, and the directives.  Included
+ * by each protocol's module, instantiated with its traits P.
+ */
+#pragma once
+
+#include "ngx_upstream_latency.hpp"
+
+
+/*
+ * Called from a balancer's init_upstream after round robin has built the
+ * peers: gives each peer, primary then backup, a slot keyed by upstream
+ * name and peer address, allocates the per-worker selection buffers, and
+ * makes choose() the balancer's choice.
+ */
+
+template <class P>
+ngx_int_t
+ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
+    ngx_upstream_latency_srv_conf_t<P> *lcf,
+    ngx_upstream_latency_choose_pt<P> choose, const char *name) noexcept
+{
+    ngx_uint_t                      n, most;
+    typename P::peer_t             *peer;
+    typename P::peers_t            *peers, *list;
+    upstream_latency::PeerKey      *key;
+
+    peers = (typename P::peers_t *) us->peer.data;
+
+    lcf->first_slot = lcf->main->keys.nelts;
+    lcf->nprimary = peers->number;
+
+    n = 0;
+    most = 0;
+
+    for (list = peers; list; list = list->next) {
+
+        for (peer = list->peer; peer; peer = peer->next) {
+            key = (upstream_latency::PeerKey *)
+                      ngx_array_push(&lcf->main->keys);
+            if (key == NULL) {
+                return NGX_ERROR;
+            }
+
+            *key = upstream_latency::PeerKey::of(
+                       {(const char *) us->host.data, us->host.len},
+                       {(const char *) peer->name.data, peer->name.len});
+            n++;
+        }
+
+        most = ngx_max(most, list->number);
+    }
+
+    lcf->candidates = (upstream_latency::Candidate *)
+        ngx_palloc(cf->pool, most * sizeof(upstream_latency::Candidate));
+    lcf->candidate_peers = (typename P::peer_t **)
+        ngx_palloc(cf->pool, most * sizeof(typename P::peer_t *));
+    lcf->current_weights = (int64_t *)
+        ngx_pcalloc(cf->pool, n * sizeof(int64_t));
+
+    if (lcf->candidates == NULL
+        || lcf->candidate_peers == NULL
+        || lcf->current_weights == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    if (lcf->half_life == NGX_CONF_UNSET_MSEC) {
+        lcf->half_life = NGX_UPSTREAM_LATENCY_HALF_LIFE;
+    }
+
+    lcf->options.decay.half_life_ms = (uint32_t) lcf->half_life;
+    lcf->choose = choose;
+    lcf->name = name;
+    lcf->initialized = 1;
+
+    us->peer.init = P::init_peer;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The attempt to the peer at index of the current list starts now: it is
+ * active, and waits for its answer, in this worker's cell.
+ */
+
+template <class P>
+void
+ngx_upstream_latency_start(ngx_upstream_latency_peer_data_t<P> *lp,
+    ngx_uint_t index, uint64_t now_us) noexcept
+{
+    uint32_t                         n;
+    ngx_time_t                      *tp;
+    upstream_latency::LatencyTable  *table;
+
+    tp = ngx_timeofday();
+    table = lp->conf->main->table;
+    n = ngx_upstream_latency_slot_index(lp, index);
+
+    lp->slot = &table->slot(n);
+    lp->start_us = now_us;
+    lp->answered = 0;
+    lp->connected = 0;
+    lp->cell = ngx_worker < table->workers() ? &table->cells(n)[ngx_worker]
+                                             : NULL;
+    lp->waiting = lp->cell
+                  && upstream_latency::InflightCells::enter(*lp->cell, now_us);
+
+    lp->slot->counters.requests.fetch_add(1, std::memory_order_relaxed);
+    lp->slot->selected_ms.store((uint64_t) tp->sec * 1000 + tp->msec,
+                                std::memory_order_relaxed);
+}
+
+
+/*
+ * Primary peers first, then backup ones, as nginx's own balancers do; the
+ * balancer's choose() picks within a list.
+ */
+
+template <class P>
+ngx_int_t
+ngx_upstream_latency_get(ngx_peer_connection_t *pc,
+    ngx_upstream_latency_peer_data_t<P> *lp) noexcept
+{
+    time_t                 now;
+    uint64_t               now_us;
+    uintptr_t              m;
+    ngx_int_t              rc;
+    ngx_uint_t             i, n, index;
+    typename P::peer_t    *peer;
+    typename P::peers_t   *peers;
+
+    /* a retry after a reload without a master process: see table_live */
+
+    if (!ngx_upstream_latency_table_live(lp)) {
+        return P::get_round_robin_peer(pc, &lp->rrp);
+    }
+
+    now_us = ngx_upstream_latency_now_us();
+
+    if (lp->rrp.peers->single) {
+        rc = P::get_round_robin_peer(pc, &lp->rrp);
+
+        if (rc == NGX_OK) {
+            ngx_upstream_latency_start(lp, 0, now_us);
+        }
+
+        return rc;
+    }
+
+    pc->cached = 0;
+    pc->connection = NULL;
+
+    now = ngx_time();
+
+    peers = lp->rrp.peers;
+
+    P::rlock(peers);
+
+    for ( ;; ) {
+        peer = lp->conf->choose(lp, now, now_us, &index, pc->log);
+        if (peer == NULL) {
+            goto failed;
+        }
+
+        n = index / (8 * sizeof(uintptr_t));
+        m = (uintptr_t) 1 << index % (8 * sizeof(uintptr_t));
+
+        P::peer_lock(peers, peer);
+
+        /* another worker may have taken the last of max_conns meanwhile */
+
+        if (ngx_upstream_latency_usable<P>(peer, now)) {
+            break;
+        }
+
+        P::peer_unlock(peers, peer);
+
+        lp->rrp.tried[n] |= m;
+    }
+
+    if (now - peer->checked > peer->fail_timeout) {
+        peer->checked = now;
+    }
+
+    pc->sockaddr = peer->sockaddr;
+    pc->socklen = peer->socklen;
+    pc->name = &peer->name;
+
+    peer->conns++;
+
+    /* as round robin's get: its free drops the reference */
+    P::peer_ref(peers, peer);
+
+    P::peer_unlock(peers, peer);
+
+    lp->rrp.current = peer;
+    lp->rrp.tried[n] |= m;
+
+    P::unlock(peers);
+
+    ngx_upstream_latency_start(lp, index, now_us);
+
+    return NGX_OK;
+
+failed:
+
+    if (peers->next) {
+        ngx_log_debug0(P::log_debug, pc->log, 0,
+                       "get latency peer, backup servers");
+
+        lp->rrp.peers = peers->next;
+        lp->base += peers->number;
+        lp->list = 1;
+
+        n = (lp->rrp.peers->number + (8 * sizeof(uintptr_t) - 1))
+                / (8 * sizeof(uintptr_t));
+
+        for (i = 0; i < n; i++) {
+            lp->rrp.tried[i] = 0;
+        }
+
+        P::unlock(peers);
+
+        rc = ngx_upstream_latency_get(pc, lp);
+
+        if (rc != NGX_BUSY) {
+            return rc;
+        }
+
+        P::rlock(peers);
+    }
+
+    P::unlock(peers);
+
+    ngx_log_debug0(P::log_debug, pc->log, 0,
+                   "get latency peer, no peer found");
+
+    pc->name = peers->name;
+
+    return NGX_BUSY;
+}
+
+
+/* The answer (header or first byte) of the attempt has arrived. */
+
+template <class P>
+void
+ngx_upstream_latency_answer(ngx_upstream_latency_peer_data_t<P> *lp,
+    uint64_t now_us) noexcept
+{
+    if (lp->waiting) {
+        upstream_latency::InflightCells::answered(*lp->cell, lp->start_us);
+        lp->waiting = 0;
+    }
+
+    lp->answered = 1;
+    lp->header_us = now_us > lp->start_us ? now_us - lp->start_us : 0;
+}
+
+
+/* The attempt is over for the table: it no longer counts as in flight. */
+
+template <class P>
+void
+ngx_upstream_latency_leave(ngx_upstream_latency_peer_data_t<P> *lp) noexcept
+{
+    if (lp->waiting) {
+        upstream_latency::InflightCells::answered(*lp->cell, lp->start_us);
+        lp->waiting = 0;
+    }
+
+    if (lp->cell) {
+        upstream_latency::InflightCells::leave(*lp->cell);
+    }
+
+    lp->slot = NULL;
+}
+
+
+/*
+ * Whether the table of the request's configuration is still mapped.  Only
+ * without a master process does a reload unmap the previous table while
+ * requests of the previous configuration are still running; they then
+ * leave it alone, and retries are chosen by round robin.
+ */
+
+template <class P>
+ngx_flag_t
+ngx_upstream_latency_table_live(ngx_upstream_latency_peer_data_t<P> *lp)
+    noexcept
+{
+    if (ngx_process != NGX_PROCESS_SINGLE) {
+        return 1;
+    }
+
+    return P::main_conf((ngx_cycle_t *) ngx_cycle) == lp->conf->main;
+}
+
+
+/*
+ * Records what an attempt that ends now showed.  A failed attempt counts
+ * as slow (see failure_sample_us); otherwise the answer's time, taken on
+ * arrival, and the whole attempt's, exact when it completed, a lower
+ * bound when it was cut short.
+ */
+
+template <class P>
+void
+ngx_upstream_latency_record(ngx_upstream_latency_peer_data_t<P> *lp,
+    ngx_flag_t failed, ngx_flag_t complete, uint64_t now_us, ngx_log_t *log)
+    noexcept
+{
+    uint64_t                  elapsed, header, sample;
+    upstream_latency::Decay   decay;
+    upstream_latency::SampleKind  kind, header_kind;
+
+    decay = lp->conf->options.decay;
+    elapsed = now_us > lp->start_us ? now_us - lp->start_us : 0;
+
+    if (failed) {
+        sample = upstream_latency::failure_sample_us(elapsed,
+                                            lp->rrp.current->fail_timeout);
+        kind = upstream_latency::SampleKind::lower_bound;
+        header = sample;
+        header_kind = kind;
+
+    } else {
+        sample = elapsed;
+        kind = complete ? upstream_latency::SampleKind::exact
+                        : upstream_latency::SampleKind::lower_bound;
+
+        /* an answered attempt's header sample was taken on arrival */
+
+        header = lp->answered ? lp->header_us : elapsed;
+        header_kind = lp->answered
+                      ? upstream_latency::SampleKind::exact
+                      : upstream_latency::SampleKind::lower_bound;
+    }
+
+    if (failed || !lp->answered) {
+        upstream_latency::PeakEwma::record(lp->slot->header_time, header,
+                                           header_kind, now_us, decay);
+    }
+
+    upstream_latency::PeakEwma::record(lp->slot->response_time, sample, kind,
+                                       now_us, decay);
+
+    ngx_log_debug5(P::log_debug, log, 0,
+                   "upstream latency sample: %s %uLus%s, "
+                   "response %uLus%s",
+                   P::answer_name, header,
+                   header_kind == upstream_latency::SampleKind::exact
+                   ? "" : " or more",
+                   sample,
+                   kind == upstream_latency::SampleKind::exact
+                   ? "" : " or more");
+}
+
+
+/* Scores every available peer of the current list and takes the least. */
+
+template <class P>
+typename P::peer_t *
+ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
+    time_t now, uint64_t now_us, ngx_uint_t *index, ngx_log_t *log)
+{
+    size_t                               best;
+    ngx_uint_t                           i, count;
+    typename P::peer_t                  *peer;
+    upstream_latency::Candidate         *c;
+    ngx_upstream_latency_srv_conf_t<P>  *lcf;
+
+    lcf = lp->conf;
+    count = 0;
+
+    for (peer = lp->rrp.peers->peer, i = 0; peer; peer = peer->next, i++) {
+
+        if (!ngx_upstream_latency_available(lp, peer, i, now)) {
+            continue;
+        }
+
+        c = &lcf->candidates[count];
+        c->peer = lp->base + i;
+        c->weight = peer->weight;
+        c->score = upstream_latency::score(
+                       ngx_upstream_latency_load(lp, i, now_us),
+                       peer->weight);
+
+        lcf->candidate_peers[count++] = peer;
+    }
+
+    if (count == 0) {
+        return NULL;
+    }
+
+    best = upstream_latency::pick_least_score(lcf->candidates, count,
+                                              lcf->current_weights);
+
+    ngx_log_debug3(P::log_debug, log, 0,
+                   "least time peer %V, score %.3fms of %ui",
+                   &lcf->candidate_peers[best]->name,
+                   lcf->candidates[best].score / 1000, count);
+
+    *index = lcf->candidates[best].peer - lp->base;
+
+    return lcf->candidate_peers[best];
+}
+
+
+template <class P>
+ngx_int_t
+ngx_upstream_init_least_time(ngx_conf_t *cf, typename P::upstream_t *us)
+    noexcept
+{
+    ngx_log_debug0(P::log_debug, cf->log, 0, "init least time");
+
+    if (P::init_round_robin(cf, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_upstream_latency_init_peers<P>(cf, us, P::conf(us),
+               ngx_upstream_least_time_choose<P>, "least time");
+}
+
+
+template <class P>
+typename P::peer_t *
+ngx_upstream_weighted_random_choose(ngx_upstream_latency_peer_data_t<P> *lp,
+    time_t now, uint64_t now_us, ngx_uint_t *index, ngx_log_t *log)
+{
+    size_t                               first, second;
+    double                               first_score, second_score, floor;
+    ngx_uint_t                           i;
+    typename P::peer_t                  *peer;
+    upstream_latency::Rng               &rng = lp->conf->main->rng;
+    ngx_upstream_latency_list_t<P>      *l;
+    ngx_upstream_latency_srv_conf_t<P>  *lcf;
+
+    lcf = lp->conf;
+    l = &lcf->lists[lp->list];
+
+    if (l->indexed != lp->rrp.peers) {
+        for (peer = lp->rrp.peers->peer, i = 0; peer; peer = peer->next, i++) {
+            l->peer[i] = peer;
+        }
+
+        l->indexed = lp->rrp.peers;
+    }
+
+    upstream_latency::WeightedSampler  sampler(l->alias, l->weight,
+                                               l->number);
+
+    auto available = [lp, l, now](size_t i) {
+        return ngx_upstream_latency_available(lp, l->peer[i], i, now);
+    };
+
+    /* least_conn: latency left out, fewer active requests per weight */
+    auto score_of = [lp, l, lcf, now_us](size_t i) {
+        upstream_latency::PeerLoad load =
+            ngx_upstream_latency_load(lp, i, now_us);
+        if (!lcf->by_latency) {
+            load.latency_us = 1;
+        }
+        return upstream_latency::score(load, l->weight[i]);
+    };
+
+    first = sampler.draw(rng, available);
+
+    if (first == upstream_latency::WeightedSampler::npos) {
+        return NULL;
+    }
+
+    if (lcf->two) {
+        second = sampler.draw(rng, [first, &available](size_t i) {
+                                       return i != first && available(i);
+                                   });
+
+        if (second != upstream_latency::WeightedSampler::npos) {
+            first_score = score_of(first);
+            second_score = score_of(second);
+
+            ngx_log_debug4(P::log_debug, log, 0,
+                           "weighted random two: %V %.3f, %V %.3f",
+                           &l->peer[first]->name, first_score,
+                           &l->peer[second]->name, second_score);
+
+            /* least_conn's scores, requests per weight, are exact */
+            floor = lcf->by_latency ? upstream_latency::kTieFloorUs : 0;
+
+            if (!upstream_latency::first_is_better(first_score, second_score,
+                                                   floor, rng))
+            {
+                first = second;
+            }
+        }
+    }
+
+    ngx_log_debug1(P::log_debug, log, 0,
+                   "weighted random peer %V", &l->peer[first]->name);
+
+    *index = first;
+
+    return l->peer[first];
+}
+
+
+/*
+ * Each worker draws from alias tables built here, once per peer list; the
+ * list's peer pointers are taken on first use, as with nginx's zone the
+ * peers move to shared memory after this.
+ */
+
+template <class P>
+ngx_int_t
+ngx_upstream_init_weighted_random(ngx_conf_t *cf, typename P::upstream_t *us)
+    noexcept
+{
+    ngx_uint_t                           i, k;
+    typename P::peer_t                  *peer;
+    typename P::peers_t                 *list;
+    ngx_upstream_latency_list_t<P>      *l;
+    ngx_upstream_latency_srv_conf_t<P>  *lcf;
+
+    ngx_log_debug0(P::log_debug, cf->log, 0, "init weighted random");
+
+    if (P::init_round_robin(cf, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    lcf = P::conf(us);
+
+    if (ngx_upstream_latency_init_peers<P>(cf, us, lcf,
+                                   ngx_upstream_weighted_random_choose<P>,
+                                   "weighted random")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (list = (typename P::peers_t *) us->peer.data, k = 0;
+         list;
+         list = list->next, k++)
+    {
+        l = &lcf->lists[k];
+        l->number = list->number;
+        l->indexed = NULL;
+        l->peer = (typename P::peer_t **)
+            ngx_palloc(cf->pool, l->number * sizeof(void *));
+        l->weight = (uint32_t *)
+            ngx_palloc(cf->pool, l->number * sizeof(uint32_t));
+        l->alias = (upstream_latency::AliasEntry *)
+            ngx_palloc(cf->pool,
+                       l->number * sizeof(upstream_latency::AliasEntry));
+
+        if (l->peer == NULL || l->weight == NULL || l->alias == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (peer = list->peer, i = 0; peer; peer = peer->next, i++) {
+            l->weight[i] = peer->weight;
+        }
+
+        try {
+            upstream_latency::WeightedSampler::build(l->weight, l->number,
+                                                     l->alias);
+
+        } catch (const std::exception &e) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "weighted_random in upstream \"%V\": %s",
+                               &us->host, e.what());
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+template <class P>
+void *
+ngx_upstream_latency_create_srv_conf(ngx_conf_t *cf) noexcept
+{
+    ngx_upstream_latency_srv_conf_t<P>  *lcf;
+
+    lcf = (ngx_upstream_latency_srv_conf_t<P> *)
+              ngx_pcalloc(cf->pool,
+                          sizeof(ngx_upstream_latency_srv_conf_t<P>));
+    if (lcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     lcf->method = 0;
+     *     lcf->initialized = 0;
+     *     lcf->first_slot = 0;
+     *     lcf->candidates = NULL;
+     */
+
+    lcf->main = P::main_conf(cf);
+    lcf->half_life = NGX_CONF_UNSET_MSEC;
+
+    return lcf;
+}
+
+
+/*
+ * Makes method the upstream's balancing method.  nginx's own methods only
+ * warn when one replaces another; a second method, or one after keepalive
+ * (which wraps the method before it), is an error here.
+ */
+
+template <class P>
+char *
+ngx_upstream_latency_set_method(ngx_conf_t *cf,
+    ngx_upstream_latency_srv_conf_t<P> *lcf, ngx_uint_t method,
+    ngx_int_t (*init)(ngx_conf_t *cf, typename P::upstream_t *us) noexcept)
+{
+    ngx_str_t               *value;
+    typename P::upstream_t  *uscf;
+
+    value = (ngx_str_t *) cf->args->elts;
+
+    if (lcf->method == method) {
+        return (char *) "is duplicate";
+    }
+
+    uscf = P::upstream_conf(cf);
+
+    if (uscf->peer.init_upstream) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" cannot follow another load balancing "
+                           "method or \"keepalive\" in upstream \"%V\"; only "
+                           "one method is allowed, and it must come before "
+                           "\"keepalive\"", &value[0], &uscf->host);
+        return (char *) NGX_CONF_ERROR;
+    }
+
+    lcf->method = method;
+    ngx_upstream_latency_remember(cf, &lcf->method_where);
+
+    uscf->peer.init_upstream = init;
+    uscf->flags = P::upstream_flags;
+
+    return NGX_CONF_OK;
+}
+
+
+/* The metric a parameter names, among the protocol's; false if none. */
+
+template <class P>
+bool
+ngx_upstream_latency_metric(ngx_str_t *value, const char *prefix,
+    upstream_latency::Metric *metric) noexcept
+{
+    size_t  len;
+
+    len = ngx_strlen(prefix);
+
+    if (value->len < len || ngx_strncmp(value->data, prefix, len) != 0) {
+        return false;
+    }
+
+    for (const auto &m : P::metrics) {
+        if (ngx_strcmp(value->data + len, m.name) == 0) {
+            *metric = m.metric;
+            return true;
+        }
+    }
+
+    return false;
+}
+
+
+#if (NGX_UPSTREAM_LATENCY_LEAST_TIME)
+
+template <class P>
+char *
+ngx_upstream_least_time(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+    noexcept
+{
+    ngx_upstream_latency_srv_conf_t<P> *lcf =
+        (ngx_upstream_latency_srv_conf_t<P> *) conf;
+
+    ngx_str_t  *value;
+
+    value = (ngx_str_t *) cf->args->elts;
+
+    if (!ngx_upstream_latency_metric<P>(&value[1], "",
+                                        &lcf->options.metric))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" of \"least_time\", "
+                           "expected %s", &value[1], P::metrics_expected);
+        return (char *) NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strcmp(value[2].data, "inflight") != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" of \"least_time\", "
+                               "expected \"inflight\"", &value[2]);
+            return (char *) NGX_CONF_ERROR;
+        }
+
+        lcf->options.inflight = true;
+    }
+
+    lcf->by_latency = 1;
+
+    return ngx_upstream_latency_set_method(cf, lcf,
+               NGX_UPSTREAM_LATENCY_METHOD_LEAST_TIME,
+               ngx_upstream_init_least_time<P>);
+}
+
+#endif
+
+
+template <class P>
+char *
+ngx_upstream_weighted_random(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+    noexcept
+{
+    ngx_upstream_latency_srv_conf_t<P> *lcf =
+        (ngx_upstream_latency_srv_conf_t<P> *) conf;
+
+    ngx_str_t  *value;
+
+    value = (ngx_str_t *) cf->args->elts;
+
+    if (cf->args->nelts > 1) {
+        if (ngx_strcmp(value[1].data, "two") != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" of "
+                               "\"weighted_random\", expected \"two\"",
+                               &value[1]);
+            return (char *) NGX_CONF_ERROR;
+        }
+
+        lcf->two = 1;
+    }
+
+    if (cf->args->nelts > 2) {
+        if (ngx_upstream_latency_metric<P>(&value[2], "least_time=",
+                                           &lcf->options.metric))
+        {
+            lcf->by_latency = 1;
+
+        } else if (ngx_strcmp(value[2].data, "least_conn") != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" of "
+                               "\"weighted_random two\", expected "
+                               "%s", &value[2], P::two_expected);
+            return (char *) NGX_CONF_ERROR;
+        }
+    }
+
+    return ngx_upstream_latency_set_method(cf, lcf,
+               NGX_UPSTREAM_LATENCY_METHOD_WEIGHTED_RANDOM,
+               ngx_upstream_init_weighted_random<P>);
+}
+
+
+template <class P>
+char *
+ngx_upstream_latency_half_life(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf) noexcept
+{
+    ngx_upstream_latency_srv_conf_t<P> *lcf =
+        (ngx_upstream_latency_srv_conf_t<P> *) conf;
+
+    return ngx_upstream_latency_parse_half_life(cf, &lcf->half_life,
+                                                &lcf->half_life_where);
+}
+
+
+template <class P>
+char *
+ngx_upstream_latency_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+    noexcept
+{
+    return ngx_upstream_latency_parse_zone(cf,
+               (ngx_upstream_latency_main_conf_t *) conf);
+}
+
+
+/*
+ * Checks what only the whole configuration shows, then adds the zone.
+ * Errors name the line of the directive at fault.
+ */
+
+template <class P>
+ngx_int_t
+ngx_upstream_latency_check_upstreams(ngx_conf_t *cf) noexcept
+{
+    ngx_uint_t                           i;
+    ngx_array_t                         *upstreams;
+    typename P::upstream_t             **uscfp;
+    ngx_upstream_latency_srv_conf_t<P>  *lcf;
+
+    upstreams = P::upstreams(cf);
+    uscfp = (typename P::upstream_t **) upstreams->elts;
+
+    for (i = 0; i < upstreams->nelts; i++) {
+
+        if (uscfp[i]->srv_conf == NULL) {
+            continue;
+        }
+
+        lcf = P::conf(uscfp[i]);
+
+        if (lcf->method && !lcf->initialized) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"%s\" in upstream \"%V\" was replaced by "
+                          "another load balancing method; only one method "
+                          "is allowed in %V:%ui",
+                          lcf->method
+                              == NGX_UPSTREAM_LATENCY_METHOD_LEAST_TIME
+                          ? "least_time" : "weighted_random",
+                          &uscfp[i]->host, &lcf->method_where.file,
+                          lcf->method_where.line);
+            return NGX_ERROR;
+        }
+
+        if (!lcf->method && lcf->half_life != NGX_CONF_UNSET_MSEC) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"upstream_latency_half_life\" needs "
+                          "\"least_time\" or \"weighted_random\" in the "
+                          "same upstream \"%V\" in %V:%ui",
+                          &uscfp[i]->host, &lcf->half_life_where.file,
+                          lcf->half_life_where.line);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}

@@ -1,0 +1,192 @@
+/*
+ * The status of an upstream block's upstreams, written once for http and
+ * stream: what the balancer sees, read from the shared table and round
+ * robin's peers without taking any lock the request path takes.
+ */
+#pragma once
+
+#include "ngx_upstream_latency.hpp"
+
+#include "core/status.hpp"
+
+#include <deque>
+#include <string>
+
+
+template <class P>
+std::string
+ngx_upstream_latency_method(typename P::upstream_t *uscf,
+    ngx_upstream_latency_srv_conf_t<P> *lcf)
+{
+    std::string  method;
+
+    if (lcf->method == NGX_UPSTREAM_LATENCY_METHOD_LEAST_TIME) {
+        method = "least_time ";
+
+    } else if (lcf->method == NGX_UPSTREAM_LATENCY_METHOD_WEIGHTED_RANDOM)
+    {
+        method = "weighted_random";
+
+        if (!lcf->two) {
+            return method;
+        }
+
+        method += lcf->by_latency ? " two least_time=" : " two least_conn";
+
+        if (!lcf->by_latency) {
+            return method;
+        }
+
+    } else {
+        /* keepalive alone also sets init_upstream: "other" then */
+        return uscf->peer.init_upstream ? "other" : "round robin";
+    }
+
+    for (const auto &m : P::metrics) {
+        if (m.metric == lcf->options.metric) {
+            method += m.name;
+        }
+    }
+
+    if (lcf->options.inflight) {
+        method += " inflight";
+    }
+
+    return method;
+}
+
+
+/*
+ * The peers of an upstream of the module, from round robin's lists; read
+ * without the locks of a zone, as plain words: a status may be a moment
+ * behind, never in the way.
+ */
+
+template <class P>
+void
+ngx_upstream_latency_balanced_peers(upstream_latency::UpstreamStatus &u,
+    typename P::upstream_t *uscf, ngx_upstream_latency_srv_conf_t<P> *lcf,
+    time_t now, uint64_t now_us)
+{
+    uint32_t                       id, index;
+    typename P::peer_t            *peer;
+    typename P::peers_t           *list;
+    upstream_latency::PeerState    state;
+
+    id = 0;
+
+    for (list = (typename P::peers_t *) uscf->peer.data;
+         list;
+         list = list->next)
+    {
+        for (peer = list->peer; peer; peer = peer->next, id++) {
+
+            if (peer->down) {
+                state = upstream_latency::PeerState::down;
+
+            } else if (peer->max_fails && peer->fails >= peer->max_fails
+                       && now - peer->checked <= peer->fail_timeout)
+            {
+                state = upstream_latency::PeerState::unavail;
+
+            } else {
+                state = upstream_latency::PeerState::up;
+            }
+
+            index = lcf->first_slot + id;
+
+            u.peers.push_back({id,
+                               {(char *) peer->name.data, peer->name.len},
+                               {(char *) peer->server.data, peer->server.len},
+                               list != uscf->peer.data,
+                               (uint32_t) peer->weight, state,
+                               &lcf->main->table->slot(index),
+                               lcf->main->table->inflight(index, now_us)
+                                   .active});
+        }
+    }
+}
+
+
+/* The servers of an upstream of another method, from its configuration. */
+
+template <class P>
+void
+ngx_upstream_latency_configured_peers(upstream_latency::UpstreamStatus &u,
+    typename P::upstream_t *uscf)
+{
+    uint32_t                     id;
+    ngx_uint_t                   i, j;
+    typename P::server_t        *server;
+
+    if (uscf->servers == NULL) {
+        return;
+    }
+
+    server = (typename P::server_t *) uscf->servers->elts;
+    id = 0;
+
+    for (i = 0; i < uscf->servers->nelts; i++) {
+        for (j = 0; j < server[i].naddrs; j++, id++) {
+            u.peers.push_back({id,
+                               {(char *) server[i].addrs[j].name.data,
+                                server[i].addrs[j].name.len},
+                               {(char *) server[i].name.data,
+                                server[i].name.len},
+                               server[i].backup != 0,
+                               (uint32_t) server[i].weight,
+                               server[i].down ? upstream_latency::PeerState::down
+                                              : upstream_latency::PeerState::up,
+                               nullptr, 0});
+        }
+    }
+}
+
+
+/*
+ * The upstreams of one block (all, or only the one named), appended to
+ * out; each method's text is kept in methods.  Throws std::bad_alloc.
+ */
+
+template <class P>
+void
+ngx_upstream_latency_collect(ngx_array_t *upstreams,
+    upstream_latency::LatencyTable *table,
+    std::vector<upstream_latency::UpstreamStatus> &out,
+    std::deque<std::string> &methods, ngx_str_t *only, time_t now,
+    uint64_t now_us)
+{
+    ngx_uint_t                           i;
+    typename P::upstream_t             **uscfp;
+    ngx_upstream_latency_srv_conf_t<P>  *lcf;
+
+    uscfp = (typename P::upstream_t **) upstreams->elts;
+
+    for (i = 0; i < upstreams->nelts; i++) {
+
+        if (uscfp[i]->srv_conf == NULL
+            || (only->len && (only->len != uscfp[i]->host.len
+                              || ngx_strncmp(only->data, uscfp[i]->host.data,
+                                             only->len) != 0)))
+        {
+            continue;
+        }
+
+        lcf = P::conf(uscfp[i]);
+
+        methods.push_back(ngx_upstream_latency_method<P>(uscfp[i], lcf));
+
+        upstream_latency::UpstreamStatus &u = out.emplace_back();
+        u.name = {(char *) uscfp[i]->host.data, uscfp[i]->host.len};
+        u.method = methods.back();
+        u.decay = lcf->options.decay;
+
+        if (lcf->initialized && table) {
+            ngx_upstream_latency_balanced_peers<P>(u, uscfp[i], lcf, now,
+                                                   now_us);
+
+        } else {
+            ngx_upstream_latency_configured_peers<P>(u, uscfp[i]);
+        }
+    }
+}

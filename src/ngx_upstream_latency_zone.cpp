@@ -1,0 +1,449 @@
+/*
+ * The latency table's zone and the directives' values, for the http and the
+ * stream modules alike: nothing here depends on a protocol.
+ */
+
+#include "ngx_upstream_latency.hpp"
+
+#include <new>
+#include <time.h>
+
+
+using upstream_latency::LatencyTable;
+using upstream_latency::PeerKey;
+
+
+extern "C" {
+static ngx_int_t ngx_upstream_latency_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data) noexcept;
+}
+
+
+uint64_t
+ngx_upstream_latency_now_us() noexcept
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+
+/*
+ * The zone is a slab pool holding the table as one allocation of whole
+ * pages; these two sizes bound each other conservatively.
+ */
+
+static size_t
+ngx_upstream_latency_zone_size(size_t table_bytes)
+{
+    size_t  pages;
+
+    pages = (table_bytes + ngx_pagesize - 1) / ngx_pagesize;
+
+    return pages * (ngx_pagesize + 64) + 4 * ngx_pagesize;
+}
+
+
+static size_t
+ngx_upstream_latency_table_bytes(size_t zone_size)
+{
+    if (zone_size < 4 * ngx_pagesize) {
+        return 0;
+    }
+
+    return (zone_size - 4 * ngx_pagesize) / (ngx_pagesize + 64)
+           * ngx_pagesize;
+}
+
+
+/* Each process draws from its own generator, seeded apart. */
+
+void
+ngx_upstream_latency_seed(ngx_upstream_latency_main_conf_t *lmcf) noexcept
+{
+    new (&lmcf->rng) upstream_latency::Rng(
+        ngx_upstream_latency_now_us() ^ ((uint64_t) ngx_pid << 40)
+        ^ ((uint64_t) ngx_random() << 20));
+}
+
+
+/*
+ * Worker processes of the configuration, for the rows of in-flight cells:
+ * "worker_processes" as parsed so far, at least 1; without it, or when it
+ * comes after the "http" or "stream" block, enough for this machine's
+ * processors.
+ */
+
+static ngx_uint_t
+ngx_upstream_latency_workers(ngx_cycle_t *cycle)
+{
+    ngx_core_conf_t  *ccf;
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (ccf->worker_processes == NGX_CONF_UNSET) {
+        return ngx_max(ngx_ncpu, 1);
+    }
+
+    return ngx_max(ccf->worker_processes, 1);
+}
+
+
+/* lmcf was allocated zeroed: zone_where, table */
+
+ngx_int_t
+ngx_upstream_latency_init_main_conf(ngx_conf_t *cf,
+    ngx_upstream_latency_main_conf_t *lmcf, const char *block) noexcept
+{
+    if (ngx_array_init(&lmcf->keys, cf->pool, 16, sizeof(PeerKey))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    lmcf->zone_size = NGX_CONF_UNSET_SIZE;
+    lmcf->cycle = cf->cycle;
+    lmcf->block = block;
+
+    /* seeded here too: without a master process, a reload starts none */
+    ngx_upstream_latency_seed(lmcf);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_upstream_latency_remember(ngx_conf_t *cf,
+    ngx_upstream_latency_where_t *where) noexcept
+{
+    where->file = cf->conf_file->file.name;
+    where->line = cf->conf_file->line;
+}
+
+
+char *
+ngx_upstream_latency_parse_half_life(ngx_conf_t *cf, ngx_msec_t *half_life,
+    ngx_upstream_latency_where_t *where) noexcept
+{
+    ngx_str_t   *value;
+    ngx_msec_t   parsed;
+
+    if (*half_life != NGX_CONF_UNSET_MSEC) {
+        return (char *) "is duplicate";
+    }
+
+    value = (ngx_str_t *) cf->args->elts;
+
+    parsed = ngx_parse_time(&value[1], 0);
+
+    if (parsed == (ngx_msec_t) NGX_ERROR
+        || parsed == 0
+        || parsed > NGX_UPSTREAM_LATENCY_MAX_HALF_LIFE)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" of "
+                           "\"upstream_latency_half_life\", expected a time "
+                           "from 1ms to 24h", &value[1]);
+        return (char *) NGX_CONF_ERROR;
+    }
+
+    *half_life = parsed;
+    ngx_upstream_latency_remember(cf, where);
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_upstream_latency_parse_zone(ngx_conf_t *cf,
+    ngx_upstream_latency_main_conf_t *lmcf) noexcept
+{
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (lmcf->zone_size != NGX_CONF_UNSET_SIZE) {
+        return (char *) "is duplicate";
+    }
+
+    value = (ngx_str_t *) cf->args->elts;
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size == NGX_ERROR
+        || (size_t) size < 8 * ngx_pagesize
+        || size > NGX_UPSTREAM_LATENCY_MAX_ZONE)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid size \"%V\" of \"upstream_latency_zone\", "
+                           "expected %uzk to %uzm",
+                           &value[1], 8 * ngx_pagesize / 1024,
+                           (size_t) NGX_UPSTREAM_LATENCY_MAX_ZONE
+                               / 1024 / 1024);
+        return (char *) NGX_CONF_ERROR;
+    }
+
+    lmcf->zone_size = size;
+    ngx_upstream_latency_remember(cf, &lmcf->zone_where);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Sizes the zone for the peers of the configuration and adds it, unless
+ * no upstream uses the module.
+ */
+
+ngx_int_t
+ngx_upstream_latency_add_zone(ngx_conf_t *cf,
+    ngx_upstream_latency_main_conf_t *lmcf, ngx_str_t *name, void *tag)
+    noexcept
+{
+    size_t           size, needed;
+    ngx_shm_zone_t  *shm_zone;
+
+    if (lmcf->keys.nelts == 0) {
+        return NGX_OK;
+    }
+
+    lmcf->workers = ngx_upstream_latency_workers(cf->cycle);
+    needed = LatencyTable::bytes_for(lmcf->keys.nelts, lmcf->workers);
+
+    if (lmcf->zone_size == NGX_CONF_UNSET_SIZE) {
+        size = ngx_upstream_latency_zone_size(needed);
+
+    } else {
+        size = lmcf->zone_size;
+
+        if (ngx_upstream_latency_table_bytes(size) < needed) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"upstream_latency_zone\" of %uzk holds %uz peers, "
+                          "but %ui are configured; it needs at least %uzk "
+                          "in %V:%ui",
+                          size / 1024,
+                          LatencyTable::capacity_of(
+                              ngx_upstream_latency_table_bytes(size),
+                              lmcf->workers),
+                          lmcf->keys.nelts,
+                          ngx_upstream_latency_zone_size(needed) / 1024,
+                          &lmcf->zone_where.file, lmcf->zone_where.line);
+            return NGX_ERROR;
+        }
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, name, size, tag);
+    if (shm_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    shm_zone->init = ngx_upstream_latency_init_zone;
+    shm_zone->data = lmcf;
+
+    /*
+     * A new zone for every configuration: the table is rebuilt with the
+     * statistics of the previous one, and the old workers keep theirs.
+     */
+    shm_zone->noreuse = 1;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_upstream_latency_init_process(ngx_cycle_t *cycle,
+    ngx_upstream_latency_main_conf_t *lmcf) noexcept
+{
+    uint64_t  released;
+
+    if (lmcf == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_upstream_latency_seed(lmcf);
+
+    if (lmcf->table == NULL || ngx_process != NGX_PROCESS_WORKER) {
+        return NGX_OK;
+    }
+
+    /*
+     * The master respawns a worker that died with the same worker number:
+     * the new one clears what the dead one left in flight in its cells.
+     * Each configuration has a table of its own, so the number names one
+     * worker of this configuration.
+     */
+
+    released = lmcf->table->release(ngx_worker);
+
+    if (released) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "upstream latency: %uL requests in flight of a "
+                      "worker process that exited were released",
+                      released);
+    }
+
+    return NGX_OK;
+}
+
+
+/* The status counters of one attempt; status 0: no response header. */
+
+void
+ngx_upstream_latency_count(upstream_latency::PeerCounters &counters,
+    ngx_flag_t failed, ngx_uint_t status, uint64_t complete_us) noexcept
+{
+    if (failed) {
+        counters.fails.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    if (status >= 100 && status < 600) {
+        counters.responses[status / 100 - 1].fetch_add(1,
+                                                  std::memory_order_relaxed);
+    }
+
+    if (complete_us) {
+        counters.histogram[upstream_latency::histogram_bucket(complete_us)]
+            .fetch_add(1, std::memory_order_relaxed);
+        counters.histogram_sum_us.fetch_add(complete_us,
+                                            std::memory_order_relaxed);
+    }
+}
+
+
+/* The table of the configuration being replaced, if any. */
+
+static const void *
+ngx_upstream_latency_previous_table(ngx_shm_zone_t *shm_zone,
+    size_t *bytes)
+{
+    u_char           *start, *data;
+    ngx_uint_t        i;
+    ngx_shm_zone_t   *zone;
+    ngx_list_part_t  *part;
+    ngx_slab_pool_t  *shpool;
+
+    part = &((ngx_cycle_t *) ngx_cycle)->shared_memory.part;
+    zone = (ngx_shm_zone_t *) part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+            part = part->next;
+            zone = (ngx_shm_zone_t *) part->elts;
+            i = 0;
+        }
+
+        if (zone[i].tag != shm_zone->tag
+            || zone[i].shm.addr == shm_zone->shm.addr
+            || zone[i].shm.name.len != shm_zone->shm.name.len
+            || ngx_strncmp(zone[i].shm.name.data, shm_zone->shm.name.data,
+                           shm_zone->shm.name.len) != 0)
+        {
+            continue;
+        }
+
+        shpool = (ngx_slab_pool_t *) zone[i].shm.addr;
+        start = zone[i].shm.addr;
+        data = (u_char *) shpool->data;
+
+        if (data <= start || data >= start + zone[i].shm.size) {
+            return NULL;
+        }
+
+        *bytes = start + zone[i].shm.size - data;
+        return data;
+    }
+}
+
+
+extern "C" {
+
+static ngx_int_t
+ngx_upstream_latency_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+    noexcept
+{
+    ngx_upstream_latency_main_conf_t *lmcf =
+        (ngx_upstream_latency_main_conf_t *) shm_zone->data;
+
+    void             *mem;
+    size_t            bytes, previous_bytes;
+    const void       *previous;
+    LatencyTable     *table;
+    ngx_slab_pool_t  *shpool;
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        table = const_cast<LatencyTable *>(
+                    LatencyTable::attach(shpool->data, shm_zone->shm.size));
+        if (table == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "upstream latency zone \"%V\" has an unknown layout",
+                          &shm_zone->shm.name);
+            return NGX_ERROR;
+        }
+
+        lmcf->table = table;
+        lmcf->zone_bytes = shm_zone->shm.size;
+        return NGX_OK;
+    }
+
+    bytes = ngx_upstream_latency_table_bytes(shm_zone->shm.size);
+
+    mem = ngx_slab_alloc(shpool, bytes);
+    if (mem == NULL) {
+        return NGX_ERROR;
+    }
+
+    previous_bytes = 0;
+    previous = ngx_upstream_latency_previous_table(shm_zone,
+                                                        &previous_bytes);
+
+    if (ngx_upstream_latency_workers(lmcf->cycle) > lmcf->workers) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "upstream latency zone \"%V\" was sized for %ui "
+                      "worker processes; \"worker_processes\" must come "
+                      "before the \"%s\" block",
+                      &shm_zone->shm.name, lmcf->workers, lmcf->block);
+        return NGX_ERROR;
+    }
+
+    try {
+        table = LatencyTable::create(mem, bytes,
+                                     (const PeerKey *) lmcf->keys.elts,
+                                     lmcf->keys.nelts,
+                                     (uint32_t) lmcf->workers,
+                                     previous, previous_bytes);
+
+    } catch (const std::exception &e) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "upstream latency zone \"%V\": %s",
+                      &shm_zone->shm.name, e.what());
+        return NGX_ERROR;
+    }
+
+    if (table == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "upstream latency zone \"%V\" is too small",
+                      &shm_zone->shm.name);
+        return NGX_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                  "upstream latency zone \"%V\": %ui peers in %uz bytes, "
+                  "%ui kept from the previous configuration",
+                  &shm_zone->shm.name, (ngx_uint_t) table->used(),
+                  shm_zone->shm.size, (ngx_uint_t) table->kept());
+
+    shpool->data = table;
+    lmcf->table = table;
+    lmcf->zone_bytes = shm_zone->shm.size;
+
+    return NGX_OK;
+}
+
+}

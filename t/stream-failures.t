@@ -1,0 +1,145 @@
+# Stream upstreams: a failed connection, and a session the server closes
+# or resets before sending a byte, count as slow for every metric; nginx's
+# max_fails, fail_timeout and proxy_next_upstream keep their meaning.
+use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a server refusing in 0.1 ms is not taken for the fastest
+With max_fails=0 nginx never marks 1999 unavailable; the failure counts as
+a session of fail_timeout, so least_time connect avoids it, where round
+robin would try it for every other session (proxy_next_upstream retries
+on 1991).
+--- main_config
+    stream {
+        upstream app {
+            least_time connect;
+            server 127.0.0.1:1999 max_fails=0;
+            server 127.0.0.1:1991;
+        }
+        server { listen 127.0.0.1:1990; proxy_pass app; }
+    }
+--- http_config
+    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(20, '/app') } }
+ location = /app { proxy_pass http://127.0.0.1:1990; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body
+1991: 20
+--- grep_error_log eval: qr/connect\(\) failed/
+--- grep_error_log_out
+connect() failed
+--- error_log eval
+qr/upstream latency sample: first byte 10000\d{3}us or more/
+
+
+
+=== TEST 2: a server that closes before answering is not taken for the fastest
+1994 accepts and closes at once: its connect time is the shortest, but
+the session failed, for least_time connect too.
+--- main_config
+    stream {
+        upstream app {
+            least_time connect;
+            server 127.0.0.1:1994 max_fails=0;
+            server 127.0.0.1:1991;
+        }
+        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:1994; return ""; }
+    }
+--- http_config
+    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(20, '/app') } }
+ location = /app { proxy_pass http://127.0.0.1:1990; }"
+--- request
+GET /t
+--- grep_error_log eval: qr/upstream prematurely closed connection/
+--- grep_error_log_out
+upstream prematurely closed connection
+
+
+
+=== TEST 3: a server that resets before answering is not taken for the fastest
+--- main_config
+    stream {
+        upstream app {
+            least_time first_byte;
+            server 127.0.0.1:1994 max_fails=0;
+            server 127.0.0.1:1991;
+        }
+        server { listen 127.0.0.1:1990; proxy_pass app; }
+    }
+--- http_config
+    server {
+        listen 127.0.0.1:1994;
+        location / { reset_timedout_connection on; send_timeout 1ms;
+                     echo_sleep 0.001; return 444; }
+    }
+    server { listen 127.0.0.1:1991; location / { echo_sleep 0.02; echo 1991; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(20, '/app') } }
+ location = /app { proxy_pass http://127.0.0.1:1990; }"
+--- request
+GET /t
+--- grep_error_log eval: qr/upstream prematurely closed connection/
+--- grep_error_log_out
+upstream prematurely closed connection
+
+
+
+=== TEST 4: max_fails and fail_timeout: a failed server is left for fail_timeout
+With max_fails=1 one refusal makes 1999 unavailable for 10 s, whatever
+its score; weighted_random would otherwise draw it half the time.
+--- main_config
+    stream {
+        upstream app {
+            weighted_random;
+            server 127.0.0.1:1999 max_fails=1 fail_timeout=10s;
+            server 127.0.0.1:1991;
+        }
+        server { listen 127.0.0.1:1990; proxy_pass app; }
+    }
+--- http_config
+    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(20, '/app') } }
+ location = /app { proxy_pass http://127.0.0.1:1990; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body
+1991: 20
+--- grep_error_log eval: qr/connect\(\) failed/
+--- grep_error_log_out
+connect() failed
+
+
+
+=== TEST 5: proxy_next_upstream off: the failure reaches the client
+--- main_config
+    stream {
+        upstream app {
+            least_time first_byte;
+            server 127.0.0.1:1999;
+        }
+        server { listen 127.0.0.1:1990; proxy_pass app;
+                 proxy_next_upstream off; }
+    }
+--- config
+ location = /t { proxy_pass http://127.0.0.1:1990; }
+--- request
+GET /t
+--- error_code: 502
+--- error_log
+connect() failed

@@ -1,0 +1,123 @@
+# Stream upstreams: statistics survive "nginx -s reload" for the servers
+# that remain, in the stream block's own zone.
+BEGIN { $ENV{TEST_NGINX_USE_HUP} = 1; }
+
+use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
+
+no_shuffle();
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: least_time learns that 1992 is slow
+--- main_config
+    stream {
+        upstream app {
+            least_time first_byte;
+            server 127.0.0.1:1992;
+            server 127.0.0.1:1991;
+        }
+        server { listen 127.0.0.1:1990; proxy_pass app; }
+    }
+--- http_config
+    server { listen 127.0.0.1:1992; location / { echo_sleep 0.3; echo 1992; } }
+    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(10, '/app') } }
+ location = /app { proxy_pass http://127.0.0.1:1990; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body
+1991: 9
+1992: 1
+--- error_log
+upstream latency zone "stream_upstream_latency": 2 peers in
+
+
+
+=== TEST 2: after a reload that adds 1993, 1992 is still known to be slow
+--- main_config
+    stream {
+        upstream app {
+            least_time first_byte;
+            server 127.0.0.1:1992;
+            server 127.0.0.1:1991;
+            server 127.0.0.1:1993;
+        }
+        server { listen 127.0.0.1:1990; proxy_pass app; }
+    }
+--- http_config
+    server { listen 127.0.0.1:1992; location / { echo_sleep 0.3; echo 1992; } }
+    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(10, '/app') } }
+ location = /app { proxy_pass http://127.0.0.1:1990; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [1, 9], 1993 => [1, 9])
+--- error_log
+3 peers in
+2 kept from the previous configuration
+
+
+
+=== TEST 3: a reload that removes 1992 drops its statistics
+--- main_config
+    stream {
+        upstream app {
+            least_time first_byte;
+            server 127.0.0.1:1991;
+            server 127.0.0.1:1993;
+        }
+        server { listen 127.0.0.1:1990; proxy_pass app; }
+    }
+--- http_config
+    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(4, '/app') } }
+ location = /app { proxy_pass http://127.0.0.1:1990; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [0, 4], 1993 => [0, 4])
+--- error_log
+2 kept from the previous configuration
+
+
+
+=== TEST 4: 1992 added back is a new server and is tried again
+--- main_config
+    stream {
+        upstream app {
+            least_time first_byte;
+            server 127.0.0.1:1992;
+            server 127.0.0.1:1991;
+            server 127.0.0.1:1993;
+        }
+        server { listen 127.0.0.1:1990; proxy_pass app; }
+    }
+--- http_config
+    server { listen 127.0.0.1:1992; location / { echo_sleep 0.3; echo 1992; } }
+    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(10, '/app') } }
+ location = /app { proxy_pass http://127.0.0.1:1990; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [1, 8], 1992 => [1, 1], 1993 => [1, 8])

@@ -1,0 +1,133 @@
+# upstream_latency_status (http) also lists the stream block's upstreams,
+# under "stream", with the fields of the NGINX Plus API's stream peer; the
+# Prometheus metrics are nginx_stream_upstream_*.
+use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
+use JSON::PP;
+use File::Temp;
+
+sub exposition_check {
+    my ($body) = @_;
+    my $file = File::Temp->new;
+    print $file $body;
+    close $file;
+    my $out = `promtool check metrics < $file 2>&1`;
+    my $verdict = $? == 0 ? "promtool: ok\n" : "promtool: $out";
+    my %seen;
+    $seen{$_}++ for $body =~ /^([^#\n].*) \S+$/mg;
+    my @repeated = grep { $seen{$_} > 1 } sort keys %seen;
+    return $verdict . 'repeated series: '
+           . (@repeated ? CORE::join(', ', @repeated) : 'none') . "\n";
+}
+
+no_long_string();
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: stream peers in the JSON: connections, bytes, the three times
+Five sessions of "GET /" to 1991 (its answer is the http response);
+1992 is a backup, never chosen.
+--- main_config
+    stream {
+        upstream app {
+            least_time first_byte;
+            server 127.0.0.1:1991;
+            server 127.0.0.1:1992 backup;
+        }
+        upstream plain { server 127.0.0.1:1993; }
+        server { listen 127.0.0.1:1990; proxy_pass app; }
+    }
+--- http_config
+    server { listen 127.0.0.1:1991; location / { echo_sleep 0.01; echo 1991; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(5, '/app') }
+                 echo_location /upstreams; }
+ location = /app { proxy_pass http://127.0.0.1:1990; }
+ location = /upstreams { upstream_latency_status; }"
+--- request
+GET /t
+--- response_body_filters eval
+sub { my ($json) = $_[0] =~ /(\{.*)/s;
+      my $s = JSON::PP::decode_json($json)->{stream};
+      my ($app, $plain) = @{ $s->{upstreams} };
+      my ($p, $b) = @{ $app->{peers} };
+      "zone: $s->{table}{zone} used $s->{table}{used}\n"
+      . "app: $app->{method} observed " . ($app->{observed} ? 1 : 0) . "\n"
+      . "1991: connections $p->{connections} fails $p->{fails} active $p->{active}"
+      . " sent " . ($p->{sent} > 0 ? '>0' : 0)
+      . " received " . ($p->{received} > 0 ? '>0' : 0) . "\n"
+      . "connect_time " . (defined $p->{connect_time} && $p->{connect_time} < 10 ? 'ok' : 'no') . "\n"
+      . "first_byte_time " . (defined $p->{first_byte_time} && $p->{first_byte_time} >= 9 && $p->{first_byte_time} < 500 ? 'ok' : "no ($p->{first_byte_time})") . "\n"
+      . "response_time " . (defined $p->{response_time} && $p->{response_time} >= $p->{first_byte_time} ? 'ok' : 'no') . "\n"
+      . "selected " . ($p->{selected} ? 'set' : 'null') . "\n"
+      . "backup: $b->{server} backup " . ($b->{backup} ? 1 : 0) . " connections $b->{connections} first_byte_time " . ($b->{first_byte_time} // 'null') . "\n"
+      . "plain: $plain->{method} observed " . ($plain->{observed} ? 1 : 0) . " peers " . scalar(@{ $plain->{peers} }) . "\n" }
+--- response_body
+zone: stream_upstream_latency used 2
+app: least_time first_byte observed 1
+1991: connections 5 fails 0 active 0 sent >0 received >0
+connect_time ok
+first_byte_time ok
+response_time ok
+selected set
+backup: 127.0.0.1:1992 backup 1 connections 0 first_byte_time null
+plain: round robin observed 0 peers 1
+--- timeout: 10
+
+
+
+=== TEST 2: the Prometheus exposition with stream peers passes promtool
+--- main_config
+    stream {
+        upstream app {
+            weighted_random two least_time=connect;
+            server 127.0.0.1:1991;
+            server 127.0.0.1:1992 backup;
+        }
+        upstream plain { server 127.0.0.1:1993; }
+        server { listen 127.0.0.1:1990; proxy_pass app; }
+    }
+--- http_config
+    upstream httpapp { least_time header; server 127.0.0.1:1991; }
+    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(3, '/app') }
+                 echo_location /upstreams 'format=prometheus'; }
+ location = /app { proxy_pass http://127.0.0.1:1990; }
+ location = /upstreams { upstream_latency_status; }"
+--- request
+GET /t
+--- response_body_filters eval
+sub { my ($body) = @_;
+      $body =~ s/\A(?:1991\n)+//;
+      my ($conn) = $body =~ /^nginx_stream_upstream_peer_connections_total\{upstream="app",server="127.0.0.1:1991"\} (\d+)$/m;
+      my ($ct) = $body =~ /^nginx_stream_upstream_peer_connect_time_seconds\{upstream="app",server="127.0.0.1:1991"\} (\S+)$/m;
+      main::exposition_check($body)
+      . "connections_total: $conn\nconnect_time: " . (defined $ct ? 'present' : 'absent') . "\n" }
+--- response_body
+promtool: ok
+repeated series: none
+connections_total: 3
+connect_time: present
+
+
+
+=== TEST 3: ?upstream= finds a stream upstream
+--- main_config
+    stream {
+        upstream tcpapp { least_time connect; server 127.0.0.1:1991; }
+        server { listen 127.0.0.1:1990; proxy_pass tcpapp; }
+    }
+--- config
+    location = /upstreams { upstream_latency_status; }
+--- request
+GET /upstreams?upstream=tcpapp
+--- response_body_filters eval
+sub { my $j = JSON::PP::decode_json(shift);
+      scalar(@{ $j->{upstreams} }) . " http, "
+      . scalar(@{ $j->{stream}{upstreams} }) . " stream: $j->{stream}{upstreams}[0]{name}\n" }
+--- response_body
+0 http, 1 stream: tcpapp
