@@ -3,8 +3,14 @@
 #   make                 the module, against Debian's nginx-dev (or NGINX_SRC)
 #   make test            dependencies, module, unit tests, Test::Nginx suite
 #   make demo            round robin and least_time side by side, on loopback
-#   make bench           bench/ (about 10 min): nginx's balancers, HAProxy and
-#                        the module's, in one run; bench/results/<date>.*
+#   make bench           bench/ (about 17 min): nginx's balancers, HAProxy and
+#                        the module's, in one run; bench/results/<date>.*,
+#                        then bench-capacity and bench-sim
+#   make bench-capacity  backends that queue (bench/capacity, about 6 min);
+#                        bench/results/capacity-<date>.*
+#   make bench-sim       the simulator's report (bench/sim), simulated
+#                        figures only; bench/results/sim-<date>.md
+#   make sim-test        GoogleTest of the policy in the simulator (in make test)
 #   make check-sanitizers  unit tests under ASan+UBSan, the Test::Nginx suite
 #                        with the module built with ASan
 
@@ -44,7 +50,8 @@ TEST_NGINX_ENV := TEST_NGINX_BINARY=$(NGINX_BINARY) \
     $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback)
 
 .PHONY: all module deps unit prove test demo bench install uninstall clean \
-        check-sanitizers unit-sanitized prove-asan
+        check-sanitizers unit-sanitized prove-asan bench-capacity bench-sim \
+        sim-test
 
 all: module
 
@@ -111,6 +118,23 @@ $(BUILD)/unit_tests: $(CORE_SRCS) $(CORE_HDRS) $(UNIT_SRCS)
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests
 
+# The simulator (bench/sim) links the real core.
+SIM_SRCS := bench/sim/sim.cpp bench/sim/scenarios.cpp
+SIM_HDRS := $(wildcard bench/sim/*.hpp)
+
+$(BUILD)/sim: $(SIM_SRCS) $(SIM_HDRS) bench/sim/main.cpp $(CORE_SRCS) $(CORE_HDRS)
+	mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS) $(CORE_CXXFLAGS) -Ibench -o $@ $(SIM_SRCS) \
+	    bench/sim/main.cpp $(CORE_SRCS)
+
+$(BUILD)/sim_tests: $(SIM_SRCS) $(SIM_HDRS) bench/sim/sim_test.cpp $(CORE_SRCS) $(CORE_HDRS)
+	mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS) $(CORE_CXXFLAGS) -Ibench -o $@ $(SIM_SRCS) \
+	    bench/sim/sim_test.cpp $(CORE_SRCS) -lgtest -lgtest_main -pthread
+
+sim-test: $(BUILD)/sim_tests
+	$(BUILD)/sim_tests --gtest_brief=1
+
 prove: module
 	$(TEST_NGINX_ENV) prove t/*.t $(if $(FALLBACK),t/fallback/selftest)
 
@@ -127,6 +151,7 @@ deps:
 test: deps
 	$(MAKE) module
 	$(MAKE) unit
+	$(MAKE) sim-test
 	$(MAKE) prove
 	$(MAKE) check-sanitizers
 
@@ -137,6 +162,17 @@ demo: deps
 bench: deps
 	@$(MAKE) -s --no-print-directory module >/dev/null
 	bench/run
+	bench/capacity
+	$(MAKE) bench-sim
+
+bench-capacity: deps
+	@$(MAKE) -s --no-print-directory module >/dev/null
+	bench/capacity
+
+bench-sim: $(BUILD)/sim
+	mkdir -p bench/results
+	report=bench/results/sim-$$(date +%F).md; \
+	    $(BUILD)/sim --candidates | tee $$report.tmp && mv $$report.tmp $$report
 
 install: module
 	install -m 644 $(MODULE) $(NGINX_MODULES_DIR)/$(MODULE_NAME).so

@@ -258,7 +258,7 @@ void fleet_report(int instances, double load)
                 "servers slow down threefold, at 9 s 5 die, at 12 s 20 new "
                 "ones join.\n\n",
                 instances, instances, 100 * load);
-    table(run_all(fleet(instances, load), policies({})), "oracle", -1);
+    table(run_all(fleet(instances, load), policies({})), "greedy oracle", -1);
 }
 
 }  // namespace

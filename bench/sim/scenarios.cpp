@@ -23,7 +23,7 @@ std::vector<Policy> standard_policies()
         {"least_time header", Method::least_time},
         {"weighted_random two least_time=header",
          Method::weighted_random_two},
-        {"oracle", Method::oracle},
+        {"greedy oracle", Method::oracle},
     };
 }
 
@@ -47,11 +47,15 @@ std::vector<Policy> candidate_policies()
     Variant hot_cold_ewma = hot_cold;
     hot_cold_ewma.upward_weight = 0.25;
     Variant per_request_two = per_request;
-    per_request_two.two = true;
+    per_request_two.choices = 2;
     Variant per_request_ewma_two = per_request_ewma;
-    per_request_ewma_two.two = true;
+    per_request_ewma_two.choices = 2;
     Variant hot_cold_two = hot_cold;
-    hot_cold_two.two = true;
+    hot_cold_two.choices = 2;
+    Variant per_request_three = per_request;
+    per_request_three.choices = 3;
+    Variant per_request_four = per_request;
+    per_request_four.choices = 4;
     Variant worker = per_request;
     worker.worker_inflight = true;
 
@@ -69,20 +73,22 @@ std::vector<Policy> candidate_policies()
         {"C2 C, two choices", Method::variant, false, per_request_two},
         {"D2 D, two choices", Method::variant, false, per_request_ewma_two},
         {"E2 E, two choices", Method::variant, false, hot_cold_two},
+        {"C3 C, best of three", Method::variant, false, per_request_three},
+        {"C4 C, best of four", Method::variant, false, per_request_four},
     };
 }
 
-Scenario fleet(int instances, double load)
+Scenario fleet(int instances, double load, int servers)
 {
     upstream_latency::Rng rng(20261201);
     Scenario s;
     double capacity = 0;
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < servers; i++) {
         int workers = 2 << rng.below(3);  // 2, 4 or 8
         // 5 to 20 ms, log-uniform
         double service_ms = 5 * std::exp2(2.0 * rng.below(1000) / 1000);
         Server server{service_ms, workers};
-        if (i >= 180) {
+        if (i >= servers - servers / 10) {
             server.join_s = 12;
         } else {
             capacity += workers * 1000 / service_ms;

@@ -22,9 +22,10 @@ Policy fast_only();
 // The candidate rules studied for the module (bench/sim/FINDINGS.md).
 std::vector<Policy> candidate_policies();
 
-// 200 servers of heterogeneous capacity behind `instances` nginx instances,
-// offered `load` of the total capacity in open loop; along the way 10% of
-// the servers slow down threefold, five die, and 20 join.
-Scenario fleet(int instances, double load);
+// `servers` of heterogeneous capacity (2, 4 or 8 workers, 5 to 20 ms)
+// behind `instances` nginx instances of 4 workers, offered `load` of the
+// capacity in open loop; at 6 s every tenth server slows down threefold,
+// at 9 s one in 36 dies, at 12 s the last tenth joins.
+Scenario fleet(int instances, double load, int servers = 200);
 
 }  // namespace sim

@@ -43,6 +43,7 @@ struct Request {
     int client;  // closed loop; -1: open loop
     int instance, worker, server;
     int step;    // open loop: the rate step it arrived in
+    bool live;   // not yet answered
     uint64_t arrival_us;   // sent by the client
     uint64_t start_us;     // sent to the server
     uint32_t active_before;  // the chosen server's active count then
@@ -154,7 +155,8 @@ public:
             push(1, Kind::arrive, c);
         }
         if (s_.clients == 0 && !s_.rate.empty()) {
-            push(1, Kind::arrive, -1);
+            push(std::max<uint64_t>(1, us(s_.rate[0].from_s)), Kind::arrive,
+                 -1);
         }
         push(us(s_.warmup_s), Kind::sample, 0);
 
@@ -239,6 +241,7 @@ private:
             }
         }
         r.arrival_us = now_;
+        r.live = true;
         r.tried.clear();
         send(id);
     }
@@ -302,6 +305,7 @@ private:
         if (r.client >= 0) {
             push(now_, Kind::arrive, r.client);
         }
+        r.live = false;
         free_.push_back(id);
     }
 
@@ -611,12 +615,29 @@ private:
             return load.latency_us;
         };
 
-        if (v.two) {
-            auto [a, b] = two_of(servers, w.rng);
-            if (b < 0) {
-                return a;
+        if (v.choices > 0) {
+            // a tournament: each draw against the best so far, as
+            // first_is_better settles two
+            std::size_t d = std::min<std::size_t>(v.choices, servers.size());
+            drawn_.clear();
+            while (drawn_.size() < d) {
+                int i = servers[w.rng.below(servers.size())];
+                if (std::find(drawn_.begin(), drawn_.end(), i)
+                    == drawn_.end())
+                {
+                    drawn_.push_back(i);
+                }
             }
-            return first_is_better(key(a), key(b), w.rng) ? a : b;
+            int best = drawn_[0];
+            double best_key = key(best);
+            for (std::size_t k = 1; k < d; k++) {
+                double next_key = key(drawn_[k]);
+                if (!first_is_better(best_key, next_key, w.rng)) {
+                    best = drawn_[k];
+                    best_key = next_key;
+                }
+            }
+            return best;
         }
         candidates_.clear();
         for (int i : servers) {
@@ -749,6 +770,15 @@ private:
 
     Result finish()
     {
+        // requests still unanswered past the timeout at the end are errors
+        for (std::size_t id = 0; id < requests_.size(); id++) {
+            const Request& r = requests_[id];
+            if (r.live && r.arrival_us >= us(s_.warmup_s)
+                && now_ - r.arrival_us > us(s_.timeout_s))
+            {
+                complete(static_cast<int>(id), true);
+            }
+        }
         Result& res = result_;
         res.seconds = s_.seconds - s_.warmup_s;
         double sum = 0;
@@ -792,6 +822,7 @@ private:
     std::vector<int> free_;
     std::vector<Candidate> candidates_;
     std::vector<double> actives_;
+    std::vector<int> drawn_;
     std::vector<uint32_t> latencies_;
     std::vector<std::vector<uint32_t>> step_latencies_;
     std::vector<uint64_t> step_errors_;

@@ -33,7 +33,8 @@ enum class Method {
     least_time,      // the module's least_time header, its real core
     weighted_random_two,  // the module's weighted_random two least_time=header
     variant,         // a candidate policy, see Variant
-    oracle,          // knows every server's true queue and speed
+    oracle,          // greedy: the least expected time of this request,
+                     // from every server's true queue and speed
 };
 
 // How a candidate policy turns what a balancer saw into a choice.
@@ -55,7 +56,8 @@ struct Variant {
     // (1 + active / weight) counts the queue once instead of twice.
     bool per_request = false;
     double hot_quantile = 0.75;     // hot_cold: the quantile of active
-    bool two = false;               // two drawn by weight, the better one
+    int choices = 0;                // 0: every server; d: the best of d
+                                    // drawn at random (2: weighted_random two)
     bool worker_inflight = false;   // active from this worker's requests only
     double tie_factor = 1.125;      // scores within it are equal
 };
