@@ -49,6 +49,21 @@ inline double score(PeerLoad load, uint32_t weight) noexcept
            * (1.0 + static_cast<double>(load.active) / std::max(weight, 1u));
 }
 
+// What a measured time says of the peer's time for one request alone: the
+// time divided by (1 + active / weight), active being the requests the
+// peer had in flight (all workers) when this one was sent.  Recording
+// this, not the raw time, counts queueing once, by score()'s factor at the
+// next choice, instead of twice (in the latency it inflated, then again by
+// the factor), which under load drove requests to slower, idle peers.
+// Failure penalties (failure_sample_us) are recorded as they are.
+inline uint64_t per_request_sample(uint64_t elapsed_us, uint32_t active,
+                                   uint32_t weight) noexcept
+{
+    return static_cast<uint64_t>(
+        static_cast<double>(elapsed_us)
+        / (1.0 + static_cast<double>(active) / std::max(weight, 1u)));
+}
+
 // Scores within this factor of the lowest count as equal, so that peers of
 // nearly the same speed share traffic instead of flapping.
 inline constexpr double kTieFactor = 1.125;
