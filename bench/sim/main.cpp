@@ -209,7 +209,7 @@ void ramp()
     double capacity = 3 * 2 * 1000 / 4.0 + 2 * 1000 / 12.0;
     s.clients = 0;
     s.warmup_s = 1;
-    double step_s = 2;
+    double step_s = 3;
     for (int i = 0; i < 8; i++) {
         s.rate.push_back({s.warmup_s + i * step_s,
                           capacity * (0.5 + 0.1 * i)});
@@ -218,7 +218,7 @@ void ramp()
     std::printf("## Overload ramp\n\nThe servers of the issue (capacity "
                 "%.0f requests/s), one nginx instance of 2 workers; open "
                 "loop (Poisson), offered load from 50%% to 120%% of the "
-                "capacity in 2 s steps; a response after 1 s is an error.  "
+                "capacity in 3 s steps; a response after 1 s is an error.  "
                 "p99 ms (errors) by offered load.\n\n| balancer |",
                 capacity);
     for (int i = 0; i < 8; i++) {

@@ -44,6 +44,10 @@ struct Request {
     int instance, worker, server;
     int step;    // open loop: the rate step it arrived in
     bool live;   // not yet answered
+    // the client gave up (timeout_s): the balancer has let the attempt go,
+    // the server still holds the request
+    bool orphan;
+    uint32_t serial;  // of the client's request, for its timeout event
     uint64_t arrival_us;   // sent by the client
     uint64_t start_us;     // sent to the server
     uint32_t active_before;  // the chosen server's active count then
@@ -51,7 +55,7 @@ struct Request {
 };
 
 enum class Kind { arrive, reach_server, service_done, response, change,
-                  join, sample };
+                  join, sample, timeout };
 
 struct Event {
     uint64_t at;
@@ -192,6 +196,13 @@ private:
         case Kind::change: change(e.id, e.extra); break;
         case Kind::join: join(e.id); break;
         case Kind::sample: sample(); break;
+        case Kind::timeout:
+            if (requests_[e.id].live
+                && static_cast<int>(requests_[e.id].serial) == e.extra)
+            {
+                abort(e.id);
+            }
+            break;
         }
     }
 
@@ -242,6 +253,10 @@ private:
         }
         r.arrival_us = now_;
         r.live = true;
+        r.orphan = false;
+        r.serial = ++serials_;
+        push(now_ + us(s_.timeout_s), Kind::timeout, id,
+             static_cast<int>(r.serial));
         r.tried.clear();
         send(id);
     }
@@ -306,7 +321,9 @@ private:
             push(now_, Kind::arrive, r.client);
         }
         r.live = false;
-        free_.push_back(id);
+        if (!r.orphan) {
+            free_.push_back(id);
+        }
     }
 
     // --- servers ---------------------------------------------------------
@@ -648,12 +665,14 @@ private:
         return static_cast<int>(candidates_[best].peer);
     }
 
+    // measured: a time the attempt took (exact, or cut short), not a
+    // failure's penalty
     void variant_sample(Instance& in, const Request& r, double sample_us,
-                        bool exact)
+                        bool exact, bool measured)
     {
         const Variant& v = p_.variant;
         Estimate& e = in.estimates[r.server];
-        if (v.per_request && exact) {
+        if (v.per_request && measured) {
             sample_us /= 1.0 + r.active_before;
         }
         double current = e.value_us > 0
@@ -720,11 +739,44 @@ private:
         in.conns[r.server]++;
     }
 
-    void response(int id, bool failed)
+    // The client gave up: nginx closes the upstream connection, and the
+    // module records the time so far as a lower bound, as the shim does
+    // for an attempt cut short.
+    void abort(int id)
     {
         Request& r = requests_[id];
         Instance& in = instances_[r.instance];
+        uint64_t elapsed = now_ - r.start_us;
+        PeakEwma::record(in.slots[r.server].header_time, elapsed,
+                         SampleKind::lower_bound, clock(), decay_);
+        if (p_.method == Method::variant) {
+            variant_sample(in, r, static_cast<double>(elapsed), false, true);
+        }
+        finished(r);
+        r.orphan = true;
+        complete(id, true);
+    }
+
+    // The attempt leaves the balancer's counts.
+    void finished(Request& r)
+    {
+        Instance& in = instances_[r.instance];
         Worker& w = in.workers[r.worker];
+        InflightGauge::leave(in.slots[r.server].inflight,
+                             kEpochUs + r.start_us);
+        w.own_inflight[r.server]--;
+        w.conns[r.server]--;
+        in.conns[r.server]--;
+    }
+
+    void response(int id, bool failed)
+    {
+        Request& r = requests_[id];
+        if (r.orphan) {
+            free_.push_back(id);  // the server is done with it too
+            return;
+        }
+        Instance& in = instances_[r.instance];
         PeerSlot& slot = in.slots[r.server];
         uint64_t elapsed = now_ - r.start_us;
 
@@ -735,12 +787,10 @@ private:
                                  : SampleKind::exact;
         PeakEwma::record(slot.header_time, sample, kind, clock(), decay_);
         if (p_.method == Method::variant) {
-            variant_sample(in, r, static_cast<double>(sample), !failed);
+            variant_sample(in, r, static_cast<double>(sample), !failed,
+                           !failed);
         }
-        InflightGauge::leave(slot.inflight, kEpochUs + r.start_us);
-        w.own_inflight[r.server]--;
-        w.conns[r.server]--;
-        in.conns[r.server]--;
+        finished(r);
 
         Health& h = in.health[r.server];
         if (failed) {
@@ -811,6 +861,7 @@ private:
     Rng env_;
     Decay decay_{1000};
     uint64_t now_ = 0, end_ = 0, seq_ = 0;
+    uint32_t serials_ = 0;
     std::priority_queue<Event, std::vector<Event>, std::greater<Event>>
         events_;
     std::vector<ServerState> servers_;
