@@ -2,9 +2,10 @@
 // nginx's balancers, the module's, the oracle and the candidate rules, each
 // over fixed seeds; Markdown on stdout.  Figures are medians over the seeds.
 //
-//   build/sim [--quick] [--candidates] [SCENARIO...]
+//   build/sim [--quick] [--candidates] [--only=PREFIX,...] [SCENARIO...]
 //
-// --quick: one seed; --candidates: also the candidate rules of FINDINGS.md.
+// --quick: one seed; --candidates: also the candidate rules of FINDINGS.md;
+// --only: only the balancers whose names start with one of the prefixes.
 
 #include <algorithm>
 #include <cstdio>
@@ -22,6 +23,7 @@ using namespace sim;
 
 int seeds = 3;
 bool with_candidates = false;
+std::vector<std::string> only;
 
 double median(std::vector<double> v)
 {
@@ -57,10 +59,23 @@ std::vector<Policy> policies(std::vector<Policy> first)
     return first;
 }
 
+bool chosen(const Policy& p)
+{
+    for (const std::string& prefix : only) {
+        if (p.name.compare(0, prefix.size(), prefix) == 0) {
+            return true;
+        }
+    }
+    return only.empty();
+}
+
 std::vector<Row> run_all(const Scenario& s, const std::vector<Policy>& ps)
 {
     std::vector<Row> rows;
     for (const Policy& p : ps) {
+        if (!chosen(p)) {
+            continue;
+        }
         Row row{p.name, {}};
         for (int seed = 1; seed <= seeds; seed++) {
             row.runs.push_back(run(s, p, seed));
@@ -249,16 +264,19 @@ void ramp()
     std::printf("\n");
 }
 
-void fleet_report(int instances, double load)
+void fleet_report(int instances, double load, bool weighted)
 {
-    std::printf("## %d balancers, 200 servers\n\n%d nginx instances of 4 "
+    std::printf("## %d balancers, 200 servers%s\n\n%d nginx instances of 4 "
                 "workers, each its own table, in front of 200 servers of "
                 "2, 4 or 8 workers and 5 to 20 ms (log-normal jitter, sigma "
-                "0.3); open loop at %.0f%% of the capacity; at 6 s 20 "
+                "0.3)%s; open loop at %.0f%% of the capacity; at 6 s 20 "
                 "servers slow down threefold, at 9 s 5 die, at 12 s 20 new "
                 "ones join.\n\n",
-                instances, instances, 100 * load);
-    table(run_all(fleet(instances, load), policies({})), "greedy oracle", -1);
+                instances, weighted ? ", weight = workers" : "", instances,
+                weighted ? ", each with `weight` set to its workers" : "",
+                100 * load);
+    table(run_all(fleet(instances, load, 200, weighted), policies({})),
+          "greedy oracle", -1);
 }
 
 }  // namespace
@@ -271,6 +289,13 @@ int main(int argc, char** argv)
             seeds = 1;
         } else if (std::strcmp(argv[i], "--candidates") == 0) {
             with_candidates = true;
+        } else if (std::strncmp(argv[i], "--only=", 7) == 0) {
+            std::string list = argv[i] + 7;
+            for (std::size_t at = 0; at <= list.size();) {
+                std::size_t comma = std::min(list.find(',', at), list.size());
+                only.push_back(list.substr(at, comma - at));
+                at = comma + 1;
+            }
         } else {
             chosen.push_back(argv[i]);
         }
@@ -307,7 +332,10 @@ int main(int argc, char** argv)
         ramp();
     }
     if (wanted("fleet")) {
-        fleet_report(20, 0.7);
+        fleet_report(20, 0.7, false);
+    }
+    if (wanted("fleet-weighted")) {
+        fleet_report(20, 0.7, true);
     }
     return 0;
 }

@@ -56,6 +56,10 @@ std::vector<Policy> candidate_policies()
     per_request_three.choices = 3;
     Variant per_request_four = per_request;
     per_request_four.choices = 4;
+    Variant per_request_wide = per_request;
+    per_request_wide.tie_factor = 1.5;
+    Variant per_request_wider = per_request;
+    per_request_wider.tie_factor = 2;
     Variant worker = per_request;
     worker.worker_inflight = true;
 
@@ -75,10 +79,13 @@ std::vector<Policy> candidate_policies()
         {"E2 E, two choices", Method::variant, false, hot_cold_two},
         {"C3 C, best of three", Method::variant, false, per_request_three},
         {"C4 C, best of four", Method::variant, false, per_request_four},
+        {"Ct C, ties within 1.5", Method::variant, false, per_request_wide},
+        {"Cu C, ties within 2", Method::variant, false, per_request_wider},
     };
 }
 
-Scenario fleet(int instances, double load, int servers)
+Scenario fleet(int instances, double load, int servers,
+               bool weight_by_workers)
 {
     upstream_latency::Rng rng(20261201);
     Scenario s;
@@ -88,6 +95,9 @@ Scenario fleet(int instances, double load, int servers)
         // 5 to 20 ms, log-uniform
         double service_ms = 5 * std::exp2(2.0 * rng.below(1000) / 1000);
         Server server{service_ms, workers};
+        if (weight_by_workers) {
+            server.weight = static_cast<uint32_t>(workers);
+        }
         if (i >= servers - servers / 10) {
             server.join_s = 12;
         } else {

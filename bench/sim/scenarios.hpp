@@ -25,7 +25,9 @@ std::vector<Policy> candidate_policies();
 // `servers` of heterogeneous capacity (2, 4 or 8 workers, 5 to 20 ms)
 // behind `instances` nginx instances of 4 workers, offered `load` of the
 // capacity in open loop; at 6 s every tenth server slows down threefold,
-// at 9 s one in 36 dies, at 12 s the last tenth joins.
-Scenario fleet(int instances, double load, int servers = 200);
+// at 9 s one in 36 dies, at 12 s the last tenth joins.  With
+// weight_by_workers, each server's weight is its number of workers.
+Scenario fleet(int instances, double load, int servers = 200,
+               bool weight_by_workers = false);
 
 }  // namespace sim

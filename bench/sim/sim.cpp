@@ -409,7 +409,10 @@ private:
             }
         }
         // the module's alias table of the new configuration
-        std::vector<uint32_t> weights(pool_.size(), 1);
+        std::vector<uint32_t> weights;
+        for (int i : pool_) {
+            weights.push_back(weight(i));
+        }
         alias_.resize(pool_.size());
         WeightedSampler::build(weights.data(), weights.size(), alias_.data());
         weights_ = weights;
@@ -471,27 +474,31 @@ private:
             return least_by(usable_servers, w, [](int) { return 0.0; });
         case Method::least_conn:
             return least_by(usable_servers, w, [&](int i) {
-                return static_cast<double>(conns(in, w, i));
+                return static_cast<double>(conns(in, w, i)) / weight(i);
             });
         case Method::random_two: {
-            auto [a, b] = two_of(usable_servers, w.rng);
+            int a = draw(in, w, r, {});
+            int b = draw(in, w, r, {a});
             if (b < 0) {
                 return a;
             }
-            return conns(in, w, b) < conns(in, w, a) ? b : a;
+            return conns(in, w, b) * weight(a) < conns(in, w, a) * weight(b)
+                       ? b
+                       : a;
         }
         case Method::nginx_least_time:
             return least_by(usable_servers, w, [&](int i) {
                 uint64_t rt = in.nginx_avg_ms[i];
                 rt = rt > 5000 ? 5000 : rt + 20 - rt % 20;
-                return static_cast<double>(rt * (1 + conns(in, w, i)));
+                return static_cast<double>(rt * (1 + conns(in, w, i)))
+                       / weight(i);
             });
         case Method::least_time:
             return module_least_time(in, w, usable_servers);
         case Method::weighted_random_two:
             return module_weighted_random_two(in, w, r);
         case Method::variant:
-            return variant(in, w, usable_servers);
+            return variant(in, w, r, usable_servers);
         case Method::oracle:
             return oracle(usable_servers, w.rng);
         }
@@ -513,8 +520,8 @@ private:
             if (key(i) != least) {
                 continue;
             }
-            w.current_weights[i] += 1;
-            total += 1;
+            w.current_weights[i] += weight(i);
+            total += weight(i);
             if (best < 0 || w.current_weights[i] > w.current_weights[best]) {
                 best = i;
             }
@@ -523,17 +530,25 @@ private:
         return best;
     }
 
-    static std::pair<int, int> two_of(const std::vector<int>& servers,
-                                      Rng& rng)
+    uint32_t weight(int server) const { return s_.servers[server].weight; }
+
+    // A usable server drawn by weight with the module's alias table, not
+    // one of `drawn`; -1 if none.
+    int draw(const Instance& in, Worker& w, const Request& r,
+             std::initializer_list<int> drawn)
     {
-        std::size_t n = servers.size();
-        std::size_t a = rng.below(n);
-        if (n == 1) {
-            return {servers[a], -1};
-        }
-        std::size_t b = rng.below(n - 1);
-        b += b >= a;
-        return {servers[a], servers[b]};
+        return draw_excluding(in, w, r, drawn.begin(), drawn.end());
+    }
+
+    int draw_excluding(const Instance& in, Worker& w, const Request& r,
+                       const int* first, const int* last)
+    {
+        WeightedSampler sampler(alias_.data(), weights_.data(), pool_.size());
+        std::size_t k = sampler.draw(w.rng, [&](std::size_t k) {
+            return std::find(first, last, pool_[k]) == last
+                   && usable(in, r, pool_[k]);
+        });
+        return k == WeightedSampler::npos ? -1 : pool_[k];
     }
 
     PeerLoad module_load(const Instance& in, int server) const
@@ -547,8 +562,8 @@ private:
     {
         candidates_.clear();
         for (int i : servers) {
-            candidates_.push_back({static_cast<uint32_t>(i), 1,
-                                   score(module_load(in, i), 1)});
+            candidates_.push_back({static_cast<uint32_t>(i), weight(i),
+                                   score(module_load(in, i), weight(i))});
         }
         std::size_t best = pick_least_score(
             candidates_.data(), candidates_.size(), w.current_weights.data());
@@ -569,8 +584,9 @@ private:
         if (second == WeightedSampler::npos) {
             return pool_[first];
         }
-        double a = score(module_load(in, pool_[first]), 1);
-        double b = score(module_load(in, pool_[second]), 1);
+        double a = score(module_load(in, pool_[first]), weight(pool_[first]));
+        double b = score(module_load(in, pool_[second]),
+                         weight(pool_[second]));
         return first_is_better(a, b, w.rng) ? pool_[first] : pool_[second];
     }
 
@@ -613,7 +629,8 @@ private:
         return actives_[rank];
     }
 
-    int variant(Instance& in, Worker& w, const std::vector<int>& servers)
+    int variant(Instance& in, Worker& w, const Request& r,
+                const std::vector<int>& servers)
     {
         const Variant& v = p_.variant;
         bool hot_cold = v.rule == Rule::hot_cold;
@@ -621,10 +638,14 @@ private:
 
         // hot_cold ranks by class first: a hot server's key is far above
         // any cold one's, and among hot servers fewer active comes first
+        // Another tie factor T through the core's own tie rule: s^k with
+        // k = ln(kTieFactor) / ln(T) keeps the order, and s_i <= T s_min
+        // exactly when s_i^k <= kTieFactor s_min^k.
+        double k = std::log(kTieFactor) / std::log(v.tie_factor);
         auto key = [&](int i) {
             PeerLoad load = variant_load(in, w, i);
             if (!hot_cold) {
-                return score(load, 1);
+                return std::pow(score(load, weight(i)), k);
             }
             if (load.active > threshold) {
                 return 1e12 * (1 + load.active);
@@ -635,19 +656,18 @@ private:
         if (v.choices > 0) {
             // a tournament: each draw against the best so far, as
             // first_is_better settles two
-            std::size_t d = std::min<std::size_t>(v.choices, servers.size());
             drawn_.clear();
-            while (drawn_.size() < d) {
-                int i = servers[w.rng.below(servers.size())];
-                if (std::find(drawn_.begin(), drawn_.end(), i)
-                    == drawn_.end())
-                {
-                    drawn_.push_back(i);
+            for (int k = 0; k < v.choices; k++) {
+                int i = draw_excluding(in, w, r, drawn_.data(),
+                                       drawn_.data() + drawn_.size());
+                if (i < 0) {
+                    break;
                 }
+                drawn_.push_back(i);
             }
             int best = drawn_[0];
             double best_key = key(best);
-            for (std::size_t k = 1; k < d; k++) {
+            for (std::size_t k = 1; k < drawn_.size(); k++) {
                 double next_key = key(drawn_[k]);
                 if (!first_is_better(best_key, next_key, w.rng)) {
                     best = drawn_[k];
@@ -658,7 +678,8 @@ private:
         }
         candidates_.clear();
         for (int i : servers) {
-            candidates_.push_back({static_cast<uint32_t>(i), 1, key(i)});
+            candidates_.push_back({static_cast<uint32_t>(i), weight(i),
+                                   key(i)});
         }
         std::size_t best = pick_least_score(
             candidates_.data(), candidates_.size(), w.current_weights.data());
@@ -673,7 +694,8 @@ private:
         const Variant& v = p_.variant;
         Estimate& e = in.estimates[r.server];
         if (v.per_request && measured) {
-            sample_us /= 1.0 + r.active_before;
+            sample_us /= 1.0 + static_cast<double>(r.active_before)
+                                   / weight(r.server);
         }
         double current = e.value_us > 0
                              ? e.value_us

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "core/selection.hpp"
+
 namespace sim {
 
 enum class Method {
@@ -59,7 +61,7 @@ struct Variant {
     int choices = 0;                // 0: every server; d: the best of d
                                     // drawn at random (2: weighted_random two)
     bool worker_inflight = false;   // active from this worker's requests only
-    double tie_factor = 1.125;      // scores within it are equal
+    double tie_factor = upstream_latency::kTieFactor;  // scores within it tie
 };
 
 struct Policy {
@@ -81,6 +83,7 @@ struct Server {
     int workers;
     double join_s = 0;  // joins the pool (nginx reload) at this time
     std::vector<SpeedChange> changes{};
+    uint32_t weight = 1;  // nginx's server weight
 };
 
 struct RateStep {
