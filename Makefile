@@ -125,7 +125,7 @@ SIM_HDRS := $(wildcard bench/sim/*.hpp)
 $(BUILD)/sim: $(SIM_SRCS) $(SIM_HDRS) bench/sim/main.cpp $(CORE_SRCS) $(CORE_HDRS)
 	mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) $(CORE_CXXFLAGS) -Ibench -o $@ $(SIM_SRCS) \
-	    bench/sim/main.cpp $(CORE_SRCS)
+	    bench/sim/main.cpp $(CORE_SRCS) -pthread
 
 $(BUILD)/sim_tests: $(SIM_SRCS) $(SIM_HDRS) bench/sim/sim_test.cpp $(CORE_SRCS) $(CORE_HDRS)
 	mkdir -p $(BUILD)
