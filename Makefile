@@ -172,7 +172,8 @@ bench-capacity: deps
 bench-sim: $(BUILD)/sim
 	mkdir -p bench/results
 	report=bench/results/sim-$$(date +%F).md; \
-	    $(BUILD)/sim --candidates | tee $$report.tmp && mv $$report.tmp $$report
+	    $(BUILD)/sim --candidates >$$report.tmp && mv $$report.tmp $$report \
+	    && cat $$report
 
 install: module
 	install -m 644 $(MODULE) $(NGINX_MODULES_DIR)/$(MODULE_NAME).so
