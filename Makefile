@@ -10,6 +10,11 @@
 #   make bench           bench/ (about 12 min): nginx's balancers, HAProxy and
 #                        the module's, in one run; bench/results/<date>.*,
 #                        then the stream ones, bench/results/<date>-stream.*
+#   make bench-capacity  backends that queue (bench/capacity, about 6 min);
+#                        bench/results/capacity-<date>.*
+#   make bench-sim       the simulator's report (bench/sim), simulated
+#                        figures only; bench/results/sim-<date>.md
+#   make sim-test        GoogleTest of the policy in the simulator (in make test)
 #   make check-sanitizers  unit tests under ASan+UBSan, the Test::Nginx suite
 #                        with the module built with ASan
 #   make compat NGINX_TREES=DIR  the suite against each nginx of
@@ -64,7 +69,7 @@ TEST_NGINX_ENV := $(PROVE_ENV) TEST_NGINX_BINARY=$(NGINX_BINARY) \
 
 .PHONY: all module deps unit prove test test-stress demo bench install \
         uninstall clean check-sanitizers unit-sanitized prove-asan deb test-deb \
-        compat unit-m32
+        compat unit-m32 bench-capacity bench-sim sim-test
 
 all: module
 
@@ -145,6 +150,23 @@ $(BUILD)/unit_tests: $(CORE_SRCS) $(CORE_HDRS) $(UNIT_SRCS)
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests
 
+# The simulator (bench/sim) links the real core.
+SIM_SRCS := bench/sim/sim.cpp bench/sim/scenarios.cpp
+SIM_HDRS := $(wildcard bench/sim/*.hpp)
+
+$(BUILD)/sim: $(SIM_SRCS) $(SIM_HDRS) bench/sim/main.cpp $(CORE_SRCS) $(CORE_HDRS)
+	mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS) $(CORE_CXXFLAGS) -Ibench -o $@ $(SIM_SRCS) \
+	    bench/sim/main.cpp $(CORE_SRCS) -pthread
+
+$(BUILD)/sim_tests: $(SIM_SRCS) $(SIM_HDRS) bench/sim/sim_test.cpp $(CORE_SRCS) $(CORE_HDRS)
+	mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS) $(CORE_CXXFLAGS) -Ibench -o $@ $(SIM_SRCS) \
+	    bench/sim/sim_test.cpp $(CORE_SRCS) -lgtest -lgtest_main -pthread
+
+sim-test: $(BUILD)/sim_tests
+	$(BUILD)/sim_tests --gtest_brief=1
+
 # The core and its unit tests built for 32-bit x86 (gcc-multilib and
 # g++-multilib), with GoogleTest compiled for it from libgtest-dev's sources.
 M32 := $(BUILD)/m32
@@ -209,6 +231,7 @@ deps:
 test: deps
 	$(MAKE) module
 	$(MAKE) unit
+	$(MAKE) sim-test
 	$(MAKE) prove
 	$(MAKE) test-deb
 	$(MAKE) check-sanitizers
@@ -221,6 +244,18 @@ bench: deps
 	@$(MAKE) -s --no-print-directory module >/dev/null
 	bench/run
 	bench/stream
+	bench/capacity
+	$(MAKE) bench-sim
+
+bench-capacity: deps
+	@$(MAKE) -s --no-print-directory module >/dev/null
+	bench/capacity
+
+bench-sim: $(BUILD)/sim
+	mkdir -p bench/results
+	report=bench/results/sim-$$(date +%F).md; \
+	    $(BUILD)/sim --candidates >$$report.tmp && mv $$report.tmp $$report \
+	    && cat $$report
 
 install: module
 	install -m 644 $(MODULE) $(NGINX_MODULES_DIR)/$(MODULE_NAME).so

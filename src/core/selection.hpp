@@ -22,22 +22,30 @@ struct LoadOptions {
     Decay decay;
 };
 
-// Reads a peer's slot and requests in flight.  Latency is the decayed
-// estimate; with options.inflight, or while the peer has no sample yet, it
-// is at least the mean time its requests awaiting a response header have
-// waited so far.
-inline PeerLoad observe(const LatencyTable& table, uint32_t index,
+// What a selection knows of a peer from its slot and its requests in
+// flight.  Latency is the decayed estimate; with options.inflight, or while
+// the peer has no sample yet, it is at least the mean time its requests
+// awaiting a response header have waited so far.
+inline PeerLoad observe(const PeerSlot& slot, Inflight inflight,
                         LoadOptions options, uint64_t now_us) noexcept
 {
-    uint64_t estimate = table.slot(index).estimate(options.metric).load(
+    uint64_t estimate = slot.estimate(options.metric).load(
         std::memory_order_relaxed);
-    Inflight inflight = table.inflight(index, now_us);
 
     double latency = PeakEwma::read(estimate, now_us, options.decay);
     if (options.inflight || !PeakEwma::measured(estimate)) {
         latency = std::max(latency, inflight.mean_wait_us);
     }
     return {latency, inflight.active};
+}
+
+// The same for the slot at index of a table, its requests in flight summed
+// over the worker processes.
+inline PeerLoad observe(const LatencyTable& table, uint32_t index,
+                        LoadOptions options, uint64_t now_us) noexcept
+{
+    return observe(table.slot(index), table.inflight(index, now_us), options,
+                   now_us);
 }
 
 // Expected time for one more request: latency * (1 + active / weight).
@@ -47,6 +55,21 @@ inline double score(PeerLoad load, uint32_t weight) noexcept
 {
     return load.latency_us
            * (1.0 + static_cast<double>(load.active) / std::max(weight, 1u));
+}
+
+// What a measured time says of the peer's time for one request alone: the
+// time divided by (1 + active / weight), active being the requests the
+// peer had in flight (all workers) when this one was sent.  Recording
+// this, not the raw time, counts queueing once, by score()'s factor at the
+// next choice, instead of twice (in the latency it inflated, then again by
+// the factor), which under load drove requests to slower, idle peers.
+// Failure penalties (failure_sample_us) are recorded as they are.
+inline uint64_t per_request_sample(uint64_t elapsed_us, uint32_t active,
+                                   uint32_t weight) noexcept
+{
+    return static_cast<uint64_t>(
+        static_cast<double>(elapsed_us)
+        / (1.0 + static_cast<double>(active) / std::max(weight, 1u)));
 }
 
 // Scores this close to the lowest count as equal, so that peers of nearly

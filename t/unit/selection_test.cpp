@@ -40,6 +40,26 @@ struct OnePeer {
     }
 };
 
+TEST(PerRequestSample, DividesByTheLoadFoundAtDispatch)
+{
+    EXPECT_EQ(per_request_sample(12000, 0, 1), 12000u);
+    EXPECT_EQ(per_request_sample(12000, 2, 1), 4000u);
+    EXPECT_EQ(per_request_sample(12000, 2, 2), 6000u);
+    EXPECT_EQ(per_request_sample(12000, 3, 0), 3000u);
+}
+
+// A peer that queues: its requests found 2 others in flight and took 3
+// times as long; normalized, its score with 2 in flight is what it took.
+TEST(PerRequestSample, QueueingCountsOnce)
+{
+    PeerSlot slot{};
+    measure(slot, per_request_sample(12000, 2, 1));
+    PeerLoad load = observe(slot, Inflight{}, {Metric::header, false, kSecond},
+                            kNow);
+    load.active = 2;
+    EXPECT_NEAR(score(load, 1), 12000, 1);
+}
+
 TEST(Observe, UsesTheChosenMetricDecayed)
 {
     OnePeer p;

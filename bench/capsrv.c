@@ -1,0 +1,223 @@
+/*
+ * A backend with a capacity, for bench/capacity: WORKERS threads each serve
+ * one request at a time, blocking DELAY_MS in nanosleep(); requests that
+ * find every worker busy wait in one FIFO queue, as in a thread-pool
+ * application server.  HTTP/1.1 with keep-alive; every answer is the port,
+ * so that bench/count.lua can tell the backends apart.
+ *
+ *   capsrv PORT WORKERS DELAY_MS
+ *
+ * One thread reads requests from all connections (epoll) and queues a
+ * connection when its request is complete; a worker takes it, sleeps,
+ * answers, and hands the connection back to epoll for its next request.
+ */
+
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_FDS 65536
+#define BUF_SIZE 4096
+
+struct conn {
+    size_t used;
+    char buf[BUF_SIZE];
+};
+
+static struct conn *conns[MAX_FDS];
+static int epfd;
+static struct timespec delay;
+static char answer[256];
+static size_t answer_len;
+
+/* the FIFO queue of connections with a complete request */
+static int queue[MAX_FDS];
+static size_t head, tail;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ready = PTHREAD_COND_INITIALIZER;
+
+static void
+die(const char *what)
+{
+    perror(what);
+    exit(1);
+}
+
+static void
+watch(int fd, int op)
+{
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT,
+                              .data.fd = fd };
+
+    if (epoll_ctl(epfd, op, fd, &ev) == -1) {
+        die("epoll_ctl");
+    }
+}
+
+static void
+drop(int fd)
+{
+    free(conns[fd]);
+    conns[fd] = NULL;
+    close(fd);
+}
+
+static void *
+worker(void *arg)
+{
+    int fd;
+
+    (void) arg;
+
+    for ( ;; ) {
+        pthread_mutex_lock(&lock);
+        while (head == tail) {
+            pthread_cond_wait(&ready, &lock);
+        }
+        fd = queue[head++ % MAX_FDS];
+        pthread_mutex_unlock(&lock);
+
+        /* the worker is occupied for the whole delay */
+        while (nanosleep(&delay, NULL) == -1 && errno == EINTR) { }
+
+        if (write(fd, answer, answer_len) != (ssize_t) answer_len) {
+            drop(fd);
+            continue;
+        }
+        watch(fd, EPOLL_CTL_MOD);
+    }
+    return NULL;
+}
+
+/* Reads what fd has; queues it once a request header is complete. */
+static void
+readable(int fd)
+{
+    struct conn *c = conns[fd];
+    ssize_t      n;
+    char        *end;
+
+    n = read(fd, c->buf + c->used, BUF_SIZE - 1 - c->used);
+    if (n <= 0) {
+        drop(fd);
+        return;
+    }
+    c->used += n;
+    c->buf[c->used] = '\0';
+
+    end = strstr(c->buf, "\r\n\r\n");
+    if (end == NULL) {
+        if (c->used == BUF_SIZE - 1) {
+            drop(fd);
+        } else {
+            watch(fd, EPOLL_CTL_MOD);
+        }
+        return;
+    }
+    /* requests carry no body; anything after the header is the next one */
+    end += 4;
+    c->used -= end - c->buf;
+    memmove(c->buf, end, c->used);
+
+    pthread_mutex_lock(&lock);
+    queue[tail++ % MAX_FDS] = fd;
+    pthread_cond_signal(&ready);
+    pthread_mutex_unlock(&lock);
+}
+
+int
+main(int argc, char **argv)
+{
+    int                 port, workers, ls, fd, i, n, one = 1;
+    double              ms;
+    pthread_t           t;
+    struct sockaddr_in  sin;
+    struct epoll_event  events[64];
+    char                body[16];
+
+    if (argc != 4) {
+        fprintf(stderr, "usage: capsrv PORT WORKERS DELAY_MS\n");
+        return 2;
+    }
+    port = atoi(argv[1]);
+    workers = atoi(argv[2]);
+    ms = atof(argv[3]);
+    delay.tv_sec = (time_t) (ms / 1000);
+    delay.tv_nsec = (long) ((ms - delay.tv_sec * 1000) * 1e6);
+
+    snprintf(body, sizeof(body), "%d\n", port);
+    answer_len = snprintf(answer, sizeof(answer),
+                          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                          "Content-Length: %zu\r\n\r\n%s",
+                          strlen(body), body);
+
+    ls = socket(AF_INET, SOCK_STREAM, 0);
+    if (ls == -1) {
+        die("socket");
+    }
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(ls, (struct sockaddr *) &sin, sizeof(sin)) == -1) {
+        die("bind");
+    }
+    if (listen(ls, 1024) == -1) {
+        die("listen");
+    }
+
+    /* a peer that went away is an error to count, not a reason to die */
+    signal(SIGPIPE, SIG_IGN);
+
+    epfd = epoll_create1(0);
+    if (epfd == -1) {
+        die("epoll_create1");
+    }
+    struct epoll_event lev = { .events = EPOLLIN, .data.fd = ls };
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, ls, &lev) == -1) {
+        die("epoll_ctl");
+    }
+
+    for (i = 0; i < workers; i++) {
+        if (pthread_create(&t, NULL, worker, NULL) != 0) {
+            die("pthread_create");
+        }
+    }
+
+    for ( ;; ) {
+        n = epoll_wait(epfd, events, 64, -1);
+        for (i = 0; i < n; i++) {
+            if (events[i].data.fd != ls) {
+                readable(events[i].data.fd);
+                continue;
+            }
+            fd = accept(ls, NULL, NULL);
+            if (fd == -1) {
+                continue;
+            }
+            if (fd >= MAX_FDS) {
+                close(fd);
+                continue;
+            }
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            conns[fd] = calloc(1, sizeof(struct conn));
+            if (conns[fd] == NULL) {
+                close(fd);
+                continue;
+            }
+            watch(fd, EPOLL_CTL_ADD);
+        }
+    }
+}

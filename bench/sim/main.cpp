@@ -1,0 +1,359 @@
+// The simulator's report (make bench-sim): every scenario of issue 10 with
+// nginx's balancers, the module's, the oracle and the candidate rules, each
+// over fixed seeds; Markdown on stdout.  Figures are medians over the seeds.
+//
+//   build/sim [--quick] [--candidates] [--only=PREFIX,...] [SCENARIO...]
+//
+// --quick: one seed; --candidates: also the candidate rules of FINDINGS.md;
+// --only: only the balancers whose names start with one of the prefixes.
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "scenarios.hpp"
+#include "sim.hpp"
+
+namespace {
+
+using namespace sim;
+
+int seeds = 3;
+bool with_candidates = false;
+std::vector<std::string> only;
+
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+struct Row {
+    std::string name;
+    std::vector<Result> runs;
+
+    double figure(const std::function<double(const Result&)>& f) const
+    {
+        std::vector<double> v;
+        for (const Result& r : runs) {
+            v.push_back(f(r));
+        }
+        return median(v);
+    }
+};
+
+bool starts_with_any(const std::string& name,
+                     const std::vector<std::string>& prefixes)
+{
+    for (const std::string& prefix : prefixes) {
+        if (name.compare(0, prefix.size(), prefix) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// The standard balancers after `first`; with --candidates, the candidate
+// rules too, or only those named in `subset` (by name prefix) if given.
+std::vector<Policy> policies(std::vector<Policy> first,
+                             const std::vector<std::string>& subset = {})
+{
+    for (const Policy& p : standard_policies()) {
+        first.push_back(p);
+    }
+    if (with_candidates) {
+        for (const Policy& p : candidate_policies()) {
+            if (subset.empty() || starts_with_any(p.name, subset)) {
+                first.push_back(p);
+            }
+        }
+    }
+    return first;
+}
+
+std::vector<Row> run_all(const Scenario& s, const std::vector<Policy>& ps)
+{
+    std::vector<Row> rows;
+    for (const Policy& p : ps) {
+        if (!only.empty() && !starts_with_any(p.name, only)) {
+            continue;
+        }
+        // the seeds in parallel: a simulation shares nothing
+        Row row{p.name, std::vector<Result>(seeds)};
+        std::vector<std::thread> threads;
+        for (int seed = 1; seed <= seeds; seed++) {
+            threads.emplace_back([&s, &p, &row, seed] {
+                row.runs[seed - 1] = run(s, p, seed);
+            });
+        }
+        for (std::thread& t : threads) {
+            t.join();
+        }
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+const Row& find(const std::vector<Row>& rows, const std::string& name)
+{
+    for (const Row& r : rows) {
+        if (r.name == name) {
+            return r;
+        }
+    }
+    return rows.front();
+}
+
+double share(const Result& r, std::size_t server)
+{
+    uint64_t total = 0;
+    for (uint64_t n : r.per_server) {
+        total += n;
+    }
+    return total ? 100.0 * r.per_server[server] / total : 0;
+}
+
+// p50, p99, p99.9, requests per second, errors, load CV, p99 against
+// the reference row, and the share of one server if slow >= 0
+void table(const std::vector<Row>& rows, const std::string& reference,
+           int slow)
+{
+    const Row& ref = find(rows, reference);
+    double ref_p99 = ref.figure([](const Result& r) { return r.p99_ms; });
+    std::printf("| balancer | p50 ms | p99 ms | p99.9 ms | req/s | errors | "
+                "load CV | p99 vs %s |%s\n"
+                "|---|--:|--:|--:|--:|--:|--:|--:|%s\n",
+                reference.c_str(), slow >= 0 ? " slow share |" : "",
+                slow >= 0 ? "--:|" : "");
+    for (const Row& row : rows) {
+        double p99 = row.figure([](const Result& r) { return r.p99_ms; });
+        std::printf(
+            "| %s | %.1f | %.1f | %.1f | %.0f | %.2f%% | %.2f | %.2f |",
+            row.name.c_str(),
+            row.figure([](const Result& r) { return r.p50_ms; }), p99,
+            row.figure([](const Result& r) { return r.p999_ms; }),
+            row.figure([](const Result& r) {
+                return r.requests / r.seconds;
+            }),
+            row.figure([](const Result& r) {
+                return r.requests ? 100.0 * r.errors / r.requests : 0;
+            }),
+            row.figure([](const Result& r) { return r.load_cv; }),
+            p99 / ref_p99);
+        if (slow >= 0) {
+            std::printf(" %.2f%% |", row.figure([slow](const Result& r) {
+                return share(r, slow);
+            }));
+        }
+        std::printf("\n");
+    }
+    std::printf("\n");
+}
+
+void issue(int instances, double jitter)
+{
+    Scenario s;
+    s.servers = issue_servers();
+    s.instances = instances;
+    s.clients = 10;
+    s.jitter_sigma = jitter;
+    std::printf("## Queueing servers, %d nginx instance%s\n\n"
+                "Four servers of two workers blocking 4, 4, 4 and 12 ms; "
+                "%d nginx instance%s of 2 workers; 10 closed-loop clients "
+                "spread over them; service times log-normal, sigma %.1f; "
+                "%.0f s after %.0f s of warm-up.\n\n",
+                instances, instances > 1 ? "s" : "", instances,
+                instances > 1 ? "s, each its own table" : "", jitter,
+                s.seconds - s.warmup_s, s.warmup_s);
+    table(run_all(s, policies({fast_only()})), fast_only().name, 3);
+}
+
+void fixed(double fast_ms, double slow_ms, int workers)
+{
+    Scenario s;
+    // echo_sleep backends: never a queue
+    s.servers = {{fast_ms, 1000}, {fast_ms, 1000}, {fast_ms, 1000},
+                 {slow_ms, 1000}};
+    s.workers = workers;
+    s.clients = 8;
+    s.seconds = 9;
+    Policy oracle_fast = fast_only();
+    oracle_fast.name = "round robin over the fast servers only";
+    oracle_fast.method = Method::round_robin;
+    std::printf("## Fixed latencies %g/%g/%g/%g ms, %d worker%s\n\n"
+                "Servers that never queue (as echo_sleep); 8 closed-loop "
+                "clients.\n\n",
+                fast_ms, fast_ms, fast_ms, slow_ms, workers,
+                workers > 1 ? "s" : "");
+    table(run_all(s, policies({oracle_fast})), oracle_fast.name, 3);
+}
+
+void slowdown()
+{
+    Scenario s;
+    s.servers = {{5, 1000}, {5, 1000}, {5, 1000}, {5, 1000, 0, {{5, 100}}}};
+    s.clients = 8;
+    s.seconds = 9;
+    s.slice_s = 0.25;
+    std::printf("## A server slows down\n\nFour servers at 5 ms that never "
+                "queue; the fourth turns to 100 ms at 5 s; 8 closed-loop "
+                "clients.  Slow share: of the requests from the change on; "
+                "first 250 ms: requests it got in the first 250 ms after "
+                "the change.\n\n");
+    std::vector<Row> rows = run_all(s, policies({}));
+    std::printf("| balancer | p99 ms | slow share after | first 250 ms |\n"
+                "|---|--:|--:|--:|\n");
+    std::size_t change = static_cast<std::size_t>((5 - s.warmup_s) / 0.25);
+    for (const Row& row : rows) {
+        auto after = [change](const Result& r, std::size_t last) {
+            double slow = 0, all = 0;
+            for (std::size_t k = change;
+                 k < std::min(last, r.slices.size()); k++) {
+                slow += r.slices[k][3];
+                for (uint32_t n : r.slices[k]) {
+                    all += n;
+                }
+            }
+            return all ? 100 * slow / all : 0;
+        };
+        std::printf("| %s | %.1f | %.2f%% | %.0f%% |\n", row.name.c_str(),
+                    row.figure([](const Result& r) { return r.p99_ms; }),
+                    row.figure([&](const Result& r) {
+                        return after(r, r.slices.size());
+                    }),
+                    row.figure([&](const Result& r) {
+                        return after(r, change + 1);
+                    }));
+    }
+    std::printf("\n");
+}
+
+void ramp()
+{
+    Scenario s;
+    s.servers = issue_servers();
+    double capacity = 3 * 2 * 1000 / 4.0 + 2 * 1000 / 12.0;
+    s.clients = 0;
+    s.warmup_s = 1;
+    double step_s = 3;
+    for (int i = 0; i < 8; i++) {
+        s.rate.push_back({s.warmup_s + i * step_s,
+                          capacity * (0.5 + 0.1 * i)});
+    }
+    s.seconds = s.warmup_s + 8 * step_s;
+    std::printf("## Overload ramp\n\nThe servers of the issue (capacity "
+                "%.0f requests/s), one nginx instance of 2 workers; open "
+                "loop (Poisson), offered load from 50%% to 120%% of the "
+                "capacity in 3 s steps; a response after 1 s is an error.  "
+                "p99 ms (errors) by offered load.\n\n| balancer |",
+                capacity);
+    for (int i = 0; i < 8; i++) {
+        std::printf(" %d%% |", 50 + 10 * i);
+    }
+    std::printf("\n|---|");
+    for (int i = 0; i < 8; i++) {
+        std::printf("--:|");
+    }
+    std::printf("\n");
+    for (const Row& row : run_all(s, policies({}))) {
+        std::printf("| %s |", row.name.c_str());
+        for (std::size_t i = 0; i < 8; i++) {
+            double p99 = row.figure([i](const Result& r) {
+                return r.step_p99_ms[i];
+            });
+            double errors = row.figure([i](const Result& r) {
+                return r.step_error_share[i];
+            });
+            if (errors > 0.0005) {
+                std::printf(" %.0f (%.1f%%) |", p99, 100 * errors);
+            } else {
+                std::printf(" %.0f |", p99);
+            }
+        }
+        std::printf("\n");
+    }
+    std::printf("\n");
+}
+
+void fleet_report(int instances, double load, bool weighted)
+{
+    std::printf("## %d balancers, 200 servers%s\n\n%d nginx instances of 4 "
+                "workers, each its own table, in front of 200 servers of "
+                "2, 4 or 8 workers and 5 to 20 ms (log-normal jitter, sigma "
+                "0.3)%s; open loop at %.0f%% of the capacity; at 6 s 20 "
+                "servers slow down threefold, at 9 s 5 die, at 12 s 20 new "
+                "ones join.\n\n",
+                instances, weighted ? ", weight = workers" : "", instances,
+                weighted ? ", each with `weight` set to its workers" : "",
+                100 * load);
+    // the candidates that differ elsewhere; the fleet is the costly run
+    table(run_all(fleet(instances, load, 200, weighted),
+                  policies({}, {"A ", "C ", "D ", "E ", "G ", "C2", "C4"})),
+          "greedy oracle", -1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    std::vector<std::string> chosen;
+    for (int i = 1; i < argc; i++) {
+        if (std::strcmp(argv[i], "--quick") == 0) {
+            seeds = 1;
+        } else if (std::strcmp(argv[i], "--candidates") == 0) {
+            with_candidates = true;
+        } else if (std::strncmp(argv[i], "--only=", 7) == 0) {
+            std::string list = argv[i] + 7;
+            for (std::size_t at = 0; at <= list.size();) {
+                std::size_t comma = std::min(list.find(',', at), list.size());
+                only.push_back(list.substr(at, comma - at));
+                at = comma + 1;
+            }
+        } else {
+            chosen.push_back(argv[i]);
+        }
+    }
+    auto wanted = [&](const char* name) {
+        return chosen.empty()
+               || std::find(chosen.begin(), chosen.end(), name)
+                      != chosen.end();
+    };
+
+    std::printf("# Simulated balancers (bench/sim), %d seed%s\n\n"
+                "Every figure here is simulated: the module's real core "
+                "driven by a discrete-event model of queueing servers "
+                "(bench/sim/sim.hpp); medians over seeds 1..%d.  Load CV: "
+                "coefficient of variation of the servers' requests in "
+                "flight per worker, sampled every 10 ms.\n\n",
+                seeds, seeds > 1 ? "s" : "", seeds);
+    if (wanted("issue")) {
+        issue(1, 0.3);
+    }
+    if (wanted("three")) {
+        issue(3, 0.3);
+    }
+    if (wanted("fixed")) {
+        fixed(5, 100, 1);
+        fixed(5, 100, 2);
+        fixed(2, 12, 1);
+        fixed(2, 12, 2);
+    }
+    if (wanted("slowdown")) {
+        slowdown();
+    }
+    if (wanted("ramp")) {
+        ramp();
+    }
+    if (wanted("fleet")) {
+        fleet_report(20, 0.7, false);
+    }
+    if (wanted("fleet-weighted")) {
+        fleet_report(20, 0.7, true);
+    }
+    return 0;
+}
