@@ -103,7 +103,10 @@ module: $(NGINX_BUILD)/Makefile
 	done
 
 # The module built with AddressSanitizer, loaded into the stock nginx with
-# the ASan runtime preloaded; reports go to $(ASAN)/reports.
+# the ASan runtime preloaded; reports go to $(ASAN)/reports.  Every nginx
+# dynamic module defines ngx_modules, ngx_module_names and ngx_module_order
+# (nginx looks them up in each one): detect_odr_violation=1 reports only
+# globals of one name whose sizes differ, not these.
 ASAN := $(BUILD)/asan
 SANITIZE := -fsanitize=address -fno-omit-frame-pointer
 
@@ -113,7 +116,7 @@ $(ASAN)/nginx/Makefile: config config.make
 $(ASAN)/run-nginx: Makefile
 	mkdir -p $(ASAN)
 	printf '#!/bin/sh\n%s\n' \
-	    'LD_PRELOAD=$$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(ASAN)/reports/asan exec $(NGINX_BINARY) "$$@"' \
+	    'LD_PRELOAD=$$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=1:abort_on_error=1:log_path=$(ASAN)/reports/asan exec $(NGINX_BINARY) "$$@"' \
 	    > $@
 	chmod +x $@
 

@@ -119,6 +119,8 @@ ngx_upstream_latency_configured_peers(upstream_latency::UpstreamStatus &u,
     ngx_uint_t                   i, j;
     typename P::server_t        *server;
 
+    using upstream_latency::PeerState;
+
     if (uscf->servers == NULL) {
         return;
     }
@@ -135,8 +137,8 @@ ngx_upstream_latency_configured_peers(upstream_latency::UpstreamStatus &u,
                                 server[i].name.len},
                                server[i].backup != 0,
                                (uint32_t) server[i].weight,
-                               server[i].down ? upstream_latency::PeerState::down
-                                              : upstream_latency::PeerState::up,
+                               server[i].down ? PeerState::down
+                                              : PeerState::up,
                                nullptr, 0});
         }
     }
