@@ -7,9 +7,10 @@
 #   make deb             Debian packages of the modules, in build/deb/
 #   make test-deb        (root) installs them with apt, proxies a request
 #                        through each module, purges them
-#   make bench           bench/ (about 12 min): nginx's balancers, HAProxy and
+#   make bench           bench/ (about 45 min): nginx's balancers, HAProxy and
 #                        the module's, in one run; bench/results/<date>.*,
-#                        then the stream ones, bench/results/<date>-stream.*
+#                        then the stream ones, bench/results/<date>-stream.*,
+#                        bench-capacity and bench-sim
 #   make bench-capacity  backends that queue (bench/capacity, about 6 min);
 #                        bench/results/capacity-<date>.*
 #   make bench-sim       the simulator's report (bench/sim), simulated
