@@ -66,6 +66,17 @@ public:
         return cell.active.exchange(0, std::memory_order_relaxed);
     }
 
+    // The requests active over all worker processes: all that a selection
+    // needs of a peer with a measured estimate, without inflight.
+    static uint32_t active(const InflightCell* cells, uint32_t count) noexcept
+    {
+        uint64_t active = 0;
+        for (uint32_t i = 0; i < count; i++) {
+            active += cells[i].active.load(std::memory_order_relaxed);
+        }
+        return static_cast<uint32_t>(active);
+    }
+
     // Sums the cells of all worker processes.  Each cell's waiting time is
     // exact while each of its requests has waited less than 2^47 ms / 65535
     // (24 days), whatever the number of requests and cells.

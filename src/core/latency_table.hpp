@@ -179,6 +179,12 @@ public:
         return InflightCells::read(cells(index), header_.workers, now_us);
     }
 
+    // Only how many are active, over all worker processes.
+    uint32_t active(uint32_t index) const noexcept
+    {
+        return InflightCells::active(cells(index), header_.workers);
+    }
+
     // Clears what a worker process that is gone left in flight; returns
     // how many requests it had.
     uint64_t release(uint32_t worker) noexcept;

@@ -44,8 +44,16 @@ inline PeerLoad observe(const PeerSlot& slot, Inflight inflight,
 inline PeerLoad observe(const LatencyTable& table, uint32_t index,
                         LoadOptions options, uint64_t now_us) noexcept
 {
-    return observe(table.slot(index), table.inflight(index, now_us), options,
-                   now_us);
+    const PeerSlot& slot = table.slot(index);
+
+    if (!options.inflight
+        && PeakEwma::measured(
+               slot.estimate(options.metric).load(std::memory_order_relaxed)))
+    {
+        // the waiting times do not count: only the active requests
+        return observe(slot, {table.active(index), 0, 0.0}, options, now_us);
+    }
+    return observe(slot, table.inflight(index, now_us), options, now_us);
 }
 
 // Expected time for one more request: latency * (1 + active / weight).
