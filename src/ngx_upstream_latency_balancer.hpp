@@ -245,6 +245,20 @@ failed:
 }
 
 
+/* The attempt no longer waits for its answer. */
+
+template <class P>
+void
+ngx_upstream_latency_stop_waiting(ngx_upstream_latency_peer_data_t<P> *lp)
+    noexcept
+{
+    if (lp->waiting) {
+        upstream_latency::InflightCells::answered(*lp->cell, lp->start_us);
+        lp->waiting = 0;
+    }
+}
+
+
 /* The answer (header or first byte) of the attempt has arrived. */
 
 template <class P>
@@ -252,10 +266,7 @@ void
 ngx_upstream_latency_answer(ngx_upstream_latency_peer_data_t<P> *lp,
     uint64_t now_us) noexcept
 {
-    if (lp->waiting) {
-        upstream_latency::InflightCells::answered(*lp->cell, lp->start_us);
-        lp->waiting = 0;
-    }
+    ngx_upstream_latency_stop_waiting(lp);
 
     lp->answered = 1;
     lp->header_us = now_us > lp->start_us ? now_us - lp->start_us : 0;
@@ -268,10 +279,7 @@ template <class P>
 void
 ngx_upstream_latency_leave(ngx_upstream_latency_peer_data_t<P> *lp) noexcept
 {
-    if (lp->waiting) {
-        upstream_latency::InflightCells::answered(*lp->cell, lp->start_us);
-        lp->waiting = 0;
-    }
+    ngx_upstream_latency_stop_waiting(lp);
 
     if (lp->cell) {
         upstream_latency::InflightCells::leave(*lp->cell);
