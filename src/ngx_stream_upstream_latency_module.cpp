@@ -139,29 +139,10 @@ ngx_stream_upstream_latency_create_main_conf(ngx_conf_t *cf) noexcept
 static ngx_int_t
 ngx_stream_upstream_latency_postconfiguration(ngx_conf_t *cf) noexcept
 {
-    ngx_upstream_latency_main_conf_t  *lmcf;
-
-    if (ngx_upstream_latency_check_upstreams<P>(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    lmcf = P::main_conf(cf);
-
-    if (lmcf->keys.nelts == 0) {
-        return NGX_OK;
-    }
-
-    if (ngx_upstream_latency_add_zone(cf, lmcf,
-                                      &ngx_stream_upstream_latency_zone_name,
-                                      &ngx_stream_upstream_latency_module)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_stream_upstream_latency_init_filter();
-
-    return NGX_OK;
+    return ngx_upstream_latency_postconfiguration<P>(cf,
+               &ngx_stream_upstream_latency_zone_name,
+               &ngx_stream_upstream_latency_module,
+               ngx_stream_upstream_latency_init_filter);
 }
 
 

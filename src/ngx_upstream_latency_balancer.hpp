@@ -848,3 +848,36 @@ ngx_upstream_latency_check_upstreams(ngx_conf_t *cf) noexcept
 
     return NGX_OK;
 }
+
+
+/*
+ * A module's postconfiguration: the checks of the whole configuration,
+ * then, when an upstream uses the module, its zone and the filter that
+ * stamps answers.
+ */
+
+template <class P>
+ngx_int_t
+ngx_upstream_latency_postconfiguration(ngx_conf_t *cf, ngx_str_t *zone_name,
+    ngx_module_t *module, void (*init_filter)() noexcept) noexcept
+{
+    ngx_upstream_latency_main_conf_t  *lmcf;
+
+    if (ngx_upstream_latency_check_upstreams<P>(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    lmcf = P::main_conf(cf);
+
+    if (lmcf->keys.nelts == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_upstream_latency_add_zone(cf, lmcf, zone_name, module) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    init_filter();
+
+    return NGX_OK;
+}
