@@ -2,6 +2,8 @@
 # weighted_random choose by the times measured of each session.  The
 # stream servers proxy to http servers whose answers take echo_sleep; the
 # sessions are driven by http subrequests through the stream proxy.
+# Ports: the stream listener on $TEST_NGINX_RAND_PORT_0, backend 199N on
+# $TEST_NGINX_RAND_PORT_N (it answers "199N").
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
@@ -16,17 +18,17 @@ __DATA__
     stream {
         upstream app {
             least_time first_byte;
-            server 127.0.0.1:1992;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.05; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.05; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(100, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- response_body_filters eval
@@ -43,17 +45,17 @@ Both accept at once on loopback; that one answers late does not count.
     stream {
         upstream app {
             least_time connect;
-            server 127.0.0.1:1992;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.05; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.05; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(40, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- response_body_filters eval
@@ -71,20 +73,20 @@ whole in 10 ms.
     stream {
         upstream app {
             least_time last_byte;
-            server 127.0.0.1:1992;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
     server {
-        listen 127.0.0.1:1992;
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
         location / { echo 1992; echo_flush; echo_sleep 0.06; }
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.01; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.01; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(60, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- response_body_filters eval
@@ -100,20 +102,20 @@ LatencyTest::counts(1991 => [57, 60], 1992 => [0, 3])
     stream {
         upstream app {
             least_time first_byte;
-            server 127.0.0.1:1991;
-            server 127.0.0.1:1992;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
     server {
-        listen 127.0.0.1:1992;
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
         location / { echo 1992; echo_flush; echo_sleep 0.06; }
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.01; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.01; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(60, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- response_body_filters eval
@@ -129,17 +131,17 @@ LatencyTest::counts(1991 => [0, 3], 1992 => [57, 60])
     stream {
         upstream app {
             weighted_random two least_time=first_byte;
-            server 127.0.0.1:1992;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.05; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.05; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(100, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- response_body_filters eval
@@ -155,17 +157,17 @@ LatencyTest::counts(1991 => [97, 100], 1992 => [0, 3])
     stream {
         upstream app {
             weighted_random;
-            server 127.0.0.1:1992 weight=3;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 weight=3;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:1992; location / { echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(200, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- response_body_filters eval
@@ -181,17 +183,17 @@ LatencyTest::counts(1991 => [25, 75], 1992 => [125, 175])
     stream {
         upstream app {
             least_time first_byte;
-            server 127.0.0.1:1992 down;
-            server 127.0.0.1:1991 backup;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 down;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 backup;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:1992; location / { echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- response_body_filters eval

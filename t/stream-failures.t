@@ -1,6 +1,8 @@
 # Stream upstreams: a failed connection, and a session the server closes
 # or resets before sending a byte, count as slow for every metric; nginx's
 # max_fails, fail_timeout and proxy_next_upstream keep their meaning.
+# Ports: the stream listener on $TEST_NGINX_RAND_PORT_0, backend 199N on
+# $TEST_NGINX_RAND_PORT_N (it answers "199N"); 9 is a port nobody listens on.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
@@ -19,16 +21,16 @@ on 1991).
     stream {
         upstream app {
             least_time connect;
-            server 127.0.0.1:1999 max_fails=0;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_9 max_fails=0;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- response_body_filters eval
@@ -50,17 +52,17 @@ the session failed, for least_time connect too.
     stream {
         upstream app {
             least_time connect;
-            server 127.0.0.1:1994 max_fails=0;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_4 max_fails=0;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
-        server { listen 127.0.0.1:1994; return ""; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_4; return ""; }
     }
 --- http_config
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- grep_error_log eval: qr/upstream prematurely closed connection/
@@ -74,21 +76,21 @@ upstream prematurely closed connection
     stream {
         upstream app {
             least_time first_byte;
-            server 127.0.0.1:1994 max_fails=0;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_4 max_fails=0;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
     server {
-        listen 127.0.0.1:1994;
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_4;
         location / { reset_timedout_connection on; send_timeout 1ms;
                      echo_sleep 0.001; return 444; }
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.02; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.02; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- grep_error_log eval: qr/upstream prematurely closed connection/
@@ -104,16 +106,16 @@ its score; weighted_random would otherwise draw it half the time.
     stream {
         upstream app {
             weighted_random;
-            server 127.0.0.1:1999 max_fails=1 fail_timeout=10s;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_9 max_fails=1 fail_timeout=10s;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- response_body_filters eval
@@ -131,13 +133,13 @@ connect() failed
     stream {
         upstream app {
             least_time first_byte;
-            server 127.0.0.1:1999;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_9;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app;
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app;
                  proxy_next_upstream off; }
     }
 --- config
- location = /t { proxy_pass http://127.0.0.1:1990; }
+ location = /t { proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_0; }
 --- request
 GET /t
 --- error_code: 502

@@ -6,6 +6,10 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
 
+# backend 199N on $TEST_NGINX_FILE_PORT_N, the same in every block; the
+# stream listener on the block's $TEST_NGINX_RAND_PORT_0
+LatencyTest::file_ports(3);
+
 no_shuffle();
 no_long_string();
 run_tests();
@@ -17,17 +21,17 @@ __DATA__
     stream {
         upstream app {
             least_time first_byte;
-            server 127.0.0.1:1992;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.3; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_2; location / { echo_sleep 0.3; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- response_body_filters eval
@@ -45,19 +49,19 @@ upstream latency zone "stream_upstream_latency": 2 peers in
     stream {
         upstream app {
             least_time first_byte;
-            server 127.0.0.1:1992;
-            server 127.0.0.1:1991;
-            server 127.0.0.1:1993;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.3; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_2; location / { echo_sleep 0.3; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_3; location / { echo_sleep 0.002; echo 1993; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- response_body_filters eval
@@ -75,17 +79,17 @@ LatencyTest::counts(1991 => [1, 9], 1993 => [1, 9])
     stream {
         upstream app {
             least_time first_byte;
-            server 127.0.0.1:1991;
-            server 127.0.0.1:1993;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_3; location / { echo_sleep 0.002; echo 1993; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(4, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- response_body_filters eval
@@ -102,19 +106,19 @@ LatencyTest::counts(1991 => [0, 4], 1993 => [0, 4])
     stream {
         upstream app {
             least_time first_byte;
-            server 127.0.0.1:1992;
-            server 127.0.0.1:1991;
-            server 127.0.0.1:1993;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:1992; location / { echo_sleep 0.3; echo 1992; } }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:1993; location / { echo_sleep 0.002; echo 1993; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_2; location / { echo_sleep 0.3; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_3; location / { echo_sleep 0.002; echo 1993; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- response_body_filters eval

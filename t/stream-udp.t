@@ -8,10 +8,18 @@ use lib 't/lib';
 use LatencyTest;
 use UdpBackend;
 
-UdpBackend::start(port => 1991, delay => 0.002);
-UdpBackend::start(port => 1992, delay => 0.05);
-UdpBackend::start(port => 1993, delay => 0.01, reply => 2);
-UdpBackend::start(port => 1994, delay => 0.002, reply => 2, gap => 0.06);
+# UDP backend 199N on $TEST_NGINX_FILE_PORT_N, answering "199N", for the
+# whole file; the stream listener on the block's $TEST_NGINX_RAND_PORT_0,
+# a closed port on $TEST_NGINX_RAND_PORT_9
+LatencyTest::file_ports(4);
+UdpBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_1}, label => 1991,
+                  delay => 0.002);
+UdpBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_2}, label => 1992,
+                  delay => 0.05);
+UdpBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_3}, label => 1993,
+                  delay => 0.01, reply => 2);
+UdpBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_4}, label => 1994,
+                  delay => 0.002, reply => 2, gap => 0.06);
 
 no_long_string();
 run_tests();
@@ -23,10 +31,10 @@ __DATA__
     stream {
         upstream app {
             least_time first_byte;
-            server 127.0.0.1:1992;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
         }
-        server { listen 127.0.0.1:1990 udp; proxy_pass app;
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0 udp; proxy_pass app;
                  proxy_responses 1; proxy_timeout 2s; }
     }
 --- config
@@ -34,7 +42,7 @@ __DATA__
 --- request
 GET /t
 --- response_body_filters eval
-sub { LatencyTest::tally(UdpBackend::sessions(1990, 40)) }
+sub { LatencyTest::tally(UdpBackend::sessions(LatencyTest::rand_port(0), 40)) }
 --- response_body_like eval
 LatencyTest::counts(1991 => [38, 40], 1992 => [0, 2])
 --- timeout: 20
@@ -48,10 +56,10 @@ With proxy_responses 2, 1994's sessions end 60 ms after its first answer,
     stream {
         upstream app {
             least_time last_byte;
-            server 127.0.0.1:1994;
-            server 127.0.0.1:1993;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_4;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
         }
-        server { listen 127.0.0.1:1990 udp; proxy_pass app;
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0 udp; proxy_pass app;
                  proxy_responses 2; proxy_timeout 2s; }
     }
 --- config
@@ -59,7 +67,7 @@ With proxy_responses 2, 1994's sessions end 60 ms after its first answer,
 --- request
 GET /t
 --- response_body_filters eval
-sub { LatencyTest::tally(UdpBackend::sessions(1990, 30, 2)) }
+sub { LatencyTest::tally(UdpBackend::sessions(LatencyTest::rand_port(0), 30, 2)) }
 --- response_body_like eval
 LatencyTest::counts(1993 => [28, 30], 1994 => [0, 2])
 --- timeout: 20
@@ -71,10 +79,10 @@ LatencyTest::counts(1993 => [28, 30], 1994 => [0, 2])
     stream {
         upstream app {
             least_time first_byte;
-            server 127.0.0.1:1993;
-            server 127.0.0.1:1994;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_4;
         }
-        server { listen 127.0.0.1:1990 udp; proxy_pass app;
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0 udp; proxy_pass app;
                  proxy_responses 2; proxy_timeout 2s; }
     }
 --- config
@@ -82,7 +90,7 @@ LatencyTest::counts(1993 => [28, 30], 1994 => [0, 2])
 --- request
 GET /t
 --- response_body_filters eval
-sub { LatencyTest::tally(UdpBackend::sessions(1990, 30, 2)) }
+sub { LatencyTest::tally(UdpBackend::sessions(LatencyTest::rand_port(0), 30, 2)) }
 --- response_body_like eval
 LatencyTest::counts(1993 => [0, 2], 1994 => [28, 30])
 --- timeout: 20
@@ -94,10 +102,10 @@ LatencyTest::counts(1993 => [0, 2], 1994 => [28, 30])
     stream {
         upstream app {
             least_time first_byte;
-            server 127.0.0.1:1999 max_fails=0;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_9 max_fails=0;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
         }
-        server { listen 127.0.0.1:1990 udp; proxy_pass app;
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0 udp; proxy_pass app;
                  proxy_responses 1; proxy_timeout 2s; }
     }
 --- config
@@ -105,7 +113,7 @@ LatencyTest::counts(1993 => [0, 2], 1994 => [28, 30])
 --- request
 GET /t
 --- response_body_filters eval
-sub { LatencyTest::tally(UdpBackend::sessions(1990, 20)) }
+sub { LatencyTest::tally(UdpBackend::sessions(LatencyTest::rand_port(0), 20)) }
 --- response_body_like eval
 LatencyTest::counts(1991 => [19, 20], none => [0, 1])
 --- grep_error_log eval: qr/Connection refused/

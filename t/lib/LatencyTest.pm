@@ -76,6 +76,15 @@ sub file_ports {
     $ENV{"TEST_NGINX_FILE_PORT_$_"} = $ports[$_ - 1] for 1 .. @ports;
 }
 
+# The port the running block's $TEST_NGINX_RAND_PORT_$n stands for (both
+# runners keep a block's ports in $Test::Nginx::Util::RandPorts), for
+# response body filters that talk to nginx or read the addresses it shows.
+sub rand_port {
+    my ($n) = @_;
+    return $Test::Nginx::Util::RandPorts->{"TEST_NGINX_RAND_PORT_$n"}
+        // die "LatencyTest: the block has no \$TEST_NGINX_RAND_PORT_$n\n";
+}
+
 # $n requests to each of @uris in turn, one after another (echo module
 # subrequests).
 sub requests {
