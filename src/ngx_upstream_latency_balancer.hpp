@@ -10,6 +10,49 @@
 
 
 /*
+ * Per-request (http) or per-session (stream) peer data: round robin's,
+ * extended, with the protocol's peer handlers.
+ */
+
+template <class P>
+ngx_int_t
+ngx_upstream_latency_init_peer(typename P::session_t *s,
+    typename P::upstream_t *us) noexcept
+{
+    ngx_upstream_latency_srv_conf_t<P>   *lcf;
+    ngx_upstream_latency_peer_data_t<P>  *lp;
+
+    lcf = P::conf(us);
+
+    ngx_log_debug1(P::log_debug, s->connection->log, 0,
+                   "init %s peer", lcf->name);
+
+    lp = (ngx_upstream_latency_peer_data_t<P> *)
+             ngx_palloc(P::pool(s),
+                        sizeof(ngx_upstream_latency_peer_data_t<P>));
+    if (lp == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->upstream->peer.data = &lp->rrp;
+
+    if (P::init_round_robin_peer(s, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    lp->conf = lcf;
+    lp->session = s;
+    lp->base = 0;
+    lp->list = 0;
+    lp->slot = NULL;
+
+    P::attach(s, lp);
+
+    return NGX_OK;
+}
+
+
+/*
  * Called from a balancer's init_upstream after round robin has built the
  * peers: gives each peer, primary then backup, a slot keyed by upstream
  * name and peer address, allocates the per-worker selection buffers, and
@@ -76,7 +119,7 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
     lcf->name = name;
     lcf->initialized = 1;
 
-    us->peer.init = P::init_peer;
+    us->peer.init = ngx_upstream_latency_init_peer<P>;
 
     return NGX_OK;
 }
