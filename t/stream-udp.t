@@ -17,9 +17,9 @@ UdpBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_1}, label => 1991,
 UdpBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_2}, label => 1992,
                   delay => 0.05);
 UdpBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_3}, label => 1993,
-                  delay => 0.01, reply => 2);
+                  delay => 0.025, reply => 2);
 UdpBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_4}, label => 1994,
-                  delay => 0.002, reply => 2, gap => 0.06);
+                  delay => 0.002, reply => 2, gap => 0.1);
 
 no_long_string();
 run_tests();
@@ -50,8 +50,8 @@ LatencyTest::counts(1991 => [38, 40], 1992 => [0, 2])
 
 
 === TEST 2: least_time last_byte: a session ends with its last expected answer
-With proxy_responses 2, 1994's sessions end 60 ms after its first answer,
-1993's after 10 ms.
+With proxy_responses 2, 1994's sessions end 100 ms after its first
+answer (at 2 ms), 1993's with both answers at 25 ms.
 --- main_config
     stream {
         upstream app {
@@ -75,6 +75,7 @@ LatencyTest::counts(1993 => [28, 30], 1994 => [0, 2])
 
 
 === TEST 3: least_time first_byte with the same servers: the early first answer wins
+1994 answers first at 2 ms, 1993 at 25 ms.
 --- main_config
     stream {
         upstream app {

@@ -19,6 +19,8 @@ my $owner = $$;
 # Answers each datagram to 127.0.0.1:$port with $reply datagrams (1 by
 # default) of $label (by default its port number), the first after $delay
 # seconds, the others $gap seconds apart; one datagram at a time.
+# Returns once it has answered a first session, so that the tests do not
+# measure its start.
 sub start {
     my (%args) = @_;
     my $socket = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
@@ -30,6 +32,8 @@ sub start {
     if ($pid) {
         close $socket;
         push @children, $pid;
+        sessions($args{port}, 1, $args{reply}) ne "none\n"
+            or die "UdpBackend: $args{port} does not answer\n";
         return;
     }
 
