@@ -2,6 +2,10 @@
 # weighted_random choose by the times measured of each session.  The
 # stream servers proxy to http servers whose answers take echo_sleep; the
 # sessions are driven by http subrequests through the stream proxy.
+# nginx's one worker serves the client, the proxy and the backends: on a
+# loaded machine, each hiccup of the fast backend over the slow one's time
+# sends the slow one a session; the bounds allow 10% of them, where round
+# robin sends it half.
 # Ports: the stream listener on $TEST_NGINX_RAND_PORT_0, backend 199N on
 # $TEST_NGINX_RAND_PORT_N (it answers "199N").
 use Test::Nginx::Socket 'no_plan';
@@ -34,7 +38,7 @@ GET /t
 --- response_body_filters eval
 \&LatencyTest::tally
 --- response_body_like eval
-LatencyTest::counts(1991 => [97, 100], 1992 => [0, 3])
+LatencyTest::counts(1991 => [90, 100], 1992 => [0, 10])
 --- timeout: 20
 
 
@@ -67,8 +71,8 @@ LatencyTest::counts(1991 => [14, 26], 1992 => [14, 26])
 
 
 === TEST 3: least_time last_byte: the session that ends first wins over the first byte
-1992 sends its first bytes at once and ends 60 ms later; 1991 answers
-whole in 10 ms.
+1992 sends its first bytes at once and ends 100 ms later; 1991 answers
+whole in 30 ms.
 --- main_config
     stream {
         upstream app {
@@ -81,9 +85,9 @@ whole in 10 ms.
 --- http_config
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
-        location / { echo 1992; echo_flush; echo_sleep 0.06; }
+        location / { echo 1992; echo_flush; echo_sleep 0.1; }
     }
-    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.01; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.03; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(60, '/app') } }
  location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
@@ -92,7 +96,7 @@ GET /t
 --- response_body_filters eval
 \&LatencyTest::tally
 --- response_body_like eval
-LatencyTest::counts(1991 => [57, 60], 1992 => [0, 3])
+LatencyTest::counts(1991 => [54, 60], 1992 => [0, 6])
 --- timeout: 20
 
 
@@ -110,9 +114,9 @@ LatencyTest::counts(1991 => [57, 60], 1992 => [0, 3])
 --- http_config
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
-        location / { echo 1992; echo_flush; echo_sleep 0.06; }
+        location / { echo 1992; echo_flush; echo_sleep 0.1; }
     }
-    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.01; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.03; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(60, '/app') } }
  location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
@@ -121,7 +125,7 @@ GET /t
 --- response_body_filters eval
 \&LatencyTest::tally
 --- response_body_like eval
-LatencyTest::counts(1991 => [0, 3], 1992 => [57, 60])
+LatencyTest::counts(1991 => [0, 6], 1992 => [54, 60])
 --- timeout: 20
 
 
@@ -147,7 +151,7 @@ GET /t
 --- response_body_filters eval
 \&LatencyTest::tally
 --- response_body_like eval
-LatencyTest::counts(1991 => [97, 100], 1992 => [0, 3])
+LatencyTest::counts(1991 => [90, 100], 1992 => [0, 10])
 --- timeout: 20
 
 

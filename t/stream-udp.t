@@ -3,6 +3,9 @@
 # first answer datagram, last_byte to the session's end (the last of the
 # proxy_responses answers).  Backends are UdpBackend processes; the
 # datagrams are sent from the response body filter, while nginx runs.
+# Each hiccup of the fast backend over the slow one's time (a Perl process
+# on a loaded machine) sends the slow one a session: at most 6 here, where
+# round robin sends it half.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
@@ -44,7 +47,7 @@ GET /t
 --- response_body_filters eval
 sub { LatencyTest::tally(UdpBackend::sessions(LatencyTest::rand_port(0), 40)) }
 --- response_body_like eval
-LatencyTest::counts(1991 => [38, 40], 1992 => [0, 2])
+LatencyTest::counts(1991 => [34, 40], 1992 => [0, 6])
 --- timeout: 20
 
 
@@ -69,7 +72,7 @@ GET /t
 --- response_body_filters eval
 sub { LatencyTest::tally(UdpBackend::sessions(LatencyTest::rand_port(0), 30, 2)) }
 --- response_body_like eval
-LatencyTest::counts(1993 => [28, 30], 1994 => [0, 2])
+LatencyTest::counts(1993 => [24, 30], 1994 => [0, 6])
 --- timeout: 20
 
 
@@ -93,7 +96,7 @@ GET /t
 --- response_body_filters eval
 sub { LatencyTest::tally(UdpBackend::sessions(LatencyTest::rand_port(0), 30, 2)) }
 --- response_body_like eval
-LatencyTest::counts(1993 => [0, 2], 1994 => [28, 30])
+LatencyTest::counts(1993 => [0, 6], 1994 => [24, 30])
 --- timeout: 20
 
 
