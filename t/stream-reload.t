@@ -45,6 +45,8 @@ upstream latency zone "stream_upstream_latency": 2 peers in
 
 
 === TEST 2: after a reload that adds 1993, 1992 is still known to be slow
+1993, new, is probed; how 1991 and 1993 (both 2 ms) share depends on the
+hiccups 1991's kept average holds, and is not the point.
 --- main_config
     stream {
         upstream app {
@@ -67,7 +69,7 @@ GET /t
 --- response_body_filters eval
 \&LatencyTest::tally
 --- response_body_like eval
-LatencyTest::counts(1991 => [1, 9], 1993 => [1, 9])
+LatencyTest::counts(1991 => [0, 9], 1993 => [1, 10])
 --- error_log
 3 peers in
 2 kept from the previous configuration
@@ -124,4 +126,4 @@ GET /t
 --- response_body_filters eval
 \&LatencyTest::tally
 --- response_body_like eval
-LatencyTest::counts(1991 => [1, 8], 1992 => [1, 1], 1993 => [1, 8])
+LatencyTest::counts(1991 => [0, 9], 1992 => [1, 1], 1993 => [0, 9])
