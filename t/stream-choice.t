@@ -3,9 +3,10 @@
 # stream servers proxy to http servers whose answers take echo_sleep; the
 # sessions are driven by http subrequests through the stream proxy.
 # nginx's one worker serves the client, the proxy and the backends: on a
-# loaded machine, each hiccup of the fast backend over the slow one's time
-# sends the slow one a session; the bounds allow 10% of them, where round
-# robin sends it half.
+# loaded machine, a hiccup of the fast backend above the slow one's time
+# sends the slow one sessions until the hiccup has decayed; the bounds
+# allow 10% of the sessions (round robin: half), and the slowest backends
+# take 300 ms, which hiccups rarely reach.
 # Ports: the stream listener on $TEST_NGINX_RAND_PORT_0, backend 199N on
 # $TEST_NGINX_RAND_PORT_N (it answers "199N").
 use Test::Nginx::Socket 'no_plan';
@@ -28,7 +29,7 @@ __DATA__
         server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.05; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.3; echo 1992; } }
     server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(100, '/app') } }
@@ -142,7 +143,7 @@ LatencyTest::counts(1991 => [0, 6], 1992 => [54, 60])
         server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.05; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.3; echo 1992; } }
     server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(100, '/app') } }

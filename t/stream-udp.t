@@ -18,7 +18,7 @@ LatencyTest::file_ports(4);
 UdpBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_1}, label => 1991,
                   delay => 0.002);
 UdpBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_2}, label => 1992,
-                  delay => 0.05);
+                  delay => 0.3);
 UdpBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_3}, label => 1993,
                   delay => 0.025, reply => 2);
 UdpBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_4}, label => 1994,
