@@ -18,8 +18,8 @@ BEGIN {
         $ENV{LATENCY_TEST_HOSTS} = $hosts->filename;
         exec 'unshare', '--mount', 'sh', '-c',
              'mount --bind "$1" /etc/hosts; rm -f "$1"; shift; exec "$@"',
-             'sh', $hosts->filename, $^X, $0, @ARGV;
-        LatencyTest::cannot_run("unshare: $!");
+             'sh', $hosts->filename, $^X, $0, @ARGV
+            or LatencyTest::cannot_run("unshare: $!");
     }
 }
 
