@@ -4,11 +4,9 @@
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
-use File::Temp;
 
-# the unix-socket backend's path, in a directory removed at exit
-my $socket_dir = File::Temp->newdir;
-$ENV{TEST_NGINX_BACKEND_SOCKET} = "$socket_dir/backend.sock";
+# the unix-socket backend's path, in the server root, which outlives nginx
+$ENV{TEST_NGINX_BACKEND_SOCKET} = server_root() . '/logs/backend.sock';
 
 no_long_string();
 LatencyTest::skip_least_time_blocks();
