@@ -42,8 +42,11 @@ qr/\Awarm\n1991: (?:9|10)\n(?:1992: 1\n)?hang\n1991: 1\n1992: 5\n\z/
 
 
 === TEST 2: without inflight, the hanging peer gets requests until it is busier
-The same traffic: 1991's estimate stays at 2 ms until its first answer, so
-it takes every request while 2 ms * (1 + active) is below 1992's 30 ms.
+The same traffic, 1992 answering in 100 ms: 1991's estimate stays at its
+2 ms until its first answer, so it takes every request while 2 ms * (1 +
+active) is below 1992's 100 ms (all six, even with the 15 ms a loaded
+machine may measure; against 30 ms, two went to 1992 there).  With
+inflight, it would take one.
 --- http_config
     upstream app {
         least_time header;
@@ -54,7 +57,7 @@ it takes every request while 2 ms * (1 + active) is below 1992's 30 ms.
              location /warm { echo_sleep 0.002; echo 1991; }
              location /hang { echo_sleep 1; echo 1991; } }
     server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
-             location / { echo_sleep 0.03; echo 1992; } }
+             location / { echo_sleep 0.1; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app/warm') } echo_location /bar;
                  ${\ LatencyTest::parallel_requests(6, '/app/hang', 0.05) } }
