@@ -4,6 +4,10 @@
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
+use IO::Socket::IP;
+
+IO::Socket::IP->new(LocalHost => '::1', LocalPort => 0, Listen => 1)
+    or LatencyTest::cannot_run("no IPv6 on loopback (::1): $@");
 
 # the unix-socket backend's path, in the server root, which outlives nginx
 $ENV{TEST_NGINX_BACKEND_SOCKET} = server_root() . '/logs/backend.sock';
