@@ -10,8 +10,8 @@ use UdpBackend;
 
 UdpBackend::start(port => 1991, delay => 0.002);
 UdpBackend::start(port => 1992, delay => 0.05);
-UdpBackend::start(port => 1993, delay => 0.01, reply => 2);
-UdpBackend::start(port => 1994, delay => 0.002, reply => 2, gap => 0.06);
+UdpBackend::start(port => 1993, delay => 0.05, reply => 2);
+UdpBackend::start(port => 1994, delay => 0.002, reply => 2, gap => 0.1);
 
 no_long_string();
 run_tests();
@@ -42,12 +42,15 @@ LatencyTest::counts(1991 => [38, 40], 1992 => [0, 2])
 
 
 === TEST 2: least_time last_byte: a session ends with its last expected answer
-With proxy_responses 2, 1994's sessions end 60 ms after its first answer,
-1993's after 10 ms.
+With proxy_responses 2, 1994's sessions end 100 ms after its first
+answer, 1993's after 50 ms.  The slow half-life keeps the loser's average
+from decaying into a probe during the run, however long a loaded machine
+makes it.
 --- main_config
     stream {
         upstream app {
             least_time last_byte;
+            upstream_latency_half_life 10s;
             server 127.0.0.1:1994;
             server 127.0.0.1:1993;
         }
@@ -67,10 +70,12 @@ LatencyTest::counts(1993 => [28, 30], 1994 => [0, 2])
 
 
 === TEST 3: least_time first_byte with the same servers: the early first answer wins
+1994 answers first, after 2 ms, 1993 after 50 ms; the half-life as in TEST 2.
 --- main_config
     stream {
         upstream app {
             least_time first_byte;
+            upstream_latency_half_life 10s;
             server 127.0.0.1:1993;
             server 127.0.0.1:1994;
         }
