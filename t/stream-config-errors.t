@@ -1,7 +1,10 @@
 # Stream upstreams: every configuration mistake stops nginx with a message
 # naming the directive, the file and the line.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use LatencyTest;
 
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__

@@ -8,6 +8,7 @@ use LatencyTest;
 
 no_shuffle();
 no_long_string();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__

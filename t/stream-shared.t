@@ -6,6 +6,7 @@ use LatencyTest;
 master_on();
 workers(2);
 no_long_string();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__

@@ -8,6 +8,7 @@ use Test::More;
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use lib 't/lib';
+use LatencyTest;
 use OwnNginx;
 
 my $chromium = '/usr/bin/chromium';
@@ -15,6 +16,8 @@ plan skip_all => "$chromium is missing (apt-get install chromium)"
     unless -x $chromium;
 
 plan skip_all => OwnNginx::missing() if OwnNginx::missing();
+plan skip_all => LatencyTest::nginx_least_time()
+    if LatencyTest::nginx_least_time();
 
 $SIG{ALRM} = sub { die "stream-status-page.t: out of time\n" };
 alarm 180;
