@@ -4,6 +4,7 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
 
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__

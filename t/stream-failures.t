@@ -12,6 +12,7 @@ use Unaccepting;
 Unaccepting::start();    # $TEST_NGINX_UNACCEPTING_PORT: connects time out
 
 no_long_string();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__

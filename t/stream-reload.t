@@ -12,6 +12,7 @@ LatencyTest::file_ports(3);
 
 no_shuffle();
 no_long_string();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__

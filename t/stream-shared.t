@@ -18,6 +18,7 @@ sub session_workers {
 master_on();
 workers(2);
 no_long_string();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__

@@ -14,6 +14,8 @@ use OwnNginx;
 my $chromium = '/usr/bin/chromium';
 LatencyTest::require_programs($chromium);
 LatencyTest::cannot_run(OwnNginx::missing()) if OwnNginx::missing();
+plan skip_all => LatencyTest::nginx_least_time()
+    if LatencyTest::nginx_least_time();
 
 $SIG{ALRM} = sub { die "stream-status-page.t: out of time\n" };
 alarm 180;

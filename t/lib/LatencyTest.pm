@@ -151,12 +151,13 @@ sub nginx_least_time {
 }
 
 # Test::Nginx: skips, with that reason, every block whose configuration
-# has the least_time directive (not weighted_random's least_time=...).
+# (http or stream) has the least_time directive (not weighted_random's
+# least_time=...).
 sub skip_least_time_blocks {
     my $reason = nginx_least_time() or return;
     Test::Nginx::Socket::add_block_preprocessor(sub {
         my $block = shift;
-        my $conf = join "\n", grep { defined }
+        my $conf = join "\n", grep { defined } $block->main_config,
                             $block->http_config, $block->config;
         $block->set_value(skip_nginx => "1: >= 1.31.0: $reason")
             if $conf =~ /(?:^|[{;])\s*least_time[\s;]/m;
