@@ -172,7 +172,8 @@ int requests_to_the_new_peer(SlowStart slow_start)
 
     for (int request = 0; request < 200; request++) {
         std::vector<Candidate> candidates;
-        double least = HUGE_VAL;
+        double sum = 0;
+        int measured = 0;
         for (uint32_t i = 0; i < kPeers; i++) {
             PeerLoad load = observe(*table, i, options, kNow);
             uint32_t weight = 1;
@@ -182,14 +183,15 @@ int requests_to_the_new_peer(SlowStart slow_start)
                     load = joining(load, table->slot(i), options.metric, ramp,
                                    prior_us);
                 } else if (load.latency_us > 0) {
-                    least = std::min(least, load.latency_us);
+                    sum += load.latency_us;
+                    measured++;
                 }
                 weight = ramped_weight(1, ramp);
             }
             candidates.push_back({i, weight, score(load, 1)});
         }
-        if (least != HUGE_VAL) {
-            prior_us = least;
+        if (measured) {
+            prior_us = sum / measured;
         }
         uint32_t chosen = candidates[pick_least_score(
                                          candidates.data(), candidates.size(),
