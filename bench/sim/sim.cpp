@@ -581,16 +581,12 @@ private:
     }
 
     // Slow start as the shim applies it: the ramp of the server, and its
-    // load seen as joining (upstream_latency::joining) while it ramps.
+    // load seen as joining (upstream_latency::joining) if it joined.
     double ramp(const Instance& in, int server, PeerLoad& load,
                 double prior_us) const
     {
-        double r = slow_start_.ramp(in.slots[server], clock() / 1000);
-        if (r < 1.0) {
-            load = joining(load, in.slots[server], Metric::header, r,
-                           prior_us);
-        }
-        return r;
+        return slow_start_.apply(in.slots[server], Metric::header,
+                                 clock() / 1000, prior_us, load);
     }
 
     int module_least_time(Instance& in, Worker& w,

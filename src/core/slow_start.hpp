@@ -47,6 +47,12 @@ struct SlowStart {
     {
         return ramp(slot.joined_ms.load(std::memory_order_relaxed), now_ms);
     }
+
+    // The ramp of the peer of slot at now_ms; a peer that ever joined is
+    // seen as joining (below) with it, a peer of the first configuration
+    // as it is.
+    double apply(const PeerSlot& slot, Metric metric, uint64_t now_ms,
+                 double prior_us, PeerLoad& load) const noexcept;
 };
 
 // The peer joins again at at_ms: back from failure, once fail_timeout is
@@ -57,11 +63,11 @@ inline void rejoin(PeerSlot& slot, uint64_t at_ms) noexcept
                          std::memory_order_relaxed);
 }
 
-// What a selection sees of a peer ramping at ramp < 1.  Its requests in
+// What a selection sees of a peer that joined, at ramp.  Its requests in
 // flight count as if its capacity (weight) were ramp of the configured
-// one, whatever the score makes of them; until it is measured, its
-// latency is at least prior_us, the latency of the peers it competes
-// with, instead of 0 or the short wait of its first requests.
+// one, whatever the score makes of them; until it is measured, even after
+// the ramp, its latency is at least prior_us, the latency of the peers it
+// competes with, instead of 0 or the short wait of its first requests.
 inline PeerLoad joining(PeerLoad load, const PeerSlot& slot, Metric metric,
                         double ramp, double prior_us) noexcept
 {
@@ -91,6 +97,19 @@ inline bool keep_drawn(double ramp, Rng& rng) noexcept
 {
     return ramp >= 1.0
            || static_cast<double>(rng.next() >> 11) * 0x1p-53 < ramp;
+}
+
+inline double SlowStart::apply(const PeerSlot& slot, Metric metric,
+                              uint64_t now_ms, double prior_us,
+                              PeerLoad& load) const noexcept
+{
+    uint64_t joined = slot.joined_ms.load(std::memory_order_relaxed);
+    double r = ramp(joined, now_ms);
+
+    if (joined != 0) {
+        load = joining(load, slot, metric, r, prior_us);
+    }
+    return r;
 }
 
 }  // namespace upstream_latency

@@ -127,6 +127,24 @@ TEST(Joining, UnmeasuredCountsAsFastAsThePrior)
                      8000);
 }
 
+// After its ramp, a peer that joined and was never chosen (no load came)
+// still counts as fast as the others, not as instant.
+TEST(Joining, UnmeasuredAfterTheRampStillHasThePrior)
+{
+    PeerSlot slot{};
+    rejoin(slot, kNowMs);
+    PeerLoad load{0, 0};
+    EXPECT_DOUBLE_EQ(kTenSeconds.apply(slot, Metric::header, kNowMs + 60'000,
+                                       5000, load),
+                     1);
+    EXPECT_DOUBLE_EQ(load.latency_us, 5000);
+
+    PeerSlot first{};  // of the first configuration: as it is
+    load = {0, 0};
+    kTenSeconds.apply(first, Metric::header, kNowMs, 5000, load);
+    EXPECT_DOUBLE_EQ(load.latency_us, 0);
+}
+
 TEST(Joining, RampedWeightKeepsTheFractionInTies)
 {
     EXPECT_EQ(ramped_weight(1, 1), kRampWeightScale);
@@ -178,11 +196,10 @@ int requests_to_the_new_peer(SlowStart slow_start)
             PeerLoad load = observe(*table, i, options, kNow);
             uint32_t weight = 1;
             if (slow_start.window_ms) {
-                double ramp = slow_start.ramp(table->slot(i), kNowMs);
-                if (ramp < 1) {
-                    load = joining(load, table->slot(i), options.metric, ramp,
-                                   prior_us);
-                } else if (load.latency_us > 0) {
+                double ramp = slow_start.apply(table->slot(i),
+                                               options.metric, kNowMs,
+                                               prior_us, load);
+                if (ramp == 1 && load.latency_us > 0) {
                     sum += load.latency_us;
                     measured++;
                 }
