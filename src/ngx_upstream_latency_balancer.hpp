@@ -482,6 +482,12 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
             if (ramp == 1.0 && load.latency_us > 0) {
                 sum += load.latency_us;
                 measured++;
+
+            } else if (ramp < 1.0) {
+                ngx_log_debug3(P::log_debug, log, 0,
+                               "least time peer %V in slow start at %.2f, "
+                               "latency %.3fms", &peer->name, ramp,
+                               load.latency_us / 1000);
             }
         }
 

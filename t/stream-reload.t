@@ -41,10 +41,12 @@ upstream latency zone "stream_upstream_latency": 2 peers in
 
 
 === TEST 2: after a reload that adds 1993, 1992 is still known to be slow
+Slow start off: 1993 is tried at once (t/slow-start.t ramps it up).
 --- main_config
     stream {
         upstream app {
             least_time first_byte;
+            upstream_latency_slow_start off;
             server 127.0.0.1:1992;
             server 127.0.0.1:1991;
             server 127.0.0.1:1993;
@@ -98,10 +100,12 @@ LatencyTest::counts(1991 => [0, 4], 1993 => [0, 4])
 
 
 === TEST 4: 1992 added back is a new server and is tried again
+Slow start off, as in TEST 2.
 --- main_config
     stream {
         upstream app {
             least_time first_byte;
+            upstream_latency_slow_start off;
             server 127.0.0.1:1992;
             server 127.0.0.1:1991;
             server 127.0.0.1:1993;

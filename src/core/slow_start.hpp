@@ -85,8 +85,11 @@ inline PeerLoad joining(PeerLoad load, const PeerSlot& slot, Metric metric,
 // kRampWeightScale; at least 1.
 inline uint32_t ramped_weight(uint32_t weight, double ramp) noexcept
 {
-    double w = std::round(static_cast<double>(weight) * kRampWeightScale
-                          * ramp);
+    uint64_t full = uint64_t{weight} * kRampWeightScale;
+    if (ramp >= 1.0) {
+        return static_cast<uint32_t>(std::min<uint64_t>(full, UINT32_MAX));
+    }
+    double w = std::round(static_cast<double>(full) * ramp);
     return static_cast<uint32_t>(std::clamp(w, 1.0, 4294967295.0));
 }
 

@@ -150,6 +150,7 @@ TEST(Joining, RampedWeightKeepsTheFractionInTies)
     EXPECT_EQ(ramped_weight(1, 1), kRampWeightScale);
     EXPECT_EQ(ramped_weight(3, 0.5), 3 * kRampWeightScale / 2);
     EXPECT_EQ(ramped_weight(1, 0), 1u);
+    EXPECT_EQ(ramped_weight(UINT32_MAX, 1), UINT32_MAX);
 }
 
 TEST(Joining, DrawsAreKeptWithTheRampsProbability)
