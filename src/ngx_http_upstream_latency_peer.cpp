@@ -303,15 +303,8 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
 
     ngx_http_upstream_free_round_robin_peer(pc, &lp->rrp, state);
 
-    /*
-     * This failure made the peer unavailable: round robin counted it as
-     * the max_fails-th (a racy read with a zone: it only feeds the status).
-     */
-
-    if (slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single
-        && peer->max_fails && peer->fails == peer->max_fails)
-    {
-        slot->counters.unavail.fetch_add(1, std::memory_order_relaxed);
+    if (slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single) {
+        ngx_upstream_latency_failed<P>(slot, peer);
     }
 }
 

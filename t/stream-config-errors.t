@@ -191,3 +191,34 @@ qr/"upstream_latency_zone" directive is duplicate in \S+nginx\.conf:\d+/
 --- must_die
 --- error_log eval
 qr/"least_time" directive is not allowed here in \S+nginx\.conf:\d+/
+
+
+=== TEST 13: slow start without a balancing method of the module
+--- main_config
+    stream {
+        upstream app {
+            upstream_latency_slow_start 5s;
+            server 127.0.0.1:1991;
+        }
+        server { listen 127.0.0.1:1990; proxy_pass app; }
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/"upstream_latency_slow_start" needs "least_time" or "weighted_random" in the same upstream "app" in \S+nginx\.conf:\d+/
+
+
+=== TEST 14: a slow start that is not a time
+--- main_config
+    stream {
+        upstream app {
+            least_time connect;
+            upstream_latency_slow_start -1s;
+            server 127.0.0.1:1991;
+        }
+        server { listen 127.0.0.1:1990; proxy_pass app; }
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/invalid value "-1s" of "upstream_latency_slow_start", expected "off" or a time up to 1h in \S+nginx\.conf:\d+/

@@ -46,12 +46,14 @@ upstream latency zone "stream_upstream_latency": 2 peers in
 
 
 === TEST 2: after a reload that adds 1993, 1992 is still known to be slow
-1993, new, is probed; how 1991 and 1993 (both 2 ms) share depends on the
-hiccups 1991's kept average holds, and is not the point.
+Slow start off: 1993, new, is probed at once (t/slow-start.t ramps it
+up); how 1991 and 1993 (both 2 ms) share depends on the hiccups 1991's
+kept average holds, and is not the point.
 --- main_config
     stream {
         upstream app {
             least_time first_byte;
+            upstream_latency_slow_start off;
             server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
             server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
             server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
@@ -105,10 +107,12 @@ LatencyTest::counts(1991 => [0, 4], 1993 => [0, 4])
 
 
 === TEST 4: 1992 added back is a new server and is tried again
+Slow start off, as in TEST 2.
 --- main_config
     stream {
         upstream app {
             least_time first_byte;
+            upstream_latency_slow_start off;
             server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
             server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
             server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
