@@ -11,8 +11,9 @@ run_tests();
 __DATA__
 
 === TEST 1: connections to the peers least_time chooses are kept and reused
-1991 answers in 2 ms, 1992 in 30 ms: a gap that the hiccups of a loaded
-machine rarely close; 1992 is probed once, then seldom.
+1991 answers in 2 ms, 1992 in 100 ms: a gap that the hiccups of a loaded
+machine do not close (against 30 ms, 1992 took 7 of 20 under make
+test-stress); 1992 is probed once, then seldom.
 --- http_config
     upstream app {
         least_time header;
@@ -21,7 +22,7 @@ machine rarely close; 1992 is probed once, then seldom.
         keepalive 8;
     }
     server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
-    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.03; echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 0.1; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
  location = /app {
