@@ -19,6 +19,7 @@ RawBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_3}, hold => 3, response =>
 
 no_long_string();
 no_shuffle();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__

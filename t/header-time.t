@@ -5,6 +5,7 @@ use lib 't/lib';
 use LatencyTest;
 
 no_long_string();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__

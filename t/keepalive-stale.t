@@ -16,6 +16,7 @@ RawBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_1}, keepalive => 1,
                               . "Connection: keep-alive\r\n\r\nfast\n");
 
 no_long_string();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__

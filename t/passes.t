@@ -103,12 +103,15 @@ Each server is probed once while unmeasured; then the 500 ms one is
 avoided (against 100 ms, it took 8 of 20 under make test-stress).
 Round robin, or a module that does not measure memcached answers,
 gives it half the requests.
---- http_config
-    upstream memcached {
-        least_time header;
-        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
-        server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
-    }
+--- http_config eval
+# RawBackend closes each connection after its answer: nginx 1.29.7 and later,
+# which keep upstream connections by default, must not reuse them
+"upstream memcached {
+     least_time header;
+     server 127.0.0.1:\$TEST_NGINX_FILE_PORT_1;
+     server 127.0.0.1:\$TEST_NGINX_FILE_PORT_2;
+     ${\ (LatencyTest::nginx_version() >= 1_029_007 ? 'keepalive 0;' : '') }
+ }"
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/memcached') } }
  location = /memcached { set \$memcached_key k; memcached_pass memcached; }"

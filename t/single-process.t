@@ -14,6 +14,8 @@ use LatencyTest;
 use OwnNginx;
 
 LatencyTest::cannot_run(OwnNginx::missing()) if OwnNginx::missing();
+plan skip_all => LatencyTest::nginx_least_time()
+    if LatencyTest::nginx_least_time();
 $SIG{ALRM} = sub { die "single-process.t: out of time\n" };
 alarm 60;
 

@@ -47,7 +47,9 @@ LatencyTest::counts(1991 => [90, 100], 1992 => [0, 10])
 
 === TEST 2: least_time connect: connecting takes the same time to both, so they share
 Both accept at once on loopback; that one answers late does not count
-(by first_byte, 1991 would take 36 or more).
+(by first_byte, 1991 would take 36 or more).  The proxy speaks HTTP/1.0,
+so each session ends with its answer: from 1.29.7, nginx would keep the
+connections open and their sessions active.
 --- main_config
     stream {
         upstream app {
@@ -62,7 +64,8 @@ Both accept at once on loopback; that one answers late does not count
     server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.002; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(40, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0;
+                   proxy_http_version 1.0; }"
 --- request
 GET /t
 --- response_body_filters eval

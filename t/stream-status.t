@@ -32,7 +32,9 @@ __DATA__
 
 === TEST 1: stream peers in the JSON: connections, bytes, the three times
 Five sessions of "GET /" to 1991 (its answer is the http response);
-1992 is a backup, never chosen.
+1992 is a backup, never chosen.  The proxy speaks HTTP/1.0, so the
+backend ends each session with its answer: from 1.29.7 nginx would keep
+the last one open, and it would still be active.
 --- main_config
     stream {
         upstream app {
@@ -48,7 +50,8 @@ Five sessions of "GET /" to 1991 (its answer is the http response);
 --- config eval
 "location = /t { ${\ LatencyTest::requests(5, '/app') }
                  echo_location /upstreams; }
- location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0;
+                   proxy_http_version 1.0; }
  location = /upstreams { upstream_latency_status; }"
 --- request
 GET /t
