@@ -65,16 +65,19 @@ inline void rejoin(PeerSlot& slot, uint64_t at_ms) noexcept
 
 // What a selection sees of a peer that joined, at ramp.  Its requests in
 // flight count as if its capacity (weight) were ramp of the configured
-// one, whatever the score makes of them; until it is measured, even after
-// the ramp, its latency is at least prior_us, the latency of the peers it
-// competes with, instead of 0 or the short wait of its first requests.
+// one, whatever the score makes of them.  Its latency is at least
+// prior_us, the latency of the peers it competes with: during the ramp,
+// so that neither the short wait of its first requests nor an average
+// decayed while it was out (back from failure) makes it look faster than
+// them; after the ramp, until it is measured.
 inline PeerLoad joining(PeerLoad load, const PeerSlot& slot, Metric metric,
                         double ramp, double prior_us) noexcept
 {
     double active = std::ceil(load.active / ramp);
     load.active = static_cast<uint32_t>(std::min(active, 4294967295.0));
-    if (!PeakEwma::measured(
-            slot.estimate(metric).load(std::memory_order_relaxed)))
+    if (ramp < 1.0
+        || !PeakEwma::measured(
+               slot.estimate(metric).load(std::memory_order_relaxed)))
     {
         load.latency_us = std::max(load.latency_us, prior_us);
     }

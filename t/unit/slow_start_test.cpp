@@ -109,10 +109,26 @@ TEST(Joining, CountsItsRequestsAsIfItsCapacityWereRamped)
     PeerSlot slot{};
     PeakEwma::record(slot.header_time, 4000, SampleKind::exact, kNow,
                      kSecond);
-    PeerLoad load = joining({4000, 3}, slot, Metric::header, 0.25, 99'000);
+    PeerLoad load = joining({4000, 3}, slot, Metric::header, 0.25, 3000);
     EXPECT_EQ(load.active, 12u);
-    EXPECT_DOUBLE_EQ(load.latency_us, 4000);  // measured: no prior
+    EXPECT_DOUBLE_EQ(load.latency_us, 4000);
     EXPECT_EQ(joining({4000, 1}, slot, Metric::header, 0.3, 0).active, 4u);
+}
+
+// Back from failure, its failure penalty decayed to 1 ms while it was out:
+// during the ramp it is no faster than the others' 50 ms; after the ramp,
+// measured, it is what it measures.
+TEST(Joining, DuringTheRampNoFasterThanThePrior)
+{
+    PeerSlot slot{};
+    PeakEwma::record(slot.header_time, 1000, SampleKind::exact, kNow,
+                     kSecond);
+    EXPECT_DOUBLE_EQ(joining({1000, 0}, slot, Metric::header, 0.5, 50'000)
+                         .latency_us,
+                     50'000);
+    EXPECT_DOUBLE_EQ(joining({1000, 0}, slot, Metric::header, 1, 50'000)
+                         .latency_us,
+                     1000);
 }
 
 TEST(Joining, UnmeasuredCountsAsFastAsThePrior)
