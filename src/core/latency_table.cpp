@@ -139,7 +139,128 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
     for (std::size_t i = 0; i < capacity * workers; i++) {
         new (&table->cell_rows()[i]) InflightCell();
     }
+    for (uint32_t i = old ? old->used() : 0; old && i < old->capacity(); i++)
+    {
+        if (old->slot(i).owner.load(std::memory_order_acquire) != 0) {
+            table->carry(old->slot(i));
+        }
+    }
     return table;
+}
+
+void LatencyTable::carry(const PeerSlot& from) noexcept
+{
+    uint32_t size = header_.capacity - header_.used;
+    for (uint32_t step = 0; step < size; step++) {
+        PeerSlot& slot = this->slot(probe(from.key, step));
+        if (slot.owner.load(std::memory_order_relaxed) == 0) {
+            slot.key = from.key;
+            slot.copy_statistics(from);
+            slot.owner.store(released_by(from.key), std::memory_order_relaxed);
+            return;
+        }
+    }
+}
+
+uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group,
+                               uint32_t generation) noexcept
+{
+    uint32_t size = header_.capacity - header_.used;
+    uint64_t held = held_by(key);
+    uint64_t released = released_by(key);
+
+    for (;;) {
+        // The key's slot, or else the first that may be taken.
+        uint32_t free = npos;
+        uint64_t free_owner = 0;
+        uint32_t found = npos;
+        uint64_t found_owner = 0;
+
+        for (uint32_t step = 0; step < size; step++) {
+            uint32_t index = probe(key, step);
+            uint64_t owner = slot(index).owner.load(std::memory_order_acquire);
+            if ((owner == held || owner == released)
+                && slot(index).key == key)
+            {
+                found = index;
+                found_owner = owner;
+                break;
+            }
+            if (owner == 0 || ((owner & 1) == 0 && active(index) == 0)) {
+                if (free == npos) {
+                    free = index;
+                    free_owner = owner;
+                }
+            }
+            if (owner == 0) {
+                break;  // the key was never put further
+            }
+        }
+
+        uint32_t index = found != npos ? found : free;
+        uint64_t expected = found != npos ? found_owner : free_owner;
+        if (index == npos) {
+            return npos;
+        }
+
+        PeerSlot& s = slot(index);
+        if (expected != held
+            && !s.owner.compare_exchange_strong(expected, held,
+                                                std::memory_order_acq_rel))
+        {
+            continue;  // another group took it meanwhile
+        }
+        if (found == npos) {
+            s.key = key;
+            s.copy_statistics(PeerSlot());
+        }
+        s.group.store(group, std::memory_order_relaxed);
+        s.seen.store(generation, std::memory_order_relaxed);
+        return index;
+    }
+}
+
+uint32_t LatencyTable::release_unseen(uint32_t group,
+                                      uint32_t generation) noexcept
+{
+    uint32_t released = 0;
+    for (uint32_t i = header_.used; i < header_.capacity; i++) {
+        PeerSlot& s = slot(i);
+        uint64_t owner = s.owner.load(std::memory_order_acquire);
+        if ((owner & 1) && s.group.load(std::memory_order_relaxed) == group
+            && s.seen.load(std::memory_order_relaxed) != generation
+            && s.owner.compare_exchange_strong(owner, owner & ~uint64_t{1},
+                                               std::memory_order_acq_rel))
+        {
+            released++;
+        }
+    }
+    return released;
+}
+
+uint32_t LatencyTable::find(const PeerKey& key) const noexcept
+{
+    uint32_t size = header_.capacity - header_.used;
+    for (uint32_t step = 0; step < size; step++) {
+        uint32_t index = probe(key, step);
+        uint64_t owner = slot(index).owner.load(std::memory_order_acquire);
+        if (owner == held_by(key) && slot(index).key == key) {
+            return index;
+        }
+        if (owner == 0) {
+            break;
+        }
+    }
+    return npos;
+}
+
+uint32_t LatencyTable::resolved() const noexcept
+{
+    uint32_t held = 0;
+    for (uint32_t i = header_.used; i < header_.capacity; i++) {
+        held += slot(i).owner.load(std::memory_order_relaxed) & 1;
+    }
+    return held;
 }
 
 uint64_t LatencyTable::release(uint32_t worker) noexcept

@@ -74,11 +74,19 @@ struct PeerCounters {
 
 struct alignas(64) PeerSlot {
     // First cache line: what a selection reads.
-    PeerKey key;  // written before workers start, read-only afterwards
+    PeerKey key;  // of a configured peer: written before workers start;
+                  // of a resolved one: by the process that acquires it
     std::atomic<uint64_t> header_time;    // PeakEwma
     std::atomic<uint64_t> response_time;  // PeakEwma
     std::atomic<uint64_t> selected_ms;    // wall clock, 0: never
     std::atomic<uint64_t> connect_time;   // PeakEwma, stream only
+
+    // Slots of resolved peers only (see LatencyTable::acquire): who holds
+    // the slot, 0 if it was never used; the list of peers that holds it;
+    // the list's generation that last saw it.
+    std::atomic<uint64_t> owner;
+    std::atomic<uint32_t> group;
+    std::atomic<uint32_t> seen;
 
     alignas(64) PeerCounters counters;
 
@@ -117,7 +125,8 @@ static_assert(sizeof(PeerSlot) == 256);
 class LatencyTable {
 public:
     static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
-    static constexpr uint32_t kVersion = 6;
+    static constexpr uint32_t kVersion = 7;
+    static constexpr uint32_t npos = UINT32_MAX;
 
     // Bytes for capacity slots and the requests in flight of workers.
     static constexpr std::size_t bytes_for(std::size_t capacity,
@@ -138,11 +147,12 @@ public:
     }
 
     // Lays out a table in mem (bytes long, 64-byte aligned) with one slot
-    // per key, in order, and one row of in-flight cells per worker process.
-    // Statistics of keys found in predecessor (the previous configuration's
-    // table, or nullptr) are carried over; requests in flight are not, they
-    // belong to the old worker processes.  Throws std::bad_alloc; returns
-    // nullptr when the keys do not fit.
+    // per key, in order, and one row of in-flight cells per worker process;
+    // the slots left are for resolved peers.  Statistics of keys found in
+    // predecessor (the previous configuration's table, or nullptr) are
+    // carried over, and so are its resolved peers', released; requests in
+    // flight are not, they belong to the old worker processes.  Throws
+    // std::bad_alloc; returns nullptr when the keys do not fit.
     static LatencyTable* create(void* mem, std::size_t bytes,
                                 const PeerKey* keys, std::size_t nkeys,
                                 uint32_t workers, const void* predecessor,
@@ -189,6 +199,41 @@ public:
     // how many requests it had.
     uint64_t release(uint32_t worker) noexcept;
 
+    // Resolved peers take the slots after the configured ones, found by
+    // their key with open addressing (linear probing from the key's low
+    // half).  A slot is held by one peer list (group) at a time; a peer
+    // that leaves is released, keeping its key and statistics until
+    // another peer needs the slot, so an address that comes back finds
+    // them.  Only acquire and release_unseen change owners, by
+    // compare-and-swap: the lists of one group must be mapped one process
+    // at a time (nginx's write lock of the peers), different groups may
+    // race.
+
+    // The slot of key for group, marked seen in generation; a new one
+    // (statistics cleared) if the key holds none: one never used, else a
+    // released one with no request in flight.  npos if none is left.
+    uint32_t acquire(const PeerKey& key, uint32_t group,
+                     uint32_t generation) noexcept;
+
+    // Releases the group's slots not seen in generation; returns how many.
+    uint32_t release_unseen(uint32_t group, uint32_t generation) noexcept;
+
+    // The slot a resolved peer of key holds, or npos.
+    uint32_t find(const PeerKey& key) const noexcept;
+
+    // Slots held by resolved peers.
+    uint32_t resolved() const noexcept;
+
+    // What owner holds while key's peer is in its list, and once released.
+    static constexpr uint64_t held_by(const PeerKey& key) noexcept
+    {
+        return key.high | 3;
+    }
+    static constexpr uint64_t released_by(const PeerKey& key) noexcept
+    {
+        return (key.high | 3) & ~uint64_t{1};
+    }
+
 private:
     PeerSlot* slots() noexcept
     {
@@ -202,6 +247,17 @@ private:
     {
         return reinterpret_cast<InflightCell*>(slots() + header_.capacity);
     }
+
+    // The resolved peers' slot a probe from key visits at step.
+    uint32_t probe(const PeerKey& key, uint32_t step) const noexcept
+    {
+        uint32_t size = header_.capacity - header_.used;
+        return header_.used
+               + static_cast<uint32_t>((key.low % size + step) % size);
+    }
+
+    // Puts a released slot of the previous table in an unused one.
+    void carry(const PeerSlot& from) noexcept;
 
     TableHeader header_;
 };
