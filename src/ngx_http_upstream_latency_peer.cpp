@@ -212,6 +212,9 @@ ngx_http_upstream_latency_proto_t::init_peer(ngx_http_request_t *r,
 
     r->upstream->peer.data = &lp->rrp;
 
+    /* the slots of peers nginx resolved since the last request */
+    ngx_upstream_latency_map<P>(lcf, us, r->connection->log);
+
     if (ngx_http_upstream_init_round_robin_peer(r, us) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -285,6 +288,7 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
 
     uint64_t                       now_us;
     PeerSlot                      *slot;
+    ngx_flag_t                     unavail;
     ngx_http_upstream_t           *u;
     ngx_http_upstream_rr_peer_t   *peer;
 
@@ -331,16 +335,18 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
         state = NGX_PEER_NEXT;
     }
 
-    ngx_http_upstream_free_round_robin_peer(pc, &lp->rrp, state);
-
     /*
-     * This failure made the peer unavailable: round robin counted it as
+     * This failure makes the peer unavailable: round robin counts it as
      * the max_fails-th (a racy read with a zone: it only feeds the status).
+     * Read before round robin frees a peer nginx's resolver removed.
      */
 
-    if (slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single
-        && peer->max_fails && peer->fails == peer->max_fails)
-    {
+    unavail = slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single
+              && peer->max_fails && peer->fails + 1 == peer->max_fails;
+
+    ngx_http_upstream_free_round_robin_peer(pc, &lp->rrp, state);
+
+    if (unavail) {
         slot->counters.unavail.fetch_add(1, std::memory_order_relaxed);
     }
 }

@@ -64,6 +64,9 @@ ngx_stream_upstream_latency_proto_t::init_peer(ngx_stream_session_t *s,
 
     s->upstream->peer.data = &lp->rrp;
 
+    /* the slots of peers nginx resolved since the last request */
+    ngx_upstream_latency_map<P>(lcf, us, s->connection->log);
+
     if (ngx_stream_upstream_init_round_robin_peer(s, us) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -248,6 +251,7 @@ ngx_stream_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
         (ngx_stream_upstream_latency_peer_data_t *) data;
 
     PeerSlot                         *slot;
+    ngx_flag_t                        unavail;
     ngx_stream_upstream_rr_peer_t    *peer;
 
     ngx_log_debug1(NGX_LOG_DEBUG_STREAM, pc->log, 0,
@@ -264,16 +268,18 @@ ngx_stream_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
 
     lp->slot = NULL;
 
-    ngx_stream_upstream_free_round_robin_peer(pc, &lp->rrp, state);
-
     /*
-     * This failure made the peer unavailable: round robin counted it as
+     * This failure makes the peer unavailable: round robin counts it as
      * the max_fails-th (a racy read with a zone: it only feeds the status).
+     * Read before round robin frees a peer nginx's resolver removed.
      */
 
-    if (slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single
-        && peer->max_fails && peer->fails == peer->max_fails)
-    {
+    unavail = slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single
+              && peer->max_fails && peer->fails + 1 == peer->max_fails;
+
+    ngx_stream_upstream_free_round_robin_peer(pc, &lp->rrp, state);
+
+    if (unavail) {
         slot->counters.unavail.fetch_add(1, std::memory_order_relaxed);
     }
 }

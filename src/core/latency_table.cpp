@@ -244,7 +244,9 @@ uint32_t LatencyTable::find(const PeerKey& key) const noexcept
     for (uint32_t step = 0; step < size; step++) {
         uint32_t index = probe(key, step);
         uint64_t owner = slot(index).owner.load(std::memory_order_acquire);
-        if (owner == held_by(key) && slot(index).key == key) {
+        if ((owner == held_by(key) || owner == released_by(key))
+            && slot(index).key == key)
+        {
             return index;
         }
         if (owner == 0) {

@@ -218,7 +218,8 @@ public:
     // Releases the group's slots not seen in generation; returns how many.
     uint32_t release_unseen(uint32_t group, uint32_t generation) noexcept;
 
-    // The slot a resolved peer of key holds, or npos.
+    // The slot with the statistics of key's resolved peer, held or
+    // released, or npos.
     uint32_t find(const PeerKey& key) const noexcept;
 
     // Slots held by resolved peers.
