@@ -147,11 +147,20 @@ sub scenario {
     is(peers($status)->{3}{requests}, $slow->{requests} + $count->{3},
        "$method: counting on from there");
 
+    # a reload carries the resolved peers' statistics to the new table
+    my $before = peers(status());
+    ok($nginx->reload(http_block($method)), "$method: reloaded");
+    ok(wait_for_peers(2, 3, 4), "$method: the new workers resolved the name");
+    $count = answers(10);
+    my $after = peers(status());
+    is($after->{$_}{requests}, $before->{$_}{requests} + $count->{$_},
+       "$method: 127.0.0.$_ kept its requests over the reload") for 2 .. 4;
+
     $nginx->stop;
 }
 
 SKIP: {
-    skip LatencyTest::nginx_least_time(), 16
+    skip LatencyTest::nginx_least_time(), 21
         if LatencyTest::nginx_least_time();
     scenario('least_time header');
 }
