@@ -2,8 +2,9 @@
 # DNS server of the test's own, whose answer the test rewrites.  Resolved
 # peers are balanced by latency; an address the name gains gets a slot in
 # the table and traffic; one it loses gives its slot back; one that comes
-# back finds its statistics.  With two worker processes, each mapping the
-# peers to their slots.
+# back finds its statistics; a reload keeps them.  With two worker
+# processes, each mapping the peers to their slots; for an http upstream,
+# and for a stream one (reached through http, as in t/stream-*.t).
 use strict;
 use warnings;
 use Test::More;
@@ -23,7 +24,7 @@ plan skip_all => LatencyTest::nginx_no_resolve()
 $SIG{ALRM} = sub { die "resolve.t: out of time\n" };
 alarm 120;
 
-my ($front, $backend, $dns) = LatencyTest::free_ports(3);
+my ($front, $backend, $dns, $stream) = LatencyTest::free_ports(4);
 my $dir = tempdir(CLEANUP => 1);
 my $answer = "$dir/backends.test";
 UdpBackend::dns(port => $dns, name => 'backends.test', file => $answer);
@@ -41,10 +42,15 @@ sub status {
     return decode_json($res->{content});
 }
 
+# What the status shows of the http or stream block.
+my %block = (http => sub { $_[0] }, stream => sub { $_[0]{stream} });
+my $proto = 'http';
+
 # The status's peers of the upstream, by address 127.0.0.N as N.
 sub peers {
     my ($status) = @_;
-    my ($app) = grep { $_->{name} eq 'app' } @{ $status->{upstreams} };
+    my ($app) = grep { $_->{name} eq 'app' }
+                @{ $block{$proto}->($status)->{upstreams} };
     return { map { ($_->{server} =~ /^127\.0\.0\.(\d+):/)[0] => $_ }
              @{ $app->{peers} } };
 }
@@ -55,7 +61,8 @@ sub wait_for_peers {
     my $want = join ' ', sort @_;
     for (1 .. 100) {
         my $status = status();
-        return $status if join(' ', sort keys %{ peers($status) }) eq $want;
+        return $status if ($block{$proto}->($status) // {})->{upstreams}
+                          && join(' ', sort keys %{ peers($status) }) eq $want;
         sleep 0.1;
     }
     return undef;
@@ -73,15 +80,32 @@ sub answers {
     return \%count;
 }
 
-sub http_block {
+# The upstream app in the http or the stream block.
+sub upstream {
     my ($method) = @_;
-    return <<"HTTP";
+    return <<"UPSTREAM";
     resolver 127.0.0.1:$dns valid=1s ipv6=off;
     upstream app {
         zone app 64k;
         $method;
         server backends.test:$backend resolve max_fails=0;
     }
+UPSTREAM
+}
+
+sub stream_block {
+    my ($method) = @_;
+    return '' unless $proto eq 'stream';
+    return "stream {\n" . upstream($method)
+           . "    server { listen 127.0.0.1:$stream; proxy_pass app; }\n}\n";
+}
+
+sub http_block {
+    my ($method) = @_;
+    my $app = $proto eq 'http' ? upstream($method) : '';
+    my $to = $proto eq 'http' ? 'app' : "127.0.0.1:$stream";
+    return <<"HTTP";
+$app
     server { listen 127.0.0.2:$backend; location / { echo 2; } }
     server {
         listen 127.0.0.3:$backend;
@@ -90,81 +114,94 @@ sub http_block {
     server { listen 127.0.0.4:$backend; location / { echo 4; } }
     server {
         listen 127.0.0.1:$front;
-        location / { proxy_pass http://app; }
+        location / { proxy_pass http://$to; }
         location = /status { upstream_latency_status; }
     }
 HTTP
 }
 
+# What counts a peer's attempts, and its answers.
+my %requests = (http => 'requests', stream => 'connections');
+sub answered {
+    my ($peer) = @_;
+    return $proto eq 'http' ? $peer->{responses}{total} : $peer->{received};
+}
+
 sub scenario {
-    my ($method) = @_;
+    ($proto, my $method) = @_;
+    my $requests = $requests{$proto};
+    my $name = "$proto $method";
 
     resolve_to(2, 3);
     my $nginx = OwnNginx->start(port => $front, workers => 2,
+                                main => stream_block($method),
                                 http => http_block($method));
 
-    ok(wait_for_peers(2, 3), "$method: the name resolved to 2 addresses");
+    ok(wait_for_peers(2, 3), "$name: the name resolved to 2 addresses");
     my $count = answers(60);
     cmp_ok($count->{2}, '>=', 48,
-           "$method: the fast resolved server takes most requests")
+           "$name: the fast resolved server takes most requests")
         or diag explain $count;
 
     # a new address: a slot, and traffic
     resolve_to(2, 3, 4);
     my $status = wait_for_peers(2, 3, 4);
-    ok($status, "$method: the name gained an address");
+    ok($status, "$name: the name gained an address");
     $count = answers(60);
-    cmp_ok($count->{4}, '>=', 12, "$method: the new server takes requests")
+    cmp_ok($count->{4}, '>=', 12, "$name: the new server takes requests")
         or diag explain $count;
-    cmp_ok($count->{3}, '<=', 12, "$method: the slow one still few")
+    cmp_ok($count->{3}, '<=', 12, "$name: the slow one still few")
         or diag explain $count;
     $status = status();
     my $peers = peers($status);
-    is($status->{table}{used}, 3, "$method: 3 slots used");
-    is($peers->{4}{requests}, $count->{4},
-       "$method: the new server's slot counts its requests");
+    is($block{$proto}->($status)->{table}{used}, 3, "$name: 3 slots used");
+    is($peers->{4}{$requests}, $count->{4},
+       "$name: the new server's slot counts its requests");
     my $slow = $peers->{3};
 
     # an address that leaves gives its slot back
     resolve_to(2, 4);
-    ok(wait_for_peers(2, 4), "$method: the name lost an address");
+    ok(wait_for_peers(2, 4), "$name: the name lost an address");
     $count = answers(20);
-    is($count->{3}, 0, "$method: no request to the address that left");
-    is(status()->{table}{used}, 2, "$method: its slot is free");
+    is($count->{3}, 0, "$name: no request to the address that left");
+    is($block{$proto}->(status())->{table}{used}, 2,
+       "$name: its slot is free");
 
     # and finds its statistics when it comes back
     resolve_to(2, 3, 4);
     $status = wait_for_peers(2, 3, 4);
-    ok($status, "$method: the address came back");
+    ok($status, "$name: the address came back");
     $peers = peers($status);
-    is($peers->{3}{requests}, $slow->{requests},
-       "$method: with its request count");
-    is($peers->{3}{responses}{total}, $slow->{responses}{total},
-       "$method: and responses");
+    is($peers->{3}{$requests}, $slow->{$requests},
+       "$name: with its count of $requests");
+    is(answered($peers->{3}), answered($slow), "$name: and of answers");
     $count = answers(10);
     $status = status();
-    is($status->{table}{used}, 3, "$method: in a slot again");
-    is(peers($status)->{3}{requests}, $slow->{requests} + $count->{3},
-       "$method: counting on from there");
+    is($block{$proto}->($status)->{table}{used}, 3,
+       "$name: in a slot again");
+    is(peers($status)->{3}{$requests}, $slow->{$requests} + $count->{3},
+       "$name: counting on from there");
 
     # a reload carries the resolved peers' statistics to the new table
     my $before = peers(status());
-    ok($nginx->reload(http_block($method)), "$method: reloaded");
-    ok(wait_for_peers(2, 3, 4), "$method: the new workers resolved the name");
+    ok($nginx->reload(http_block($method)), "$name: reloaded");
+    ok(wait_for_peers(2, 3, 4), "$name: the new workers resolved the name");
     $count = answers(10);
     my $after = peers(status());
-    is($after->{$_}{requests}, $before->{$_}{requests} + $count->{$_},
-       "$method: 127.0.0.$_ kept its requests over the reload") for 2 .. 4;
+    is($after->{$_}{$requests}, $before->{$_}{$requests} + $count->{$_},
+       "$name: 127.0.0.$_ kept its $requests over the reload") for 2 .. 4;
 
     $nginx->stop;
 }
 
 SKIP: {
-    skip LatencyTest::nginx_least_time(), 21
+    skip LatencyTest::nginx_least_time(), 42
         if LatencyTest::nginx_least_time();
-    scenario('least_time header');
+    scenario(http => 'least_time header');
+    scenario(stream => 'least_time first_byte');
 }
-scenario('weighted_random two least_time=header');
+scenario(http => 'weighted_random two least_time=header');
+scenario(stream => 'weighted_random two least_time=first_byte');
 
 alarm 0;
 done_testing();
