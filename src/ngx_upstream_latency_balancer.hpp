@@ -246,7 +246,7 @@ ngx_upstream_latency_map_list(ngx_upstream_latency_srv_conf_t<P> *lcf,
 }
 
 
-/* Called as a request or session starts, after round robin's init. */
+/* As a request or session starts, before round robin reads the generation. */
 
 template <class P>
 void

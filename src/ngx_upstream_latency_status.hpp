@@ -56,6 +56,29 @@ ngx_upstream_latency_method(typename P::upstream_t *uscf,
 }
 
 
+/* Holds a peer list's read lock, if locked, until the scope ends. */
+
+template <class P>
+struct ngx_upstream_latency_read_lock_t {
+    typename P::peers_t  *list;
+
+    ngx_upstream_latency_read_lock_t(typename P::peers_t *list) noexcept
+        : list(list)
+    {
+        if (list) {
+            P::rlock(list);
+        }
+    }
+
+    ~ngx_upstream_latency_read_lock_t()
+    {
+        if (list) {
+            P::unlock(list);
+        }
+    }
+};
+
+
 /*
  * The peers of an upstream of the module, from round robin's lists; read
  * without the locks of a zone, as plain words: a status may be a moment
@@ -85,9 +108,8 @@ ngx_upstream_latency_balanced_peers(upstream_latency::UpstreamStatus &u,
          list;
          list = list->next)
     {
-        if (lcf->resolvable) {
-            P::rlock(list);
-        }
+        ngx_upstream_latency_read_lock_t<P>  lock(lcf->resolvable ? list
+                                                                 : NULL);
 
         for (peer = list->peer; peer; peer = peer->next, id++) {
 
@@ -126,10 +148,6 @@ ngx_upstream_latency_balanced_peers(upstream_latency::UpstreamStatus &u,
                                ? nullptr : &table->slot(index),
                                index == upstream_latency::LatencyTable::npos
                                ? 0 : table->inflight(index, now_us).active});
-        }
-
-        if (lcf->resolvable) {
-            P::unlock(list);
         }
     }
 }
