@@ -189,49 +189,16 @@ ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
 }
 
 
-/* Per-request peer data: round robin's, extended. */
+/* The request's peer handlers, and the context of the header filter. */
 
-ngx_int_t
-ngx_http_upstream_latency_proto_t::init_peer(ngx_http_request_t *r,
-    ngx_http_upstream_srv_conf_t *us) noexcept
+void
+ngx_http_upstream_latency_proto_t::attach(ngx_http_request_t *r,
+    ngx_http_upstream_latency_peer_data_t *lp) noexcept
 {
-    ngx_http_upstream_latency_srv_conf_t   *lcf;
-    ngx_http_upstream_latency_peer_data_t  *lp;
-
-    lcf = P::conf(us);
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "init %s peer", lcf->name);
-
-    lp = (ngx_http_upstream_latency_peer_data_t *)
-             ngx_palloc(r->pool,
-                        sizeof(ngx_http_upstream_latency_peer_data_t));
-    if (lp == NULL) {
-        return NGX_ERROR;
-    }
-
-    r->upstream->peer.data = &lp->rrp;
-
-    /* the slots of peers nginx resolved since the last request */
-    ngx_upstream_latency_map<P>(lcf, us, r->connection->log);
-
-    if (ngx_http_upstream_init_round_robin_peer(r, us) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     r->upstream->peer.get = ngx_http_upstream_get_latency_peer;
     r->upstream->peer.free = ngx_http_upstream_free_latency_peer;
 
-    lp->conf = lcf;
-    lp->session = r;
-    lp->base = 0;
-    lp->list = 0;
-    lp->slot = NULL;
-
-    /* for the header filter */
     ngx_http_set_ctx(r, lp, ngx_http_upstream_latency_module);
-
-    return NGX_OK;
 }
 
 
@@ -288,7 +255,9 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
 
     uint64_t                       now_us;
     PeerSlot                      *slot;
-    ngx_flag_t                     unavail;
+    time_t                         fail_timeout;
+    ngx_flag_t                     failed;
+    ngx_uint_t                     max_fails, fails;
     ngx_http_upstream_t           *u;
     ngx_http_upstream_rr_peer_t   *peer;
 
@@ -335,19 +304,17 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
         state = NGX_PEER_NEXT;
     }
 
-    /*
-     * This failure makes the peer unavailable: round robin counts it as
-     * the max_fails-th (a racy read with a zone: it only feeds the status).
-     * Read before round robin frees a peer nginx's resolver removed.
-     */
+    /* read before round robin's free, which may free a resolved peer */
 
-    unavail = slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single
-              && peer->max_fails && peer->fails + 1 == peer->max_fails;
+    failed = slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single;
+    max_fails = peer->max_fails;
+    fails = peer->fails + 1;   /* with this failure, as round robin counts */
+    fail_timeout = peer->fail_timeout;
 
     ngx_http_upstream_free_round_robin_peer(pc, &lp->rrp, state);
 
-    if (unavail) {
-        slot->counters.unavail.fetch_add(1, std::memory_order_relaxed);
+    if (failed) {
+        ngx_upstream_latency_failed<P>(slot, max_fails, fails, fail_timeout);
     }
 }
 

@@ -11,9 +11,11 @@ run_tests();
 __DATA__
 
 === TEST 1: least_time header inflight sends one request to a hanging peer
-First 10 requests to /warm teach that 1991 is the faster.  Then /hang makes
-1991 hang for a second; six requests are started 50 ms apart.  After the
-first, 1991's request in flight has waited longer than 1992's 30 ms.
+First 10 requests to /warm teach that 1991 is the faster (2 ms against
+100 ms: a first sample of 1991 slowed by a loaded machine stays below).
+Then /hang makes 1991 hang for 2 s; six requests are started 200 ms apart.
+After the first, 1991's request in flight has waited longer than 1992's
+100 ms.
 --- http_config
     upstream app {
         least_time header inflight;
@@ -22,12 +24,12 @@ first, 1991's request in flight has waited longer than 1992's 30 ms.
     }
     server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
              location /warm { echo_sleep 0.002; echo 1991; }
-             location /hang { echo_sleep 1; echo 1991; } }
+             location /hang { echo_sleep 2; echo 1991; } }
     server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
-             location / { echo_sleep 0.03; echo 1992; } }
+             location / { echo_sleep 0.1; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app/warm') } echo_location /bar;
-                 ${\ LatencyTest::parallel_requests(6, '/app/hang', 0.05) } }
+                 ${\ LatencyTest::parallel_requests(6, '/app/hang', 0.2) } }
  location = /bar { echo ===; }
  location /app/ { proxy_pass http://app/; }"
 --- request
@@ -42,8 +44,10 @@ qr/\Awarm\n1991: (?:9|10)\n(?:1992: 1\n)?hang\n1991: 1\n1992: 5\n\z/
 
 
 === TEST 2: without inflight, the hanging peer gets requests until it is busier
-The same traffic: 1991's estimate stays at 2 ms until its first answer, so
-it takes every request while 2 ms * (1 + active) is below 1992's 30 ms.
+The same traffic: 1991's estimate stays at its 2 ms until its first
+answer, so it takes every request while 2 ms * (1 + active) is below
+1992's 100 ms: all six, even with the 15 ms a loaded machine may measure
+(against 30 ms, 1992 took two there).  With inflight, it would take one.
 --- http_config
     upstream app {
         least_time header;
@@ -52,12 +56,12 @@ it takes every request while 2 ms * (1 + active) is below 1992's 30 ms.
     }
     server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
              location /warm { echo_sleep 0.002; echo 1991; }
-             location /hang { echo_sleep 1; echo 1991; } }
+             location /hang { echo_sleep 2; echo 1991; } }
     server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
-             location / { echo_sleep 0.03; echo 1992; } }
+             location / { echo_sleep 0.1; echo 1992; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(10, '/app/warm') } echo_location /bar;
-                 ${\ LatencyTest::parallel_requests(6, '/app/hang', 0.05) } }
+                 ${\ LatencyTest::parallel_requests(6, '/app/hang', 0.2) } }
  location = /bar { echo ===; }
  location /app/ { proxy_pass http://app/; }"
 --- request

@@ -25,7 +25,9 @@ The fast server (max_fails=1) answers, then closes its cached connection
 when nginx reuses it, so every second request to it is retried on the slow
 one.  Counted as a failure, as round robin does, the fast server was out
 for fail_timeout after its first answer (1 of 12); not counted, it answers
-every other request, 6 of 12.
+every other request, 6 of 12.  The slow one answers in 250 ms, so that
+the fast one (a Perl process forked per connection) stays far faster on a
+loaded machine (against 50 ms, it lost half its turns there).
 --- http_config
     upstream app {
         least_time header;
@@ -34,7 +36,7 @@ every other request, 6 of 12.
         keepalive 8;
     }
     server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-             location / { echo_sleep 0.05; echo slow; } }
+             location / { echo_sleep 0.25; echo slow; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(12, '/app') } }
  location = /app {

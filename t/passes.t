@@ -2,6 +2,17 @@
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
+use RawBackend;
+
+# memcached servers for TEST 5: each answers any get with its label, the
+# slow one 100 ms later
+LatencyTest::file_ports(2);
+for (['fast', 0, 1], ['slow', 0.1, 2]) {
+    my ($label, $delay, $n) = @$_;
+    RawBackend::start(port => $ENV{"TEST_NGINX_FILE_PORT_$n"},
+                      request_end => qr/\r\n/, delay => $delay,
+                      response => "VALUE k 0 5\r\n$label\n\r\nEND\r\n");
+}
 
 no_long_string();
 LatencyTest::skip_least_time_blocks();
@@ -83,3 +94,27 @@ GET /t
 --- error_log
 get least time peer, try: 1
 upstream latency sample
+
+
+
+=== TEST 5: memcached_pass avoids the slow memcached server
+Each server is probed once while unmeasured; then the 100 ms one is
+avoided.  Round robin, or a module that does not measure memcached
+answers, gives it half the requests.
+--- http_config
+    upstream memcached {
+        least_time header;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
+    }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(20, '/memcached') } }
+ location = /memcached { set \$memcached_key k; memcached_pass memcached; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(fast => [17, 19], slow => [1, 3])
+--- no_error_log
+[error]

@@ -214,3 +214,30 @@ get weighted random peer, try: 2
 get keepalive peer: using connection
 --- no_error_log
 [error]
+
+
+
+=== TEST 8: weighted_random two least_time=last_byte compares whole responses
+One server sends its header at once and its body 100 ms later, the other
+all of it after 20 ms.  By the last byte the second is better, by the
+header the first: least_time=header would send nearly all to the first.
+--- http_config
+    upstream app {
+        weighted_random two least_time=last_byte;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+    }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+             location / { echo -n slow; echo_flush; echo_sleep 0.1; echo; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+             location / { echo_sleep 0.02; echo fast; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(20, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(fast => [18, 19], slow => [1, 2])
+--- timeout: 10

@@ -55,6 +55,7 @@ void PeerSlot::copy_statistics(const PeerSlot& from) noexcept
     copy(response_time, from.response_time);
     copy(selected_ms, from.selected_ms);
     copy(connect_time, from.connect_time);
+    copy(joined_ms, from.joined_ms);
     copy(counters.requests, from.counters.requests);
     for (std::size_t i = 0; i < 5; i++) {
         copy(counters.responses[i], from.counters.responses[i]);
@@ -98,7 +99,8 @@ const LatencyTable* LatencyTable::attach(const void* mem,
 LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
                                    const PeerKey* keys, std::size_t nkeys,
                                    uint32_t workers, const void* predecessor,
-                                   std::size_t predecessor_bytes)
+                                   std::size_t predecessor_bytes,
+                                   Joining joining)
 {
     std::size_t capacity = workers ? capacity_of(bytes, workers) : 0;
     if (nkeys > capacity || capacity > UINT32_MAX) {
@@ -127,13 +129,22 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
             continue;
         }
         slot->key = keys[i];
+        slot->down = joining.down != nullptr && joining.down[i];
 
         auto found = std::lower_bound(
             previous.begin(), previous.end(), std::make_pair(keys[i], 0u),
             [](const auto& a, const auto& b) { return a.first < b.first; });
-        if (found != previous.end() && found->first == keys[i]) {
+        bool kept = found != previous.end() && found->first == keys[i];
+        if (kept) {
             slot->copy_statistics(old->slot(found->second));
             table->header_.kept++;
+        }
+        // 0 means "with the first configuration": a join is at least 1 ms
+        if (old != nullptr && !slot->down
+            && (!kept || old->slot(found->second).down))
+        {
+            slot->joined_ms.store(std::max<uint64_t>(joining.now_ms, 1),
+                                  std::memory_order_relaxed);
         }
     }
     for (std::size_t i = 0; i < capacity * workers; i++) {
@@ -150,63 +161,58 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
 
 void LatencyTable::carry(const PeerSlot& from) noexcept
 {
-    uint32_t size = header_.capacity - header_.used;
-    for (uint32_t step = 0; step < size; step++) {
+    for (uint32_t step = 0; step < resolved_slots(); step++) {
         PeerSlot& slot = this->slot(probe(from.key, step));
         if (slot.owner.load(std::memory_order_relaxed) == 0) {
             slot.key = from.key;
             slot.copy_statistics(from);
-            slot.owner.store(released_by(from.key), std::memory_order_relaxed);
+            slot.owner.store(released_by(0), std::memory_order_relaxed);
             return;
         }
     }
 }
 
-uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group,
-                               uint32_t generation) noexcept
+uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group) noexcept
 {
-    uint32_t size = header_.capacity - header_.used;
-    uint64_t held = held_by(key);
-    uint64_t released = released_by(key);
+    uint32_t held = held_by(group);
 
     for (;;) {
         // The key's slot, or else the first that may be taken.
-        uint32_t free = npos;
-        uint64_t free_owner = 0;
-        uint32_t found = npos;
-        uint64_t found_owner = 0;
+        uint32_t found = npos, free = npos;
+        uint32_t found_owner = 0, free_owner = 0;
 
-        for (uint32_t step = 0; step < size; step++) {
+        for (uint32_t step = 0; step < resolved_slots(); step++) {
             uint32_t index = probe(key, step);
-            uint64_t owner = slot(index).owner.load(std::memory_order_acquire);
-            if ((owner == held || owner == released)
-                && slot(index).key == key)
-            {
+            uint32_t owner = slot(index).owner.load(std::memory_order_acquire);
+            if (owner != 0 && slot(index).key == key) {
                 found = index;
                 found_owner = owner;
                 break;
             }
-            if (owner == 0 || ((owner & 1) == 0 && active(index) == 0)) {
-                if (free == npos) {
-                    free = index;
-                    free_owner = owner;
-                }
+            if (free == npos
+                && (owner == 0 || ((owner & 3) == 2 && active(index) == 0)))
+            {
+                free = index;
+                free_owner = owner;
             }
             if (owner == 0) {
                 break;  // the key was never put further
             }
         }
 
+        if (found != npos && (found_owner & 3) == 1) {
+            return found;  // held already (by a list of the same name)
+        }
+
         uint32_t index = found != npos ? found : free;
-        uint64_t expected = found != npos ? found_owner : free_owner;
+        uint32_t expected = found != npos ? found_owner : free_owner;
         if (index == npos) {
             return npos;
         }
 
         PeerSlot& s = slot(index);
-        if (expected != held
-            && !s.owner.compare_exchange_strong(expected, held,
-                                                std::memory_order_acq_rel))
+        if (!s.owner.compare_exchange_strong(expected, held,
+                                             std::memory_order_acq_rel))
         {
             continue;  // another group took it meanwhile
         }
@@ -214,22 +220,20 @@ uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group,
             s.key = key;
             s.copy_statistics(PeerSlot());
         }
-        s.group.store(group, std::memory_order_relaxed);
-        s.seen.store(generation, std::memory_order_relaxed);
         return index;
     }
 }
 
-uint32_t LatencyTable::release_unseen(uint32_t group,
-                                      uint32_t generation) noexcept
+uint32_t LatencyTable::release_unmapped(uint32_t group,
+                                        const uint64_t* mapped) noexcept
 {
     uint32_t released = 0;
-    for (uint32_t i = header_.used; i < header_.capacity; i++) {
-        PeerSlot& s = slot(i);
-        uint64_t owner = s.owner.load(std::memory_order_acquire);
-        if ((owner & 1) && s.group.load(std::memory_order_relaxed) == group
-            && s.seen.load(std::memory_order_relaxed) != generation
-            && s.owner.compare_exchange_strong(owner, owner & ~uint64_t{1},
+    for (uint32_t i = 0; i < resolved_slots(); i++) {
+        PeerSlot& s = slot(header_.used + i);
+        uint32_t owner = held_by(group);
+        if ((mapped[i / 64] >> i % 64 & 1) == 0
+            && s.owner.load(std::memory_order_relaxed) == owner
+            && s.owner.compare_exchange_strong(owner, released_by(group),
                                                std::memory_order_acq_rel))
         {
             released++;
@@ -240,13 +244,10 @@ uint32_t LatencyTable::release_unseen(uint32_t group,
 
 uint32_t LatencyTable::find(const PeerKey& key) const noexcept
 {
-    uint32_t size = header_.capacity - header_.used;
-    for (uint32_t step = 0; step < size; step++) {
+    for (uint32_t step = 0; step < resolved_slots(); step++) {
         uint32_t index = probe(key, step);
-        uint64_t owner = slot(index).owner.load(std::memory_order_acquire);
-        if ((owner == held_by(key) || owner == released_by(key))
-            && slot(index).key == key)
-        {
+        uint32_t owner = slot(index).owner.load(std::memory_order_acquire);
+        if (owner != 0 && slot(index).key == key) {
             return index;
         }
         if (owner == 0) {
@@ -260,7 +261,7 @@ uint32_t LatencyTable::resolved() const noexcept
 {
     uint32_t held = 0;
     for (uint32_t i = header_.used; i < header_.capacity; i++) {
-        held += slot(i).owner.load(std::memory_order_relaxed) & 1;
+        held += (slot(i).owner.load(std::memory_order_relaxed) & 3) == 1;
     }
     return held;
 }

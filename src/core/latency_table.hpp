@@ -80,13 +80,14 @@ struct alignas(64) PeerSlot {
     std::atomic<uint64_t> response_time;  // PeakEwma
     std::atomic<uint64_t> selected_ms;    // wall clock, 0: never
     std::atomic<uint64_t> connect_time;   // PeakEwma, stream only
+    // Slow start: when the peer joined, monotonic ms (0: with the first
+    // configuration); a time to come while it is out after failing.
+    std::atomic<uint64_t> joined_ms;
+    uint32_t down;  // marked down in its configuration; read on reload
 
-    // Slots of resolved peers only (see LatencyTable::acquire): who holds
-    // the slot, 0 if it was never used; the list of peers that holds it;
-    // the list's generation that last saw it.
-    std::atomic<uint64_t> owner;
-    std::atomic<uint32_t> group;
-    std::atomic<uint32_t> seen;
+    // Slots of resolved peers only (see LatencyTable::acquire): 0 if never
+    // used, else the peer list (group) that holds or released it, and how.
+    std::atomic<uint32_t> owner;
 
     alignas(64) PeerCounters counters;
 
@@ -103,6 +104,14 @@ struct alignas(64) PeerSlot {
 
     // Statistics carried to the next configuration.
     void copy_statistics(const PeerSlot& from) noexcept;
+};
+
+// What a new configuration tells the table of its peers, for slow start:
+// the time it takes effect (monotonic ms) and, per key, whether the peer
+// is marked down (nullptr: none is).
+struct Joining {
+    uint64_t now_ms = 0;
+    const uint8_t* down = nullptr;
 };
 
 struct alignas(64) TableHeader {
@@ -125,7 +134,7 @@ static_assert(sizeof(PeerSlot) == 256);
 class LatencyTable {
 public:
     static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
-    static constexpr uint32_t kVersion = 7;
+    static constexpr uint32_t kVersion = 8;
     static constexpr uint32_t npos = UINT32_MAX;
 
     // Bytes for capacity slots and the requests in flight of workers.
@@ -151,12 +160,16 @@ public:
     // the slots left are for resolved peers.  Statistics of keys found in
     // predecessor (the previous configuration's table, or nullptr) are
     // carried over, and so are its resolved peers', released; requests in
-    // flight are not, they belong to the old worker processes.  Throws
+    // flight are not, they belong to the old worker processes.  With a
+    // predecessor, a peer joins (slot.joined_ms = joining.now_ms) when its
+    // key is new, or when it was down and no longer is; a kept peer keeps
+    // its time of joining.  Throws
     // std::bad_alloc; returns nullptr when the keys do not fit.
     static LatencyTable* create(void* mem, std::size_t bytes,
                                 const PeerKey* keys, std::size_t nkeys,
                                 uint32_t workers, const void* predecessor,
-                                std::size_t predecessor_bytes);
+                                std::size_t predecessor_bytes,
+                                Joining joining = {});
 
     // The table at mem if it has this layout, else nullptr.
     static const LatencyTable* attach(const void* mem,
@@ -201,22 +214,29 @@ public:
 
     // Resolved peers take the slots after the configured ones, found by
     // their key with open addressing (linear probing from the key's low
-    // half).  A slot is held by one peer list (group) at a time; a peer
-    // that leaves is released, keeping its key and statistics until
-    // another peer needs the slot, so an address that comes back finds
-    // them.  Only acquire and release_unseen change owners, by
+    // half).  A slot is held by one peer list (group, below 2^30) at a
+    // time; a peer that leaves is released, keeping its key and statistics
+    // until another peer needs the slot, so an address that comes back
+    // finds them.  Only acquire and release_unmapped change owners, by
     // compare-and-swap: the lists of one group must be mapped one process
     // at a time (nginx's write lock of the peers), different groups may
     // race.
 
-    // The slot of key for group, marked seen in generation; a new one
-    // (statistics cleared) if the key holds none: one never used, else a
-    // released one with no request in flight.  npos if none is left.
-    uint32_t acquire(const PeerKey& key, uint32_t group,
-                     uint32_t generation) noexcept;
+    // The resolved peers' slots, after the configured ones.
+    uint32_t resolved_slots() const noexcept
+    {
+        return header_.capacity - header_.used;
+    }
 
-    // Releases the group's slots not seen in generation; returns how many.
-    uint32_t release_unseen(uint32_t group, uint32_t generation) noexcept;
+    // The slot of key for group; a new one (statistics cleared) if the key
+    // holds none: the first free along its probe, never used or released
+    // with no request in flight.  npos if none is left.
+    uint32_t acquire(const PeerKey& key, uint32_t group) noexcept;
+
+    // Releases the group's slots whose bit is clear in mapped (a bit per
+    // resolved slot, in order); returns how many.
+    uint32_t release_unmapped(uint32_t group, const uint64_t* mapped)
+        noexcept;
 
     // The slot with the statistics of key's resolved peer, held or
     // released, or npos.
@@ -225,14 +245,15 @@ public:
     // Slots held by resolved peers.
     uint32_t resolved() const noexcept;
 
-    // What owner holds while key's peer is in its list, and once released.
-    static constexpr uint64_t held_by(const PeerKey& key) noexcept
+    // What owner holds while group's peer is in its list, and once
+    // released.
+    static constexpr uint32_t held_by(uint32_t group) noexcept
     {
-        return key.high | 3;
+        return group << 2 | 1;
     }
-    static constexpr uint64_t released_by(const PeerKey& key) noexcept
+    static constexpr uint32_t released_by(uint32_t group) noexcept
     {
-        return (key.high | 3) & ~uint64_t{1};
+        return group << 2 | 2;
     }
 
 private:
@@ -252,7 +273,7 @@ private:
     // The resolved peers' slot a probe from key visits at step.
     uint32_t probe(const PeerKey& key, uint32_t step) const noexcept
     {
-        uint32_t size = header_.capacity - header_.used;
+        uint32_t size = resolved_slots();
         return header_.used
                + static_cast<uint32_t>((key.low % size + step) % size);
     }

@@ -15,22 +15,36 @@ our @EXPORT = qw(requests parallel_requests tally counts);
 # and [emerg] (a worker that died on a signal, a failed allocation, a
 # rejected configuration), except a level its --- error_log or
 # --- grep_error_log expects (or its --- no_error_log already names), and
-# [emerg] when it has --- must_die.
+# [emerg] when it has --- must_die.  Its --- no_shutdown_error_log gets
+# them too, for what nginx logs while it stops after the block (a worker
+# dying as it finishes its last requests), except a level its
+# --- shutdown_error_log expects; not for --- must_die, whose nginx never
+# ran.
 sub fail_on_alerts {
     my ($block) = @_;
-    my $named = join "\n", map { ref eq 'ARRAY' ? @$_ : $_ }
-        grep { defined } map { scalar $block->$_ }
-        qw(error_log grep_error_log no_error_log);
-    my @levels = grep { $named !~ /\b$_\b/ } qw(alert crit emerg);
-    @levels = grep { $_ ne 'emerg' } @levels if defined $block->must_die;
+    add_levels($block, 'no_error_log',
+               [qw(error_log grep_error_log no_error_log)],
+               defined $block->must_die ? [qw(alert crit)] : undef);
+    add_levels($block, 'no_shutdown_error_log',
+               [qw(shutdown_error_log no_shutdown_error_log)])
+        unless defined $block->must_die;
+}
+
+# Adds to the block's $section the patterns [alert], [crit] and [emerg]
+# (or those of @$levels), less those that its sections @$named mention.
+sub add_levels {
+    my ($block, $section, $named, $levels) = @_;
+    my $text = join "\n", map { ref eq 'ARRAY' ? @$_ : $_ }
+        grep { defined } map { scalar $block->$_ } @$named;
+    my @levels = grep { $text !~ /\b$_\b/ } @{ $levels // [qw(alert crit emerg)] };
     return unless @levels;
 
-    my $own = $block->no_error_log;
+    my $own = $block->$section;
     my @patterns = !defined $own      ? ()
                  : ref $own eq 'ARRAY' ? @$own
                  : ref $own            ? $own
                  :                       grep { length } split /\n+/, $own;
-    $block->set_value(no_error_log => [@patterns, map { "[$_]" } @levels]);
+    $block->set_value($section => [@patterns, map { "[$_]" } @levels]);
 }
 
 Test::Nginx::Socket::add_block_preprocessor(\&fail_on_alerts)
@@ -44,7 +58,10 @@ sub cannot_run {
     my $line = '*' x 72;
     Test::More::diag("$line\n$0 SKIPPED: $reason\n"
                      . "(make prove and make test fail on this)\n$line");
-    Test::More::plan(skip_all => $reason);
+    # a file that loaded Test::Nginx::Socket 'no_plan' has a plan already
+    my $builder = Test::More->builder;
+    $builder->reset if $builder->has_plan;
+    $builder->skip_all($reason);
 }
 
 # Stops the file (cannot_run) unless each program in @paths is installed.
@@ -74,6 +91,15 @@ sub free_ports {
 sub file_ports {
     my @ports = free_ports(shift);
     $ENV{"TEST_NGINX_FILE_PORT_$_"} = $ports[$_ - 1] for 1 .. @ports;
+}
+
+# The port the running block's $TEST_NGINX_RAND_PORT_$n stands for (both
+# runners keep a block's ports in $Test::Nginx::Util::RandPorts), for
+# response body filters that talk to nginx or read the addresses it shows.
+sub rand_port {
+    my ($n) = @_;
+    return $Test::Nginx::Util::RandPorts->{"TEST_NGINX_RAND_PORT_$n"}
+        // die "LatencyTest: the block has no \$TEST_NGINX_RAND_PORT_$n\n";
 }
 
 # $n requests to each of @uris in turn, one after another (echo module
@@ -132,12 +158,13 @@ sub nginx_no_resolve {
 }
 
 # Test::Nginx: skips, with that reason, every block whose configuration
-# has the least_time directive (not weighted_random's least_time=...).
+# (http or stream) has the least_time directive (not weighted_random's
+# least_time=...).
 sub skip_least_time_blocks {
     my $reason = nginx_least_time() or return;
     Test::Nginx::Socket::add_block_preprocessor(sub {
         my $block = shift;
-        my $conf = join "\n", grep { defined }
+        my $conf = join "\n", grep { defined } $block->main_config,
                             $block->http_config, $block->config;
         $block->set_value(skip_nginx => "1: >= 1.31.0: $reason")
             if $conf =~ /(?:^|[{;])\s*least_time[\s;]/m;

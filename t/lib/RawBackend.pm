@@ -1,7 +1,8 @@
 # A backend that answers every connection with fixed bytes: for responses
 # nginx itself cannot be made to send, such as a body shorter than its
 # Content-Length, a chunked body cut off, or a 101 switch to a tunnel that
-# stays open.  Started by the test script, before run_tests.
+# stays open, and for protocols other than HTTP (memcached).  Started by the
+# test script, before run_tests.
 package RawBackend;
 
 use strict;
@@ -15,7 +16,8 @@ my @children;
 my $owner = $$;
 
 # Listens on 127.0.0.1:$port (before returning, so nginx finds it ready);
-# to each connection, after the request header, writes $response, keeps
+# to each connection, after the request header (or what matches
+# $request_end), waits $delay seconds, writes $response, keeps
 # the connection open $hold seconds, and closes it.  With $keepalive, the
 # connection stays open after the response instead, and closes when the
 # next request comes, unanswered, as a server whose idle keep-alive
@@ -37,7 +39,8 @@ sub start {
     $SIG{CHLD} = 'IGNORE';
     while (my $client = $listen->accept) {
         next if fork;    # one process a connection, so holds overlap
-        read_request($client);
+        read_request($client, $args{request_end});
+        sleep $args{delay} if $args{delay};
         syswrite $client, $args{response};
         sleep $args{hold} if $args{hold};
         read_request($client) if $args{keepalive};
@@ -48,9 +51,10 @@ sub start {
 }
 
 sub read_request {
-    my ($client) = @_;
+    my ($client, $end) = @_;
+    $end //= qr/\r\n\r\n/;
     my $request = '';
-    while ($request !~ /\r\n\r\n/) {
+    while ($request !~ $end) {
         last unless sysread $client, $request, 4096, length $request;
     }
 }

@@ -91,6 +91,7 @@ our $PidFile    = "$LogDir/nginx.pid";
 our ($NginxVersion, $PrevConfig, $ConfigVersion, $RandPorts);
 our $ErrLogFilePos = 0;
 our $FirstTime = 1;
+our $PrevBlock;    # the last block run: its nginx is the one to stop next
 
 # Test files commonly read these as $Test::Nginx::Util::Xxx (where upstream
 # keeps them), so alias them there.
@@ -275,6 +276,7 @@ sub run_tests () {
         $_->($block) for @BlockPreprocessors;
         $block->set_value(name => "$0 " . $block->name);
         run_test($block);
+        $PrevBlock = $block;
     }
     cleanup();
 }
@@ -677,10 +679,12 @@ sub start_nginx {
             wait_for_config_version($name);
             wait_until_not_listening(@old_workers);
         }
+        check_shutdown_error_log(1);
         return;
     }
 
     stop_nginx($pid, $name) if $pid;
+    check_shutdown_error_log();
 
     setup_server_root(1);
     write_user_files($block, $rand_ports);
@@ -711,6 +715,7 @@ sub run_must_die {
     my $name = $block->name;
 
     stop_nginx(running_pid(), $name) if running_pid();
+    check_shutdown_error_log();
     setup_server_root(1);
     write_user_files($block, $rand_ports);
     write_config_file($block, $config, $rand_ports);
@@ -839,7 +844,10 @@ END {
     if (!$ENV{TEST_NGINX_NO_CLEAN} && !$NoNginxManager && defined $PidFile) {
         my $pid = running_pid();
         stop_nginx($pid, 'END') if $pid;
+        check_shutdown_error_log();
         remove_tree($ServRoot) if $Randomize && $ServRoot =~ m{/t/servroot_\d+$};
+    } else {
+        check_shutdown_error_log(1);
     }
     $? = $status;
 }
@@ -1373,18 +1381,23 @@ sub line_matches {
     return (ref $pat && $line =~ /$pat/) || $line =~ /\Q$pat\E/;
 }
 
+# " (req N)" after a subtest of request N; nothing after a shutdown check.
+sub req_suffix { defined $_[0] ? " (req $_[0])" : '' }
+
 # --- error_log / access_log style check: one subtest per pattern.
 sub check_present {
     my ($name, $what, $file, $lines, $pats, $rep) = @_;
     for my $line (@$lines) {
         for my $pat (@$pats) {
             next unless defined $pat && line_matches($line, $pat);
-            Test::More::pass("$name - pattern \"$pat\" matches a line in $file (req $rep)");
+            Test::More::pass("$name - pattern \"$pat\" matches a line in $file"
+                             . req_suffix($rep));
             undef $pat;
         }
     }
     for my $pat (grep { defined } @$pats) {
-        Test::More::fail("$name - pattern \"$pat\" should match a line in $file (req $rep)");
+        Test::More::fail("$name - pattern \"$pat\" should match a line in $file"
+                         . req_suffix($rep));
     }
 }
 
@@ -1399,12 +1412,49 @@ sub check_absent {
             no_ending() if $found{$pat}++;
             my ($l, $p) = (fmt_str($line), fmt_str($pat));
             Test::More::fail("$name - pattern \"$p\" should not match any line "
-                             . "in $file but matches line \"$l\" (req $rep)");
+                             . "in $file but matches line \"$l\""
+                             . req_suffix($rep));
         }
     }
     for my $pat (grep { defined && !$found{$_} } @$pats) {
         my $p = fmt_str($pat);
-        Test::More::pass("$name - pattern \"$p\" does not match a line in $file (req $rep)");
+        Test::More::pass("$name - pattern \"$p\" does not match a line in $file"
+                         . req_suffix($rep));
+    }
+}
+
+# --- shutdown_error_log / no_shutdown_error_log of the last block run, on
+# the lines its nginx logged after the block's own checks, up to its exit:
+# called once that nginx is stopped (before the next block's start, or at
+# the end).  A dry run (HUP mode, where nginx only reloads, or
+# TEST_NGINX_NO_CLEAN, where it keeps running) skips them, one subtest per
+# pattern.
+sub check_shutdown_error_log {
+    my ($dry_run) = @_;
+    my $block = $PrevBlock or return;
+    undef $PrevBlock;
+    my $present = $block->shutdown_error_log;
+    my $absent = $block->no_shutdown_error_log;
+    return unless defined $present || defined $absent;
+
+    my $name = $block->name;
+    if ($dry_run || $UseHup || $ENV{TEST_NGINX_NO_CLEAN}) {
+        my $count = grep { defined } map { defined $_ ? @{ patterns_of($_) } : () }
+                                     $present, $absent;
+        SKIP: { Test::More::skip("$name - shutdown_error_log - tests skipped "
+                                 . "due to dry_run", $count) }
+        return;
+    }
+    my $lines = error_log_lines();
+    check_present($name, 'shutdown_error_log', 'error.log', $lines,
+                  patterns_of($present)) if defined $present;
+    check_absent($name, 'error.log', $lines, patterns_of($absent))
+        if defined $absent;
+    for my $line (@$lines) {
+        next unless $line =~ /\bAssertion .*? failed\.$/;
+        no_ending();
+        chomp $line;
+        Test::More::fail("$name - $line");
     }
 }
 
@@ -1518,6 +1568,13 @@ __END__
 
 Test::Nginx::Socket - fallback for openresty's Test::Nginx::Socket
 
+=head1 STREAM SECTIONS
+
+None (stream_config, stream_server_config, stream_request,
+stream_response): upstream's Test::Nginx::Socket has none; they belong to
+its subclass Test::Nginx::Socket::Lua::Stream, which drives them through
+ngx_http_lua_module.
+
 =head1 DESCRIPTION
 
 Used with C<PERL5LIB=t/fallback> when the real Test::Nginx is not
@@ -1527,7 +1584,7 @@ F<t/servroot/conf/nginx.conf>, subtest counts) for plain HTTP/1.x.
 
 Not implemented: HTTP/2 and HTTP/3, curl, stap, valgrind, rr, check-leak
 and benchmark modes, the embedded TCP/UDP servers (tcp_*/udp_* sections),
-shutdown_error_log, charset, skip_openssl, skip_slave, todo_nginx,
+charset, skip_openssl, skip_slave, todo_nginx,
 and TEST_NGINX_IGNORE_MISSING_DIRECTIVES.
 
 =cut
