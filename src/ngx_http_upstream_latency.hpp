@@ -8,6 +8,14 @@ extern ngx_module_t  ngx_http_upstream_latency_module;
 }
 
 
+/* nginx 1.27.3 and later resolve servers at run time in a zone */
+#if (defined NGX_HTTP_UPSTREAM_MODIFY && NGX_HTTP_UPSTREAM_ZONE)
+#define NGX_HTTP_UPSTREAM_LATENCY_RESOLVE  1
+#else
+#define NGX_HTTP_UPSTREAM_LATENCY_RESOLVE  0
+#endif
+
+
 struct ngx_http_upstream_latency_proto_t {
     typedef ngx_http_upstream_rr_peer_t       peer_t;
     typedef ngx_http_upstream_rr_peers_t      peers_t;
@@ -23,7 +31,11 @@ struct ngx_http_upstream_latency_proto_t {
                                                   |NGX_HTTP_UPSTREAM_MAX_FAILS
                                               |NGX_HTTP_UPSTREAM_FAIL_TIMEOUT
                                                   |NGX_HTTP_UPSTREAM_DOWN
-                                                  |NGX_HTTP_UPSTREAM_BACKUP;
+                                                  |NGX_HTTP_UPSTREAM_BACKUP
+#if (NGX_HTTP_UPSTREAM_LATENCY_RESOLVE)
+                                                  |NGX_HTTP_UPSTREAM_MODIFY
+#endif
+                                                  ;
 
     static constexpr const char  *answer_name = "header";
     static constexpr ngx_upstream_latency_metric_name_t  metrics[] = {
@@ -61,6 +73,48 @@ struct ngx_http_upstream_latency_proto_t {
 #if (nginx_version >= 1027003)
         ngx_http_upstream_rr_peer_ref(peers, peer);
 #endif
+    }
+
+    /*
+     * Servers with "resolve" (nginx 1.27.3): nginx adds and removes their
+     * peers at run time, under the peers' write lock, and counts each
+     * change in the generation the peer lists share.
+     */
+
+    static ngx_uint_t resolvable(peers_t *peers) noexcept
+    {
+        ngx_uint_t  n;
+
+        n = 0;
+#if (NGX_HTTP_UPSTREAM_LATENCY_RESOLVE)
+        for (peer_t *peer = peers->resolve; peer; peer = peer->next) {
+            n++;
+        }
+#endif
+        return n;
+    }
+
+    static ngx_uint_t generation(peers_t *peers) noexcept
+    {
+#if (NGX_HTTP_UPSTREAM_LATENCY_RESOLVE)
+        return peers->config ? *(volatile ngx_uint_t *) peers->config : 0;
+#else
+        return 0;
+#endif
+    }
+
+    static ngx_flag_t resolved(peer_t *peer) noexcept
+    {
+#if (NGX_HTTP_UPSTREAM_LATENCY_RESOLVE)
+        return peer->host != NULL;
+#else
+        return 0;
+#endif
+    }
+
+    static void wlock(peers_t *peers) noexcept
+    {
+        ngx_http_upstream_rr_peers_wlock(peers);
     }
 
     static ngx_int_t get_round_robin_peer(ngx_peer_connection_t *pc,

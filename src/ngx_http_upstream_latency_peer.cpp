@@ -255,6 +255,9 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
 
     uint64_t                       now_us;
     PeerSlot                      *slot;
+    time_t                         fail_timeout;
+    ngx_flag_t                     failed;
+    ngx_uint_t                     max_fails, fails;
     ngx_http_upstream_t           *u;
     ngx_http_upstream_rr_peer_t   *peer;
 
@@ -301,10 +304,17 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
         state = NGX_PEER_NEXT;
     }
 
+    /* read before round robin's free, which may free a resolved peer */
+
+    failed = slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single;
+    max_fails = peer->max_fails;
+    fails = peer->fails + 1;   /* with this failure, as round robin counts */
+    fail_timeout = peer->fail_timeout;
+
     ngx_http_upstream_free_round_robin_peer(pc, &lp->rrp, state);
 
-    if (slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single) {
-        ngx_upstream_latency_failed<P>(slot, peer);
+    if (failed) {
+        ngx_upstream_latency_failed<P>(slot, max_fails, fails, fail_timeout);
     }
 }
 

@@ -162,7 +162,7 @@ ngx_http_upstream_latency_report(ngx_http_request_t *r, ngx_flag_t json,
     ngx_time_t                         *tp;
     std::string                         body;
     StatusReport                        report;
-    std::deque<std::string>             methods;
+    std::deque<std::string>             texts;
     upstream_latency::LatencyTable     *table;
     ngx_http_upstream_main_conf_t      *umcf;
     ngx_upstream_latency_main_conf_t   *lmcf, *stream;
@@ -184,16 +184,16 @@ ngx_http_upstream_latency_report(ngx_http_request_t *r, ngx_flag_t json,
     report.zone = "upstream_latency";
     report.zone_size = lmcf->zone_bytes;
     report.slots = table ? table->capacity() : 0;
-    report.used = table ? table->used() : 0;
+    report.used = table ? table->used() + table->resolved() : 0;
 
     ngx_upstream_latency_collect<ngx_http_upstream_latency_p>(
-        &umcf->upstreams, table, report.upstreams, methods, only, now,
+        &umcf->upstreams, table, report.upstreams, texts, only, now,
         report.now_us);
 
     stream = ngx_http_upstream_latency_stream_conf((ngx_cycle_t *) ngx_cycle);
 
     if (stream && stream->status) {
-        stream->status(stream, report.stream.emplace(), methods, only, now,
+        stream->status(stream, report.stream.emplace(), texts, only, now,
                        report.now_us);
     }
 

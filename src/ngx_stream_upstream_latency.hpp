@@ -10,6 +10,14 @@ extern ngx_module_t  ngx_stream_upstream_latency_module;
 }
 
 
+/* nginx 1.27.3 and later resolve servers at run time in a zone */
+#if (defined NGX_STREAM_UPSTREAM_MODIFY && NGX_STREAM_UPSTREAM_ZONE)
+#define NGX_STREAM_UPSTREAM_LATENCY_RESOLVE  1
+#else
+#define NGX_STREAM_UPSTREAM_LATENCY_RESOLVE  0
+#endif
+
+
 struct ngx_stream_upstream_latency_proto_t {
     typedef ngx_stream_upstream_rr_peer_t       peer_t;
     typedef ngx_stream_upstream_rr_peers_t      peers_t;
@@ -25,7 +33,11 @@ struct ngx_stream_upstream_latency_proto_t {
                                                 |NGX_STREAM_UPSTREAM_MAX_FAILS
                                             |NGX_STREAM_UPSTREAM_FAIL_TIMEOUT
                                                 |NGX_STREAM_UPSTREAM_DOWN
-                                                |NGX_STREAM_UPSTREAM_BACKUP;
+                                                |NGX_STREAM_UPSTREAM_BACKUP
+#if (NGX_STREAM_UPSTREAM_LATENCY_RESOLVE)
+                                                |NGX_STREAM_UPSTREAM_MODIFY
+#endif
+                                                ;
 
     /* the first byte from the server: the header sample's moment */
     static constexpr const char  *answer_name = "first byte";
@@ -66,6 +78,48 @@ struct ngx_stream_upstream_latency_proto_t {
 #if (nginx_version >= 1027003)
         ngx_stream_upstream_rr_peer_ref(peers, peer);
 #endif
+    }
+
+    /*
+     * Servers with "resolve" (nginx 1.27.3): nginx adds and removes their
+     * peers at run time, under the peers' write lock, and counts each
+     * change in the generation the peer lists share.
+     */
+
+    static ngx_uint_t resolvable(peers_t *peers) noexcept
+    {
+        ngx_uint_t  n;
+
+        n = 0;
+#if (NGX_STREAM_UPSTREAM_LATENCY_RESOLVE)
+        for (peer_t *peer = peers->resolve; peer; peer = peer->next) {
+            n++;
+        }
+#endif
+        return n;
+    }
+
+    static ngx_uint_t generation(peers_t *peers) noexcept
+    {
+#if (NGX_STREAM_UPSTREAM_LATENCY_RESOLVE)
+        return peers->config ? *(volatile ngx_uint_t *) peers->config : 0;
+#else
+        return 0;
+#endif
+    }
+
+    static ngx_flag_t resolved(peer_t *peer) noexcept
+    {
+#if (NGX_STREAM_UPSTREAM_LATENCY_RESOLVE)
+        return peer->host != NULL;
+#else
+        return 0;
+#endif
+    }
+
+    static void wlock(peers_t *peers) noexcept
+    {
+        ngx_stream_upstream_rr_peers_wlock(peers);
     }
 
     static ngx_int_t get_round_robin_peer(ngx_peer_connection_t *pc,

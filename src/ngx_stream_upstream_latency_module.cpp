@@ -101,7 +101,7 @@ static ngx_str_t  ngx_stream_upstream_latency_zone_name =
 
 static void
 ngx_stream_upstream_latency_status(ngx_upstream_latency_main_conf_t *lmcf,
-    upstream_latency::StreamStatus &stream, std::deque<std::string> &methods,
+    upstream_latency::StreamStatus &stream, std::deque<std::string> &texts,
     ngx_str_t *only, time_t now, uint64_t now_us)
 {
     ngx_stream_upstream_main_conf_t  *umcf;
@@ -114,10 +114,11 @@ ngx_stream_upstream_latency_status(ngx_upstream_latency_main_conf_t *lmcf,
                    ngx_stream_upstream_latency_zone_name.len};
     stream.zone_size = lmcf->zone_bytes;
     stream.slots = lmcf->table ? lmcf->table->capacity() : 0;
-    stream.used = lmcf->table ? lmcf->table->used() : 0;
+    stream.used = lmcf->table
+                  ? lmcf->table->used() + lmcf->table->resolved() : 0;
 
     ngx_upstream_latency_collect<P>(&umcf->upstreams, lmcf->table,
-                                    stream.upstreams, methods, only, now,
+                                    stream.upstreams, texts, only, now,
                                     now_us);
 }
 

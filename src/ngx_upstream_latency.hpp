@@ -45,7 +45,7 @@ typedef struct ngx_upstream_latency_main_conf_s
  */
 typedef void (*ngx_upstream_latency_status_pt)(
     ngx_upstream_latency_main_conf_t *lmcf,
-    upstream_latency::StreamStatus &stream, std::deque<std::string> &methods,
+    upstream_latency::StreamStatus &stream, std::deque<std::string> &texts,
     ngx_str_t *only, time_t now, uint64_t now_us);
 
 
@@ -59,6 +59,9 @@ struct ngx_upstream_latency_main_conf_s {
     upstream_latency::LatencyTable    *table;
     size_t                             zone_bytes;
     ngx_uint_t                         workers; /* rows of in-flight cells */
+    ngx_uint_t                         resolvable; /* servers with "resolve" */
+    ngx_uint_t                         resolved_slots; /* in the table */
+    ngx_uint_t                         groups;  /* peer lists that resolve */
     upstream_latency::Rng              rng;    /* seeded in each process */
     ngx_upstream_latency_status_pt     status; /* stream only */
 };
@@ -81,6 +84,12 @@ typedef struct {
 #define NGX_UPSTREAM_LATENCY_MAX_SLOW_START (3600 * 1000)
 #define NGX_UPSTREAM_LATENCY_MAX_ZONE       (1024 * 1024 * 1024)
 
+/* slots a server with "resolve" adds to the table's default size */
+#define NGX_UPSTREAM_LATENCY_RESOLVED_SLOTS  32
+
+/* a list's generation before its first mapping */
+#define NGX_UPSTREAM_LATENCY_UNMAPPED  ((ngx_uint_t) -1)
+
 
 /* nginx 1.31 has its own "least_time", which would shadow ours */
 #if (nginx_version < 1031000)
@@ -90,7 +99,11 @@ typedef struct {
 #endif
 
 
-/* a peer list (primary or backup) for drawing peers by index */
+/*
+ * A peer list (primary or backup) for drawing peers by index; in an
+ * upstream with servers that resolve, also each peer's slot, mapped again
+ * by each worker process when the list's generation changes.
+ */
 template <class P>
 struct ngx_upstream_latency_list_t {
     typename P::peers_t               *indexed;  /* list peer[] was made of */
@@ -98,6 +111,13 @@ struct ngx_upstream_latency_list_t {
     uint32_t                          *weight;
     upstream_latency::AliasEntry      *alias;
     ngx_uint_t                         number;
+
+    uint32_t                          *slot;    /* npos: none left */
+    ngx_uint_t                         bound;   /* peers mapped at most */
+    ngx_uint_t                         generation;  /* mapped */
+    uint64_t                          *mapped;  /* a bit per resolved slot */
+    double                            *share;   /* for the alias table */
+    uint32_t                          *work;
 };
 
 
@@ -134,6 +154,9 @@ struct ngx_upstream_latency_srv_conf_t {
 
     ngx_uint_t                         first_slot;
     ngx_uint_t                         nprimary;
+    ngx_uint_t                         nbackup;
+    ngx_uint_t                         resolvable;  /* servers that resolve */
+    uint32_t                           group;  /* of the primary list */
 
     /* per worker process, reused by every selection */
     upstream_latency::Candidate       *candidates;
@@ -204,6 +227,23 @@ ngx_upstream_latency_usable(typename P::peer_t *peer, time_t now)
 }
 
 
+/* Not so only for a resolved peer the table had no slot left for. */
+
+template <class P>
+inline ngx_flag_t
+ngx_upstream_latency_has_slot(ngx_upstream_latency_peer_data_t<P> *lp,
+    ngx_uint_t index) noexcept
+{
+    ngx_upstream_latency_list_t<P>  *l;
+
+    l = &lp->conf->lists[lp->list];
+
+    return !lp->conf->resolvable
+           || (index < l->bound
+               && l->slot[index] != upstream_latency::LatencyTable::npos);
+}
+
+
 /* Whether the peer at index of the current list may take this request. */
 
 template <class P>
@@ -223,6 +263,10 @@ ngx_upstream_latency_available(ngx_upstream_latency_peer_data_t<P> *lp,
         return 0;
     }
 
+    if (!ngx_upstream_latency_has_slot(lp, index)) {
+        return 0;
+    }
+
     peers = lp->rrp.peers;
 
     P::peer_lock(peers, peer);
@@ -238,6 +282,10 @@ inline ngx_uint_t
 ngx_upstream_latency_slot_index(ngx_upstream_latency_peer_data_t<P> *lp,
     ngx_uint_t index)
 {
+    if (lp->conf->resolvable) {
+        return lp->conf->lists[lp->list].slot[index];
+    }
+
     return lp->conf->first_slot + lp->base + index;
 }
 

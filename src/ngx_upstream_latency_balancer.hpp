@@ -9,6 +9,11 @@
 #include "ngx_upstream_latency.hpp"
 
 
+template <class P>
+void ngx_upstream_latency_map(ngx_upstream_latency_srv_conf_t<P> *lcf,
+    typename P::upstream_t *us, ngx_log_t *log) noexcept;
+
+
 /*
  * Per-request (http) or per-session (stream) peer data: round robin's,
  * extended, with the protocol's peer handlers.
@@ -35,6 +40,9 @@ ngx_upstream_latency_init_peer(typename P::session_t *s,
     }
 
     s->upstream->peer.data = &lp->rrp;
+
+    /* the slots of peers nginx resolved since the last request */
+    ngx_upstream_latency_map<P>(lcf, us, s->connection->log);
 
     if (P::init_round_robin_peer(s, us) != NGX_OK) {
         return NGX_ERROR;
@@ -98,6 +106,15 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
         }
 
         most = ngx_max(most, list->number);
+        lcf->resolvable += P::resolvable(list);
+    }
+
+    lcf->nbackup = n - lcf->nprimary;
+
+    if (lcf->resolvable) {
+        lcf->group = lcf->main->groups;
+        lcf->main->groups += 2;
+        lcf->main->resolvable += lcf->resolvable;
     }
 
     lcf->candidates = (upstream_latency::Candidate *)
@@ -131,6 +148,224 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
     us->peer.init = ngx_upstream_latency_init_peer<P>;
 
     return NGX_OK;
+}
+
+
+/*
+ * In an upstream with servers that resolve, each list may take as many
+ * peers as it has configured and the table has slots for resolved peers:
+ * the per-worker buffers are sized for that, once the table's size is
+ * known.
+ */
+
+template <class P>
+ngx_int_t
+ngx_upstream_latency_init_resolvable(ngx_conf_t *cf,
+    ngx_upstream_latency_srv_conf_t<P> *lcf, ngx_uint_t resolved_slots)
+    noexcept
+{
+    ngx_uint_t                       k, static_peers[2];
+    ngx_upstream_latency_list_t<P>  *l;
+
+    static_peers[0] = lcf->nprimary;
+    static_peers[1] = lcf->nbackup;
+
+    for (k = 0; k < 2; k++) {
+        l = &lcf->lists[k];
+        l->bound = static_peers[k] + resolved_slots;
+        l->generation = NGX_UPSTREAM_LATENCY_UNMAPPED;
+        l->indexed = NULL;
+        l->number = 0;
+
+        l->peer = (typename P::peer_t **)
+            ngx_palloc(cf->pool, l->bound * sizeof(void *));
+        l->weight = (uint32_t *)
+            ngx_palloc(cf->pool, l->bound * sizeof(uint32_t));
+        l->alias = (upstream_latency::AliasEntry *)
+            ngx_palloc(cf->pool,
+                       l->bound * sizeof(upstream_latency::AliasEntry));
+        l->slot = (uint32_t *)
+            ngx_palloc(cf->pool, l->bound * sizeof(uint32_t));
+        l->share = (double *) ngx_palloc(cf->pool, l->bound * sizeof(double));
+        l->work = (uint32_t *)
+            ngx_palloc(cf->pool, l->bound * sizeof(uint32_t));
+        l->mapped = (uint64_t *)
+            ngx_palloc(cf->pool,
+                       (resolved_slots + 63) / 64 * sizeof(uint64_t));
+
+        if (l->peer == NULL || l->weight == NULL || l->alias == NULL
+            || l->slot == NULL || l->share == NULL || l->work == NULL
+            || l->mapped == NULL)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    k = ngx_max(lcf->lists[0].bound, lcf->lists[1].bound);
+
+    lcf->candidates = (upstream_latency::Candidate *)
+        ngx_palloc(cf->pool, k * sizeof(upstream_latency::Candidate));
+    lcf->candidate_peers = (typename P::peer_t **)
+        ngx_palloc(cf->pool, k * sizeof(typename P::peer_t *));
+    lcf->current_weights = (int64_t *)
+        ngx_pcalloc(cf->pool, (lcf->lists[0].bound + lcf->lists[1].bound)
+                              * sizeof(int64_t));
+
+    if (lcf->candidates == NULL
+        || lcf->candidate_peers == NULL
+        || lcf->current_weights == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Maps the peers of one list to their slots, under the list's write lock:
+ * configured peers keep theirs, resolved ones acquire one by key, and the
+ * list's slots of peers that left are released.  Only after nginx changed
+ * the list (a name resolved to other addresses), once in each worker
+ * process.
+ */
+
+template <class P>
+void
+ngx_upstream_latency_map_list(ngx_upstream_latency_srv_conf_t<P> *lcf,
+    typename P::upstream_t *us, typename P::peers_t *list, ngx_uint_t k,
+    ngx_log_t *log) noexcept
+{
+    uint32_t                          slot, released, first;
+    ngx_uint_t                        i, configured, missing, generation;
+    typename P::peer_t               *peer;
+    upstream_latency::LatencyTable   *table;
+    ngx_upstream_latency_list_t<P>   *l;
+
+    table = lcf->main->table;
+    l = &lcf->lists[k];
+
+    P::wlock(list);
+
+    generation = P::generation(list);
+
+    if (l->generation == generation) {
+        P::unlock(list);
+        return;
+    }
+
+    configured = lcf->first_slot + (k ? lcf->nprimary : 0);
+    missing = 0;
+    first = table->capacity() - table->resolved_slots();
+    ngx_memzero(l->mapped,
+                (table->resolved_slots() + 63) / 64 * sizeof(uint64_t));
+
+    for (peer = list->peer, i = 0; peer; peer = peer->next, i++) {
+
+        if (i == l->bound) {
+            missing += list->number - i;
+            break;
+        }
+
+        if (P::resolved(peer)) {
+            slot = table->acquire(upstream_latency::PeerKey::of(
+                                      {(const char *) us->host.data,
+                                       us->host.len},
+                                      {(const char *) peer->name.data,
+                                       peer->name.len}),
+                                  lcf->group + k);
+
+            if (slot == upstream_latency::LatencyTable::npos) {
+                missing++;
+
+            } else {
+                l->mapped[(slot - first) / 64] |=
+                    (uint64_t) 1 << (slot - first) % 64;
+            }
+
+        } else {
+            slot = configured++;
+        }
+
+        l->slot[i] = slot;
+        l->peer[i] = peer;
+        l->weight[i] = peer->weight;
+    }
+
+    l->number = i;
+    l->indexed = list;
+
+    released = table->release_unmapped(lcf->group + k, l->mapped);
+
+    upstream_latency::WeightedSampler::build(l->weight, l->number, l->alias,
+                                             l->share, l->work);
+
+    l->generation = generation;
+
+    P::unlock(list);
+
+    ngx_log_debug5(P::log_debug, log, 0,
+                   "upstream latency: \"%V\" list %ui generation %ui: "
+                   "%ui peers, %uD slots released",
+                   &us->host, k, generation, i, released);
+
+    if (missing) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "upstream latency zone is full: %ui servers of "
+                      "upstream \"%V\" are not used; "
+                      "\"upstream_latency_zone\" needs more room",
+                      missing, &us->host);
+    }
+}
+
+
+/* As a request or session starts, before round robin reads the generation. */
+
+template <class P>
+void
+ngx_upstream_latency_map(ngx_upstream_latency_srv_conf_t<P> *lcf,
+    typename P::upstream_t *us, ngx_log_t *log) noexcept
+{
+    ngx_uint_t            k;
+    typename P::peers_t  *list;
+
+    if (!lcf->resolvable || lcf->main->table == NULL) {
+        return;
+    }
+
+    for (list = (typename P::peers_t *) us->peer.data, k = 0;
+         list && k < 2;
+         list = list->next, k++)
+    {
+        if (lcf->lists[k].generation != P::generation(list)) {
+            ngx_upstream_latency_map_list<P>(lcf, us, list, k, log);
+        }
+    }
+}
+
+
+/*
+ * Whether the current list's slots are mapped for the generation the
+ * request started in, which is still the list's: else round robin
+ * declines, as nginx's own balancers do after a change.  With the list's
+ * read lock held.
+ */
+
+template <class P>
+ngx_flag_t
+ngx_upstream_latency_mapped(ngx_upstream_latency_peer_data_t<P> *lp)
+    noexcept
+{
+    ngx_upstream_latency_list_t<P>  *l;
+
+    if (!lp->conf->resolvable) {
+        return 1;
+    }
+
+    l = &lp->conf->lists[lp->list];
+
+    return l->generation == lp->rrp.config
+           && P::generation(lp->rrp.peers) == lp->rrp.config;
 }
 
 
@@ -193,12 +428,26 @@ ngx_upstream_latency_get(ngx_peer_connection_t *pc,
 
     now_us = ngx_upstream_latency_now_us();
 
-    if (lp->rrp.peers->single) {
+    peers = lp->rrp.peers;
+
+    if (peers->single) {
         rc = P::get_round_robin_peer(pc, &lp->rrp);
 
-        if (rc == NGX_OK) {
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        /* the slot is released only after the list changes: see mapped */
+
+        P::rlock(peers);
+
+        if (ngx_upstream_latency_mapped(lp)
+            && ngx_upstream_latency_has_slot(lp, 0))
+        {
             ngx_upstream_latency_start(lp, 0, now_us);
         }
+
+        P::unlock(peers);
 
         return rc;
     }
@@ -208,9 +457,12 @@ ngx_upstream_latency_get(ngx_peer_connection_t *pc,
 
     now = ngx_time();
 
-    peers = lp->rrp.peers;
-
     P::rlock(peers);
+
+    if (!ngx_upstream_latency_mapped(lp)) {
+        P::unlock(peers);
+        return P::get_round_robin_peer(pc, &lp->rrp);
+    }
 
     for ( ;; ) {
         peer = lp->conf->choose(lp, now, now_us, &index, pc->log);
@@ -252,9 +504,10 @@ ngx_upstream_latency_get(ngx_peer_connection_t *pc,
     lp->rrp.current = peer;
     lp->rrp.tried[n] |= m;
 
-    P::unlock(peers);
-
+    /* before a change of the list can release the slot */
     ngx_upstream_latency_start(lp, index, now_us);
+
+    P::unlock(peers);
 
     return NGX_OK;
 
@@ -265,7 +518,8 @@ failed:
                        "get latency peer, backup servers");
 
         lp->rrp.peers = peers->next;
-        lp->base += peers->number;
+        lp->base += lp->conf->resolvable ? lp->conf->lists[0].bound
+                                         : peers->number;
         lp->list = 1;
 
         n = (lp->rrp.peers->number + (8 * sizeof(uintptr_t) - 1))
@@ -422,7 +676,9 @@ ngx_upstream_latency_record(ngx_upstream_latency_peer_data_t<P> *lp,
 
 
 /*
- * After round robin counted a failure of the peer.  If the failure made it
+ * After round robin counted a failure of the peer (its max_fails, failures
+ * and fail_timeout read before round robin's free, which may free a peer
+ * nginx's resolver removed).  If the failure made it
  * unavailable (max_fails reached; a racy read with a zone: it only feeds
  * the status and the ramp), the status counts it once, and the peer joins
  * again, in slow start, when fail_timeout is over and nginx tries it.
@@ -431,18 +687,18 @@ ngx_upstream_latency_record(ngx_upstream_latency_peer_data_t<P> *lp,
 template <class P>
 void
 ngx_upstream_latency_failed(upstream_latency::PeerSlot *slot,
-    typename P::peer_t *peer) noexcept
+    ngx_uint_t max_fails, ngx_uint_t fails, time_t fail_timeout) noexcept
 {
-    if (peer->max_fails == 0 || peer->fails < peer->max_fails) {
+    if (max_fails == 0 || fails < max_fails) {
         return;
     }
 
-    if (peer->fails == peer->max_fails) {
+    if (fails == max_fails) {
         slot->counters.unavail.fetch_add(1, std::memory_order_relaxed);
     }
 
     upstream_latency::rejoin(*slot, ngx_upstream_latency_now_us() / 1000
-                                    + (uint64_t) peer->fail_timeout * 1000);
+                                    + (uint64_t) fail_timeout * 1000);
 }
 
 
@@ -467,6 +723,10 @@ ngx_upstream_latency_first_prior(ngx_upstream_latency_peer_data_t<P> *lp,
     measured = 0;
 
     for (i = 0; i < lp->rrp.peers->number; i++) {
+        if (!ngx_upstream_latency_has_slot(lp, i)) {
+            continue;
+        }
+
         estimate = ngx_upstream_latency_slot(lp, i).estimate(options.metric)
                        .load(std::memory_order_relaxed);
 
@@ -593,6 +853,10 @@ ngx_upstream_weighted_random_choose(ngx_upstream_latency_peer_data_t<P> *lp,
 
     lcf = lp->conf;
     l = &lcf->lists[lp->list];
+
+    if (lp->rrp.peers->number == 0) {
+        return NULL;   /* a name that resolved to no address */
+    }
 
     if (l->indexed != lp->rrp.peers) {
         for (peer = lp->rrp.peers->peer, i = 0; peer; peer = peer->next, i++) {
@@ -1056,6 +1320,40 @@ ngx_upstream_latency_check_upstreams(ngx_conf_t *cf) noexcept
 }
 
 
+template <class P>
+ngx_int_t
+ngx_upstream_latency_init_resolvable_upstreams(ngx_conf_t *cf,
+    ngx_upstream_latency_main_conf_t *lmcf) noexcept
+{
+    ngx_uint_t                           i;
+    ngx_array_t                         *upstreams;
+    typename P::upstream_t             **uscfp;
+    ngx_upstream_latency_srv_conf_t<P>  *lcf;
+
+    upstreams = P::upstreams(cf);
+    uscfp = (typename P::upstream_t **) upstreams->elts;
+
+    for (i = 0; i < upstreams->nelts; i++) {
+
+        if (uscfp[i]->srv_conf == NULL) {
+            continue;
+        }
+
+        lcf = P::conf(uscfp[i]);
+
+        if (lcf->initialized && lcf->resolvable
+            && ngx_upstream_latency_init_resolvable<P>(cf, lcf,
+                                                   lmcf->resolved_slots)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /*
  * A module's postconfiguration: the checks of the whole configuration,
  * then, when an upstream uses the module, its zone and the filter that
@@ -1075,11 +1373,18 @@ ngx_upstream_latency_postconfiguration(ngx_conf_t *cf, ngx_str_t *zone_name,
 
     lmcf = P::main_conf(cf);
 
-    if (lmcf->keys.nelts == 0) {
+    if (lmcf->keys.nelts == 0 && lmcf->resolvable == 0) {
         return NGX_OK;
     }
 
     if (ngx_upstream_latency_add_zone(cf, lmcf, zone_name, module) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (lmcf->resolvable
+        && ngx_upstream_latency_init_resolvable_upstreams<P>(cf, lmcf)
+           != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

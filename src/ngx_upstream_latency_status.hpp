@@ -56,29 +56,61 @@ ngx_upstream_latency_method(typename P::upstream_t *uscf,
 }
 
 
+/* Holds a peer list's read lock, if locked, until the scope ends. */
+
+template <class P>
+struct ngx_upstream_latency_read_lock_t {
+    typename P::peers_t  *list;
+
+    ngx_upstream_latency_read_lock_t(typename P::peers_t *list) noexcept
+        : list(list)
+    {
+        if (list) {
+            P::rlock(list);
+        }
+    }
+
+    ~ngx_upstream_latency_read_lock_t()
+    {
+        if (list) {
+            P::unlock(list);
+        }
+    }
+};
+
+
 /*
  * The peers of an upstream of the module, from round robin's lists; read
  * without the locks of a zone, as plain words: a status may be a moment
- * behind, never in the way.
+ * behind, never in the way.  Only where nginx resolves servers, and may
+ * free peers, are the lists read under their read lock, the peers' names
+ * copied to texts, and resolved peers' slots found by key.
  */
 
 template <class P>
 void
 ngx_upstream_latency_balanced_peers(upstream_latency::UpstreamStatus &u,
     typename P::upstream_t *uscf, ngx_upstream_latency_srv_conf_t<P> *lcf,
-    time_t now, uint64_t now_us)
+    std::deque<std::string> &texts, time_t now, uint64_t now_us)
 {
-    uint32_t                       id, index;
-    typename P::peer_t            *peer;
-    typename P::peers_t           *list;
-    upstream_latency::PeerState    state;
+    uint32_t                         id, index, configured;
+    std::string_view                 name, server;
+    typename P::peer_t              *peer;
+    typename P::peers_t             *list;
+    upstream_latency::PeerState      state;
+    upstream_latency::LatencyTable  *table;
 
     id = 0;
+    configured = lcf->first_slot;
+    table = lcf->main->table;
 
     for (list = (typename P::peers_t *) uscf->peer.data;
          list;
          list = list->next)
     {
+        ngx_upstream_latency_read_lock_t<P>  lock(lcf->resolvable ? list
+                                                                 : NULL);
+
         for (peer = list->peer; peer; peer = peer->next, id++) {
 
             if (peer->down) {
@@ -93,16 +125,29 @@ ngx_upstream_latency_balanced_peers(upstream_latency::UpstreamStatus &u,
                 state = upstream_latency::PeerState::up;
             }
 
-            index = lcf->first_slot + id;
+            name = {(char *) peer->name.data, peer->name.len};
+            server = {(char *) peer->server.data, peer->server.len};
 
-            u.peers.push_back({id,
-                               {(char *) peer->name.data, peer->name.len},
-                               {(char *) peer->server.data, peer->server.len},
-                               list != uscf->peer.data,
+            if (P::resolved(peer)) {
+                index = table->find(upstream_latency::PeerKey::of(
+                            {(char *) uscf->host.data, uscf->host.len},
+                            name));
+
+            } else {
+                index = configured++;
+            }
+
+            if (lcf->resolvable) {
+                name = texts.emplace_back(name);
+                server = texts.emplace_back(server);
+            }
+
+            u.peers.push_back({id, name, server, list != uscf->peer.data,
                                (uint32_t) peer->weight, state,
-                               &lcf->main->table->slot(index),
-                               lcf->main->table->inflight(index, now_us)
-                                   .active});
+                               index == upstream_latency::LatencyTable::npos
+                               ? nullptr : &table->slot(index),
+                               index == upstream_latency::LatencyTable::npos
+                               ? 0 : table->inflight(index, now_us).active});
         }
     }
 }
@@ -147,7 +192,7 @@ ngx_upstream_latency_configured_peers(upstream_latency::UpstreamStatus &u,
 
 /*
  * The upstreams of one block (all, or only the one named), appended to
- * out; each method's text is kept in methods.  Throws std::bad_alloc.
+ * out; the texts they point to are kept in texts.  Throws std::bad_alloc.
  */
 
 template <class P>
@@ -155,7 +200,7 @@ void
 ngx_upstream_latency_collect(ngx_array_t *upstreams,
     upstream_latency::LatencyTable *table,
     std::vector<upstream_latency::UpstreamStatus> &out,
-    std::deque<std::string> &methods, ngx_str_t *only, time_t now,
+    std::deque<std::string> &texts, ngx_str_t *only, time_t now,
     uint64_t now_us)
 {
     ngx_uint_t                           i;
@@ -176,16 +221,16 @@ ngx_upstream_latency_collect(ngx_array_t *upstreams,
 
         lcf = P::conf(uscfp[i]);
 
-        methods.push_back(ngx_upstream_latency_method<P>(uscfp[i], lcf));
+        texts.push_back(ngx_upstream_latency_method<P>(uscfp[i], lcf));
 
         upstream_latency::UpstreamStatus &u = out.emplace_back();
         u.name = {(char *) uscfp[i]->host.data, uscfp[i]->host.len};
-        u.method = methods.back();
+        u.method = texts.back();
         u.decay = lcf->options.decay;
 
         if (lcf->initialized && table) {
-            ngx_upstream_latency_balanced_peers<P>(u, uscfp[i], lcf, now,
-                                                   now_us);
+            ngx_upstream_latency_balanced_peers<P>(u, uscfp[i], lcf, texts,
+                                                   now, now_us);
 
         } else {
             ngx_upstream_latency_configured_peers<P>(u, uscfp[i]);

@@ -231,14 +231,18 @@ ngx_upstream_latency_add_zone(ngx_conf_t *cf,
     noexcept
 {
     size_t           size, needed;
+    ngx_uint_t       reserved;
     ngx_shm_zone_t  *shm_zone;
 
-    if (lmcf->keys.nelts == 0) {
+    reserved = lmcf->resolvable * NGX_UPSTREAM_LATENCY_RESOLVED_SLOTS;
+
+    if (lmcf->keys.nelts + reserved == 0) {
         return NGX_OK;
     }
 
     lmcf->workers = ngx_upstream_latency_workers(cf->cycle);
-    needed = LatencyTable::bytes_for(lmcf->keys.nelts, lmcf->workers);
+    needed = LatencyTable::bytes_for(lmcf->keys.nelts + reserved,
+                                     lmcf->workers);
 
     if (lmcf->zone_size == NGX_CONF_UNSET_SIZE) {
         size = ngx_upstream_latency_zone_size(needed);
@@ -249,18 +253,28 @@ ngx_upstream_latency_add_zone(ngx_conf_t *cf,
         if (ngx_upstream_latency_table_bytes(size) < needed) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"upstream_latency_zone\" of %uzk holds %uz peers, "
-                          "but %ui are configured; it needs at least %uzk "
+                          "but %ui are configured%s; it needs at least %uzk "
                           "in %V:%ui",
                           size / 1024,
                           LatencyTable::capacity_of(
                               ngx_upstream_latency_table_bytes(size),
                               lmcf->workers),
-                          lmcf->keys.nelts,
+                          lmcf->keys.nelts + reserved,
+                          reserved ? " (" ngx_value(
+                                         NGX_UPSTREAM_LATENCY_RESOLVED_SLOTS)
+                                     " for each server with \"resolve\")"
+                                   : "",
                           ngx_upstream_latency_zone_size(needed) / 1024,
                           &lmcf->zone_where.file, lmcf->zone_where.line);
             return NGX_ERROR;
         }
     }
+
+    /* the slots after the configured peers' are for resolved ones */
+    lmcf->resolved_slots = LatencyTable::capacity_of(
+                               ngx_upstream_latency_table_bytes(size),
+                               lmcf->workers)
+                           - lmcf->keys.nelts;
 
     shm_zone = ngx_shared_memory_add(cf, name, size, tag);
     if (shm_zone == NULL) {

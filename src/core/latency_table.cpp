@@ -150,7 +150,120 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
     for (std::size_t i = 0; i < capacity * workers; i++) {
         new (&table->cell_rows()[i]) InflightCell();
     }
+    for (uint32_t i = old ? old->used() : 0; old && i < old->capacity(); i++)
+    {
+        if (old->slot(i).owner.load(std::memory_order_acquire) != 0) {
+            table->carry(old->slot(i));
+        }
+    }
     return table;
+}
+
+void LatencyTable::carry(const PeerSlot& from) noexcept
+{
+    for (uint32_t step = 0; step < resolved_slots(); step++) {
+        PeerSlot& slot = this->slot(probe(from.key, step));
+        if (slot.owner.load(std::memory_order_relaxed) == 0) {
+            slot.key = from.key;
+            slot.copy_statistics(from);
+            slot.owner.store(released_by(0), std::memory_order_relaxed);
+            return;
+        }
+    }
+}
+
+uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group) noexcept
+{
+    uint32_t held = held_by(group);
+
+    for (;;) {
+        // The key's slot, or else the first that may be taken.
+        uint32_t found = npos, free = npos;
+        uint32_t found_owner = 0, free_owner = 0;
+
+        for (uint32_t step = 0; step < resolved_slots(); step++) {
+            uint32_t index = probe(key, step);
+            uint32_t owner = slot(index).owner.load(std::memory_order_acquire);
+            if (owner != 0 && slot(index).key == key) {
+                found = index;
+                found_owner = owner;
+                break;
+            }
+            if (free == npos
+                && (owner == 0 || ((owner & 3) == 2 && active(index) == 0)))
+            {
+                free = index;
+                free_owner = owner;
+            }
+            if (owner == 0) {
+                break;  // the key was never put further
+            }
+        }
+
+        if (found != npos && (found_owner & 3) == 1) {
+            return found;  // held already (by a list of the same name)
+        }
+
+        uint32_t index = found != npos ? found : free;
+        uint32_t expected = found != npos ? found_owner : free_owner;
+        if (index == npos) {
+            return npos;
+        }
+
+        PeerSlot& s = slot(index);
+        if (!s.owner.compare_exchange_strong(expected, held,
+                                             std::memory_order_acq_rel))
+        {
+            continue;  // another group took it meanwhile
+        }
+        if (found == npos) {
+            s.key = key;
+            s.copy_statistics(PeerSlot());
+        }
+        return index;
+    }
+}
+
+uint32_t LatencyTable::release_unmapped(uint32_t group,
+                                        const uint64_t* mapped) noexcept
+{
+    uint32_t released = 0;
+    for (uint32_t i = 0; i < resolved_slots(); i++) {
+        PeerSlot& s = slot(header_.used + i);
+        uint32_t owner = held_by(group);
+        if ((mapped[i / 64] >> i % 64 & 1) == 0
+            && s.owner.load(std::memory_order_relaxed) == owner
+            && s.owner.compare_exchange_strong(owner, released_by(group),
+                                               std::memory_order_acq_rel))
+        {
+            released++;
+        }
+    }
+    return released;
+}
+
+uint32_t LatencyTable::find(const PeerKey& key) const noexcept
+{
+    for (uint32_t step = 0; step < resolved_slots(); step++) {
+        uint32_t index = probe(key, step);
+        uint32_t owner = slot(index).owner.load(std::memory_order_acquire);
+        if (owner != 0 && slot(index).key == key) {
+            return index;
+        }
+        if (owner == 0) {
+            break;
+        }
+    }
+    return npos;
+}
+
+uint32_t LatencyTable::resolved() const noexcept
+{
+    uint32_t held = 0;
+    for (uint32_t i = header_.used; i < header_.capacity; i++) {
+        held += (slot(i).owner.load(std::memory_order_relaxed) & 3) == 1;
+    }
+    return held;
 }
 
 uint64_t LatencyTable::release(uint32_t worker) noexcept

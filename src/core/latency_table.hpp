@@ -74,7 +74,8 @@ struct PeerCounters {
 
 struct alignas(64) PeerSlot {
     // First cache line: what a selection reads.
-    PeerKey key;  // written before workers start, read-only afterwards
+    PeerKey key;  // of a configured peer: written before workers start;
+                  // of a resolved one: by the process that acquires it
     std::atomic<uint64_t> header_time;    // PeakEwma
     std::atomic<uint64_t> response_time;  // PeakEwma
     std::atomic<uint64_t> selected_ms;    // wall clock, 0: never
@@ -83,6 +84,10 @@ struct alignas(64) PeerSlot {
     // configuration); a time to come while it is out after failing.
     std::atomic<uint64_t> joined_ms;
     uint32_t down;  // marked down in its configuration; read on reload
+
+    // Slots of resolved peers only (see LatencyTable::acquire): 0 if never
+    // used, else the peer list (group) that holds or released it, and how.
+    std::atomic<uint32_t> owner;
 
     alignas(64) PeerCounters counters;
 
@@ -129,7 +134,8 @@ static_assert(sizeof(PeerSlot) == 256);
 class LatencyTable {
 public:
     static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
-    static constexpr uint32_t kVersion = 7;
+    static constexpr uint32_t kVersion = 8;
+    static constexpr uint32_t npos = UINT32_MAX;
 
     // Bytes for capacity slots and the requests in flight of workers.
     static constexpr std::size_t bytes_for(std::size_t capacity,
@@ -150,12 +156,14 @@ public:
     }
 
     // Lays out a table in mem (bytes long, 64-byte aligned) with one slot
-    // per key, in order, and one row of in-flight cells per worker process.
-    // Statistics of keys found in predecessor (the previous configuration's
-    // table, or nullptr) are carried over; requests in flight are not, they
-    // belong to the old worker processes.  With a predecessor, a peer joins
-    // (slot.joined_ms = joining.now_ms) when its key is new, or when it was
-    // down and no longer is; a kept peer keeps its time of joining.  Throws
+    // per key, in order, and one row of in-flight cells per worker process;
+    // the slots left are for resolved peers.  Statistics of keys found in
+    // predecessor (the previous configuration's table, or nullptr) are
+    // carried over, and so are its resolved peers', released; requests in
+    // flight are not, they belong to the old worker processes.  With a
+    // predecessor, a peer joins (slot.joined_ms = joining.now_ms) when its
+    // key is new, or when it was down and no longer is; a kept peer keeps
+    // its time of joining.  Throws
     // std::bad_alloc; returns nullptr when the keys do not fit.
     static LatencyTable* create(void* mem, std::size_t bytes,
                                 const PeerKey* keys, std::size_t nkeys,
@@ -204,6 +212,50 @@ public:
     // how many requests it had.
     uint64_t release(uint32_t worker) noexcept;
 
+    // Resolved peers take the slots after the configured ones, found by
+    // their key with open addressing (linear probing from the key's low
+    // half).  A slot is held by one peer list (group, below 2^30) at a
+    // time; a peer that leaves is released, keeping its key and statistics
+    // until another peer needs the slot, so an address that comes back
+    // finds them.  Only acquire and release_unmapped change owners, by
+    // compare-and-swap: the lists of one group must be mapped one process
+    // at a time (nginx's write lock of the peers), different groups may
+    // race.
+
+    // The resolved peers' slots, after the configured ones.
+    uint32_t resolved_slots() const noexcept
+    {
+        return header_.capacity - header_.used;
+    }
+
+    // The slot of key for group; a new one (statistics cleared) if the key
+    // holds none: the first free along its probe, never used or released
+    // with no request in flight.  npos if none is left.
+    uint32_t acquire(const PeerKey& key, uint32_t group) noexcept;
+
+    // Releases the group's slots whose bit is clear in mapped (a bit per
+    // resolved slot, in order); returns how many.
+    uint32_t release_unmapped(uint32_t group, const uint64_t* mapped)
+        noexcept;
+
+    // The slot with the statistics of key's resolved peer, held or
+    // released, or npos.
+    uint32_t find(const PeerKey& key) const noexcept;
+
+    // Slots held by resolved peers.
+    uint32_t resolved() const noexcept;
+
+    // What owner holds while group's peer is in its list, and once
+    // released.
+    static constexpr uint32_t held_by(uint32_t group) noexcept
+    {
+        return group << 2 | 1;
+    }
+    static constexpr uint32_t released_by(uint32_t group) noexcept
+    {
+        return group << 2 | 2;
+    }
+
 private:
     PeerSlot* slots() noexcept
     {
@@ -217,6 +269,17 @@ private:
     {
         return reinterpret_cast<InflightCell*>(slots() + header_.capacity);
     }
+
+    // The resolved peers' slot a probe from key visits at step.
+    uint32_t probe(const PeerKey& key, uint32_t step) const noexcept
+    {
+        uint32_t size = resolved_slots();
+        return header_.used
+               + static_cast<uint32_t>((key.low % size + step) % size);
+    }
+
+    // Puts a released slot of the previous table in an unused one.
+    void carry(const PeerSlot& from) noexcept;
 
     TableHeader header_;
 };

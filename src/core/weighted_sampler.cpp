@@ -7,17 +7,27 @@ namespace upstream_latency {
 void WeightedSampler::build(const uint32_t* weights, std::size_t count,
                             AliasEntry* entries)
 {
+    std::vector<double> share(count);
+    std::vector<uint32_t> work(count);
+    build(weights, count, entries, share.data(), work.data());
+}
+
+void WeightedSampler::build(const uint32_t* weights, std::size_t count,
+                            AliasEntry* entries, double* share,
+                            uint32_t* work) noexcept
+{
     uint64_t total = 0;
     for (std::size_t i = 0; i < count; i++) {
         total += weights[i];
     }
 
-    // Each index's share of an equal column, as a multiple of the column.
-    std::vector<double> share(count);
-    std::vector<uint32_t> small, large;
+    // Each index's share of an equal column, as a multiple of the column;
+    // two stacks in work: the small columns from its start, the large
+    // ones from its end.
+    std::size_t small = 0, large = count;
     for (std::size_t i = 0; i < count; i++) {
         share[i] = static_cast<double>(weights[i]) * count / total;
-        (share[i] < 1.0 ? small : large).push_back(static_cast<uint32_t>(i));
+        work[share[i] < 1.0 ? small++ : --large] = static_cast<uint32_t>(i);
     }
 
     auto threshold = [](double p) {
@@ -25,23 +35,22 @@ void WeightedSampler::build(const uint32_t* weights, std::size_t count,
     };
 
     // Vose: fill each small column from a large one.
-    while (!small.empty() && !large.empty()) {
-        uint32_t s = small.back();
-        uint32_t l = large.back();
-        small.pop_back();
+    while (small > 0 && large < count) {
+        uint32_t s = work[--small];
+        uint32_t l = work[large];
         entries[s] = {threshold(share[s]), l};
         share[l] -= 1.0 - share[s];
         if (share[l] < 1.0) {
-            large.pop_back();
-            small.push_back(l);
+            large++;
+            work[small++] = l;
         }
     }
     // What is left is full up to rounding.
-    for (uint32_t i : large) {
-        entries[i] = {UINT32_MAX, i};
+    for (std::size_t k = 0; k < small; k++) {
+        entries[work[k]] = {UINT32_MAX, work[k]};
     }
-    for (uint32_t i : small) {
-        entries[i] = {UINT32_MAX, i};
+    for (std::size_t k = large; k < count; k++) {
+        entries[work[k]] = {UINT32_MAX, work[k]};
     }
 }
 

@@ -28,6 +28,11 @@ public:
     static void build(const uint32_t* weights, std::size_t count,
                       AliasEntry* entries);
 
+    // The same in the caller's memory: share and work hold count each.
+    static void build(const uint32_t* weights, std::size_t count,
+                      AliasEntry* entries, double* share,
+                      uint32_t* work) noexcept;
+
     WeightedSampler(const AliasEntry* entries, const uint32_t* weights,
                     std::size_t count) noexcept
         : entries_(entries), weights_(weights), count_(count)

@@ -150,6 +150,13 @@ sub nginx_least_time {
         ? "nginx 1.31+ has its own least_time, not the module's" : undef;
 }
 
+# nginx resolves "server ... resolve" at run time from 1.27.3 on: before,
+# the reason to skip the tests of it.
+sub nginx_no_resolve {
+    return nginx_version() < 1_027_003
+        ? "nginx before 1.27.3 does not resolve servers at run time" : undef;
+}
+
 # Test::Nginx: skips, with that reason, every block whose configuration
 # (http or stream) has the least_time directive (not weighted_random's
 # least_time=...).

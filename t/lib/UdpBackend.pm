@@ -3,6 +3,7 @@
 # socket (a new UDP session for nginx).  Backends are started by the test
 # script, before run_tests; the client runs from a response body filter,
 # while nginx still runs, so the .t files stay plain Test::Nginx::Socket.
+# Also a DNS server for nginx's resolver (t/resolve.t).
 package UdpBackend;
 
 use strict;
@@ -70,6 +71,68 @@ sub sessions {
         close $socket;
     }
     return $out;
+}
+
+# A DNS server on 127.0.0.1:$port: an A query for $name is answered with
+# the IPv4 addresses listed in $file at that moment (one a line; none:
+# no answer), with a TTL of 1 s; other names get NXDOMAIN, other types no
+# answer.
+sub dns {
+    my (%args) = @_;
+    my $socket = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                       LocalPort => $args{port},
+                                       Proto => 'udp')
+        or die "UdpBackend: cannot bind $args{port}: $!\n";
+
+    my $pid = fork // die "UdpBackend: fork: $!\n";
+    if ($pid) {
+        close $socket;
+        push @children, $pid;
+        return;
+    }
+
+    while (1) {
+        my $peer = $socket->recv(my $query, 512) // next;
+        my $answer = dns_answer($query, $args{name}, $args{file});
+        $socket->send($answer, 0, $peer) if defined $answer;
+    }
+}
+
+# The answer to one query (RFC 1035 4.1), or undef if it is not one.
+sub dns_answer {
+    my ($query, $name, $file) = @_;
+    return undef if length $query < 17;
+    my ($id, $flags) = unpack 'n n', $query;
+    return undef if $flags & 0x8000;
+
+    # the question: labels up to the root, then type and class
+    my ($offset, @labels) = (12);
+    while ((my $len = ord substr $query, $offset, 1) > 0) {
+        return undef if $len > 63 || $offset + 1 + $len > length $query;
+        push @labels, substr $query, $offset + 1, $len;
+        $offset += 1 + $len;
+    }
+    return undef if $offset + 5 > length $query;
+    my $question = substr $query, 12, $offset + 5 - 12;
+    my ($type) = unpack 'n', substr $query, $offset + 1, 2;
+
+    my @addresses;
+    my $known = lc join('.', @labels) eq lc $name;
+    if ($known && $type == 1 && open my $fh, '<', $file) {
+        @addresses = grep { /^\d+\.\d+\.\d+\.\d+$/ }
+                     map { s/\s+//gr } <$fh>;
+    }
+
+    # a response to a recursive query; NXDOMAIN for another name
+    my $answer = pack 'n n n n n n', $id, 0x8180 | ($known ? 0 : 3), 1,
+                      scalar @addresses, 0, 0;
+    $answer .= $question;
+    for my $address (@addresses) {
+        # the name by a pointer to the question's, A, IN, TTL 1 s
+        $answer .= pack 'n n n N n C4', 0xc00c, 1, 1, 1, 4,
+                        split /\./, $address;
+    }
+    return $answer;
 }
 
 END {

@@ -1,0 +1,156 @@
+// Slots of resolved peers: acquired by key, released, found again.
+#include "core/latency_table.hpp"
+#include "table_memory.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace upstream_latency {
+namespace {
+
+constexpr uint32_t kGroup = 7;
+
+PeerKey key(const std::string& peer)
+{
+    return PeerKey::of("app", peer);
+}
+
+// The bits of release_unmapped for these resolved slots of table.
+std::vector<uint64_t> mapped(const LatencyTable& table,
+                             std::vector<uint32_t> slots)
+{
+    std::vector<uint64_t> bits((table.resolved_slots() + 63) / 64);
+    for (uint32_t slot : slots) {
+        uint32_t i = slot - (table.capacity() - table.resolved_slots());
+        bits[i / 64] |= uint64_t{1} << i % 64;
+    }
+    return bits;
+}
+
+TEST(ResolvedSlots, TakeTheSlotsAfterTheConfiguredOnes)
+{
+    Memory m(LatencyTable::bytes_for(6, 2));
+    LatencyTable* table = create(m, keys_of("app", {"a:1", "b:1"}));
+
+    std::set<uint32_t> taken;
+    for (int i = 0; i < 4; i++) {
+        uint32_t slot =
+            table->acquire(key("10.0.0." + std::to_string(i)), kGroup);
+        ASSERT_NE(slot, LatencyTable::npos);
+        EXPECT_GE(slot, 2u);
+        taken.insert(slot);
+    }
+    EXPECT_EQ(taken.size(), 4u);
+    EXPECT_EQ(table->resolved(), 4u);
+    EXPECT_EQ(table->acquire(key("10.0.0.9"), kGroup), LatencyTable::npos);
+    // the same key again is the same slot
+    EXPECT_EQ(taken.count(table->acquire(key("10.0.0.2"), kGroup)), 1u);
+}
+
+TEST(ResolvedSlots, AReleasedAddressThatComesBackKeepsItsStatistics)
+{
+    Memory m(LatencyTable::bytes_for(3, 2));
+    LatencyTable* table = create(m, {});
+
+    uint32_t a = table->acquire(key("10.0.0.1:80"), kGroup);
+    uint32_t b = table->acquire(key("10.0.0.2:80"), kGroup);
+    table->slot(a).counters.requests = 5;
+    EXPECT_EQ(table->find(key("10.0.0.1:80")), a);
+
+    // the list now maps only b: a is released, still holding its key
+    EXPECT_EQ(table->acquire(key("10.0.0.2:80"), kGroup), b);
+    EXPECT_EQ(table->release_unmapped(kGroup, mapped(*table, {b}).data()),
+              1u);
+    EXPECT_EQ(table->find(key("10.0.0.1:80")), a);
+    EXPECT_EQ(table->resolved(), 1u);
+
+    EXPECT_EQ(table->acquire(key("10.0.0.1:80"), kGroup), a);
+    EXPECT_EQ(table->slot(a).counters.requests.load(), 5u);
+}
+
+TEST(ResolvedSlots, ANewAddressTakesAReleasedIdleSlotClearedWhenNoneIsEmpty)
+{
+    Memory m(LatencyTable::bytes_for(2, 2));
+    LatencyTable* table = create(m, {});
+
+    uint32_t a = table->acquire(key("10.0.0.1:80"), kGroup);
+    uint32_t b = table->acquire(key("10.0.0.2:80"), kGroup);
+    table->slot(a).counters.requests = 5;
+    table->slot(b).counters.requests = 6;
+    InflightCells::enter(table->cells(b)[1], 1000);
+
+    // both released, b with a request of worker 1 still in flight
+    EXPECT_EQ(table->release_unmapped(kGroup, mapped(*table, {}).data()),
+              2u);
+    uint32_t c = table->acquire(key("10.0.0.3:80"), kGroup);
+    EXPECT_EQ(c, a);
+    EXPECT_EQ(table->slot(c).counters.requests.load(), 0u);
+    EXPECT_EQ(table->acquire(key("10.0.0.4:80"), kGroup),
+              LatencyTable::npos);
+
+    InflightCells::leave(table->cells(b)[1]);
+    EXPECT_EQ(table->acquire(key("10.0.0.4:80"), kGroup), b);
+}
+
+TEST(ResolvedSlots, GroupsReleaseOnlyTheirOwn)
+{
+    Memory m(LatencyTable::bytes_for(4, 2));
+    LatencyTable* table = create(m, {});
+
+    table->acquire(key("10.0.0.1:80"), 1);
+    table->acquire(PeerKey::of("api", "10.0.0.1:80"), 2);
+    EXPECT_EQ(table->release_unmapped(1, mapped(*table, {}).data()), 1u);
+    EXPECT_EQ(table->resolved(), 1u);
+    EXPECT_EQ(table->release_unmapped(1, mapped(*table, {}).data()), 0u);
+}
+
+TEST(ResolvedSlots, GroupsRacingForSlotsGetDistinctOnes)
+{
+    Memory m(LatencyTable::bytes_for(400, 2));
+    LatencyTable* table = create(m, {});
+    std::vector<uint32_t> slots[4];
+
+    std::vector<std::thread> threads;
+    for (uint32_t g = 0; g < 4; g++) {
+        threads.emplace_back([&, g] {
+            std::string upstream = "u" + std::to_string(g);
+            for (int i = 0; i < 100; i++) {
+                slots[g].push_back(table->acquire(
+                    PeerKey::of(upstream, std::to_string(i)), g));
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+
+    std::set<uint32_t> all;
+    for (auto& s : slots) {
+        all.insert(s.begin(), s.end());
+    }
+    EXPECT_EQ(all.size(), 400u);
+    EXPECT_EQ(all.count(LatencyTable::npos), 0u);
+}
+
+TEST(ResolvedSlots, AReloadCarriesThemReleased)
+{
+    Memory old_memory(LatencyTable::bytes_for(3, 2));
+    LatencyTable* old = create(old_memory, keys_of("app", {"a:1"}));
+    uint32_t a = old->acquire(key("10.0.0.1:80"), kGroup);
+    old->slot(a).counters.requests = 5;
+
+    Memory m(LatencyTable::bytes_for(4, 2));
+    LatencyTable* table = create(m, keys_of("app", {"a:1", "b:1"}), 2,
+                                 &old_memory);
+    EXPECT_EQ(table->resolved(), 0u);
+    uint32_t again = table->acquire(key("10.0.0.1:80"), 3);
+    EXPECT_GE(again, 2u);
+    EXPECT_EQ(table->slot(again).counters.requests.load(), 5u);
+}
+
+}  // namespace
+}  // namespace upstream_latency
