@@ -39,8 +39,7 @@ constexpr uint64_t failure_sample_us(uint64_t elapsed_us,
 }
 
 // Weight of an exact sample below the estimate; a sample above the estimate
-// replaces it at once (the "peak" in peak EWMA), unless the caller gives it
-// a smaller upward weight.
+// replaces it at once (the "peak" in peak EWMA).
 inline constexpr double kDownwardWeight = 0.25;
 
 // Layout: estimate in microseconds (high 26 bits, up to 67 s; 0 = no
@@ -69,24 +68,18 @@ public:
     }
 
     // The packed value after one sample; unchanged when a lower bound is
-    // below the current estimate.  An exact sample above the estimate
-    // moves it by upward_weight of the difference (1: replaces it).
+    // below the current estimate.
     static uint64_t with_sample(uint64_t packed, uint64_t sample_us,
                                 SampleKind kind, uint64_t now_us,
-                                Decay decay,
-                                double upward_weight = 1.0) noexcept
+                                Decay decay) noexcept
     {
         double current = read(packed, now_us, decay);
         double sample = static_cast<double>(
             std::clamp<uint64_t>(sample_us, 1, kMaxMicros));
         double next;
 
-        if (current == 0.0
-            || (sample >= current && kind == SampleKind::lower_bound))
-        {
+        if (current == 0.0 || sample >= current) {
             next = sample;
-        } else if (sample >= current) {
-            next = current + upward_weight * (sample - current);
         } else if (kind == SampleKind::lower_bound) {
             return packed;
         } else {
@@ -99,13 +92,11 @@ public:
     }
 
     static void record(std::atomic<uint64_t>& cell, uint64_t sample_us,
-                       SampleKind kind, uint64_t now_us, Decay decay,
-                       double upward_weight = 1.0) noexcept
+                       SampleKind kind, uint64_t now_us, Decay decay) noexcept
     {
         uint64_t old = cell.load(std::memory_order_relaxed);
         for (;;) {
-            uint64_t next = with_sample(old, sample_us, kind, now_us, decay,
-                                        upward_weight);
+            uint64_t next = with_sample(old, sample_us, kind, now_us, decay);
             if (next == old
                 || cell.compare_exchange_weak(old, next,
                                               std::memory_order_relaxed))

@@ -82,19 +82,10 @@ inline uint64_t per_request_sample(uint64_t elapsed_us, uint32_t active,
         / (1.0 + static_cast<double>(active) / std::max(weight, 1u)));
 }
 
-// How far a slower exact sample moves the estimate when its request found
-// others in flight: under load a single slow response is as often the
-// host's noise (scheduling, a neighbour's burst) as the server's, and the
-// peak rule made each one send traffic to slower, idle peers.  A sample
-// that found the peer idle still replaces the estimate (a server that
-// slows down is left at once), as does any lower bound.
-inline constexpr double kLoadedUpwardWeight = 0.25;
-
 // Records the time an attempt took (exact, or a lower bound when it was
 // cut short) into one of the peer's estimates, per request: divided by the
 // load it found at dispatch, found_active of the peer's requests in flight
-// over all workers, and moving it up by kLoadedUpwardWeight only if that
-// load was not zero.  Failure penalties go to PeakEwma::record as they are.
+// over all workers.  Failure penalties go to PeakEwma::record as they are.
 inline void record_per_request(std::atomic<uint64_t>& estimate,
                                uint64_t elapsed_us, uint32_t found_active,
                                uint32_t weight, SampleKind kind,
@@ -102,8 +93,7 @@ inline void record_per_request(std::atomic<uint64_t>& estimate,
 {
     PeakEwma::record(estimate,
                      per_request_sample(elapsed_us, found_active, weight),
-                     kind, now_us, decay,
-                     found_active > 0 ? kLoadedUpwardWeight : 1.0);
+                     kind, now_us, decay);
 }
 
 // Scores this close to the lowest count as equal, so that peers of nearly

@@ -43,18 +43,6 @@ TEST(PeakEwma, SlowerSampleReplacesTheEstimateAtOnce)
     EXPECT_DOUBLE_EQ(PeakEwma::read(e, kStart, kSecond), 9000);
 }
 
-TEST(PeakEwma, AnUpwardWeightDampsASlowerSample)
-{
-    uint64_t e = PeakEwma::with_sample(sampled(0, 2000, SampleKind::exact),
-                                       10000, SampleKind::exact, kStart,
-                                       kSecond, 0.25);
-    EXPECT_DOUBLE_EQ(PeakEwma::read(e, kStart, kSecond), 4000);
-    // a lower bound is what the server took at least: not damped
-    e = PeakEwma::with_sample(e, 30000, SampleKind::lower_bound, kStart,
-                              kSecond, 0.25);
-    EXPECT_DOUBLE_EQ(PeakEwma::read(e, kStart, kSecond), 30000);
-}
-
 TEST(PeakEwma, FasterSampleMovesTheEstimateByAQuarter)
 {
     uint64_t e = sampled(sampled(0, 8000, SampleKind::exact), 4000,

@@ -97,33 +97,6 @@ TEST(PerRequestSample, LowerBoundsAreDividedToo)
                      10000);
 }
 
-// Four 4 ms servers under load; one response of one of them took 40 ms
-// (found 1 other in flight: 20 ms per request), as the host's scheduling
-// or a burst can make it.  The peak rule made that server's estimate 20 ms
-// and left it for seconds; under load the estimate moves a quarter of the
-// way (8 ms), and the server is back in turn within a few responses.
-TEST(PerRequestSample, UnderLoadOneSlowResponseMovesTheEstimateAQuarter)
-{
-    PeerSlot slot{};
-    measure(slot, 4000);
-    record_per_request(slot.header_time, 40000, 1, 1, SampleKind::exact, kNow,
-                       kSecond);
-    EXPECT_DOUBLE_EQ(PeakEwma::read(slot.header_time.load(), kNow, kSecond),
-                     8000);
-}
-
-// A response that found the server idle is the server's own time: a
-// server that slows down is left at its first slow response.
-TEST(PerRequestSample, ASlowResponseThatFoundThePeerIdleReplacesTheEstimate)
-{
-    PeerSlot slot{};
-    measure(slot, 4000);
-    record_per_request(slot.header_time, 40000, 0, 1, SampleKind::exact, kNow,
-                       kSecond);
-    EXPECT_DOUBLE_EQ(PeakEwma::read(slot.header_time.load(), kNow, kSecond),
-                     40000);
-}
-
 TEST(Observe, UsesTheChosenMetricDecayed)
 {
     OnePeer p;
