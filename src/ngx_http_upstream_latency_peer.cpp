@@ -65,12 +65,12 @@ ngx_http_upstream_latency_answered(ngx_http_upstream_latency_peer_data_t *lp,
         return;
     }
 
-    PeakEwma::record(lp->slot->header_time, header, SampleKind::exact,
-                     now_us, lp->conf->options.decay);
+    ngx_upstream_latency_measure(lp, lp->slot->header_time, header,
+                                 SampleKind::exact, now_us);
 
     if (u->upgrade) {
-        PeakEwma::record(lp->slot->response_time, header, SampleKind::exact,
-                         now_us, lp->conf->options.decay);
+        ngx_upstream_latency_measure(lp, lp->slot->response_time, header,
+                                     SampleKind::exact, now_us);
         ngx_upstream_latency_count(lp->slot->counters, 0, status, header);
         ngx_upstream_latency_leave(lp);
 

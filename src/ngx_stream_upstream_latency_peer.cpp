@@ -104,8 +104,8 @@ ngx_stream_upstream_latency_record(ngx_stream_upstream_latency_peer_data_t *lp,
                          SampleKind::lower_bound, now_us, decay);
 
     } else if (!lp->connected) {
-        PeakEwma::record(lp->slot->connect_time, elapsed,
-                         SampleKind::lower_bound, now_us, decay);
+        ngx_upstream_latency_measure(lp, lp->slot->connect_time, elapsed,
+                                     SampleKind::lower_bound, now_us);
     }
 
     ngx_upstream_latency_record(lp, failed, complete, now_us,
@@ -162,8 +162,8 @@ ngx_stream_upstream_notify_latency_peer(ngx_peer_connection_t *pc,
 
     lp->connected = 1;
 
-    PeakEwma::record(lp->slot->connect_time, connect, SampleKind::exact,
-                     now_us, lp->conf->options.decay);
+    ngx_upstream_latency_measure(lp, lp->slot->connect_time, connect,
+                                 SampleKind::exact, now_us);
 
     ngx_log_debug1(NGX_LOG_DEBUG_STREAM, pc->log, 0,
                    "upstream latency sample: connect %uLus", connect);
@@ -196,9 +196,9 @@ ngx_stream_upstream_latency_filter(ngx_stream_session_t *s, ngx_chain_t *in,
 
             ngx_upstream_latency_answer(lp, now_us);
 
-            PeakEwma::record(lp->slot->header_time, lp->header_us,
-                             SampleKind::exact, now_us,
-                             lp->conf->options.decay);
+            ngx_upstream_latency_measure(lp, lp->slot->header_time,
+                                         lp->header_us, SampleKind::exact,
+                                         now_us);
 
             ngx_log_debug1(NGX_LOG_DEBUG_STREAM, s->connection->log, 0,
                            "upstream latency sample: first byte %uLus",

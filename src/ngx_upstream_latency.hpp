@@ -183,6 +183,9 @@ struct ngx_upstream_latency_peer_data_t {
     upstream_latency::InflightCell         *cell;   /* this worker's */
     uint64_t                                start_us;
     uint64_t                                header_us;  /* if answered */
+    uint32_t                                found_active; /* the peer's
+                                                   requests in flight, all
+                                                   workers, at the start */
     unsigned                                waiting:1;  /* for the answer */
     unsigned                                answered:1; /* header or first
                                                            byte arrived */

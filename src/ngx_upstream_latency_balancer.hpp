@@ -371,7 +371,8 @@ ngx_upstream_latency_mapped(ngx_upstream_latency_peer_data_t<P> *lp)
 
 /*
  * The attempt to the peer at index of the current list starts now: it is
- * active, and waits for its answer, in this worker's cell.
+ * active, and waits for its answer, in this worker's cell.  The requests
+ * it finds in flight divide its measured times (see measure).
  */
 
 template <class P>
@@ -391,6 +392,7 @@ ngx_upstream_latency_start(ngx_upstream_latency_peer_data_t<P> *lp,
     lp->start_us = now_us;
     lp->answered = 0;
     lp->connected = 0;
+    lp->found_active = table->active(n);
     lp->cell = ngx_worker < table->workers() ? &table->cells(n)[ngx_worker]
                                              : NULL;
     lp->waiting = lp->cell
@@ -565,6 +567,25 @@ ngx_upstream_latency_stop_waiting(ngx_upstream_latency_peer_data_t<P> *lp)
 }
 
 
+/*
+ * Records a time the attempt took into one of the peer's estimates, per
+ * request (record_per_request), so that the score counts the peer's queue
+ * once.  Failure penalties are recorded as they are, not through here.
+ */
+
+template <class P>
+void
+ngx_upstream_latency_measure(ngx_upstream_latency_peer_data_t<P> *lp,
+    std::atomic<uint64_t> &estimate, uint64_t elapsed_us,
+    upstream_latency::SampleKind kind, uint64_t now_us) noexcept
+{
+    upstream_latency::record_per_request(estimate, elapsed_us,
+                                         lp->found_active,
+                                         lp->rrp.current->weight, kind,
+                                         now_us, lp->conf->options.decay);
+}
+
+
 /* The answer (header or first byte) of the attempt has arrived. */
 
 template <class P>
@@ -655,13 +676,20 @@ ngx_upstream_latency_record(ngx_upstream_latency_peer_data_t<P> *lp,
                       : upstream_latency::SampleKind::lower_bound;
     }
 
-    if (failed || !lp->answered) {
+    if (failed) {
         upstream_latency::PeakEwma::record(lp->slot->header_time, header,
                                            header_kind, now_us, decay);
-    }
+        upstream_latency::PeakEwma::record(lp->slot->response_time, sample,
+                                           kind, now_us, decay);
+    } else {
+        if (!lp->answered) {
+            ngx_upstream_latency_measure(lp, lp->slot->header_time, header,
+                                         header_kind, now_us);
+        }
 
-    upstream_latency::PeakEwma::record(lp->slot->response_time, sample, kind,
-                                       now_us, decay);
+        ngx_upstream_latency_measure(lp, lp->slot->response_time, sample,
+                                     kind, now_us);
+    }
 
     ngx_log_debug5(P::log_debug, log, 0,
                    "upstream latency sample: %s %uLus%s, "

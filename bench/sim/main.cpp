@@ -293,7 +293,8 @@ void fleet_report(int instances, double load, bool weighted)
                 100 * load);
     // the candidates that differ elsewhere; the fleet is the costly run
     table(run_all(fleet(instances, load, 200, weighted),
-                  policies({}, {"A ", "C ", "D ", "E ", "G ", "C2", "C4"})),
+                  policies({}, {"A ", "C ", "D ", "E ", "G ", "C2", "C4", "H ",
+                                "I "})),
           "greedy oracle", -1);
 }
 

@@ -35,7 +35,7 @@ Policy fast_only()
 
 std::vector<Policy> candidate_policies()
 {
-    Variant peak;                  // today's rule, through the study's code
+    Variant peak;                  // the rule before C, in the study's code
     Variant ewma = peak;           // no peak: a slow sample moves 1/4 too
     ewma.upward_weight = 0.25;
     Variant per_request = peak;    // samples divided by (1 + active then)
@@ -60,11 +60,15 @@ std::vector<Policy> candidate_policies()
     per_request_wide.tie_factor = 1.5;
     Variant per_request_wider = per_request;
     per_request_wider.tie_factor = 2;
+    Variant per_request_half_up = per_request;
+    per_request_half_up.loaded_upward_weight = 0.5;
+    Variant per_request_quarter_up = per_request;
+    per_request_quarter_up.loaded_upward_weight = 0.25;
     Variant worker = per_request;
     worker.worker_inflight = true;
 
     return {
-        {"A  peak, product (today)", Method::variant, false, peak},
+        {"A  peak, product (the rule before C)", Method::variant, false, peak},
         {"B  ewma 1/4, product", Method::variant, false, ewma},
         {"C  peak, per-request, product", Method::variant, false,
          per_request},
@@ -81,6 +85,10 @@ std::vector<Policy> candidate_policies()
         {"C4 C, best of four", Method::variant, false, per_request_four},
         {"Ct C, ties within 1.5", Method::variant, false, per_request_wide},
         {"Cu C, ties within 2", Method::variant, false, per_request_wider},
+        {"H  C, loaded peak 1/2", Method::variant, false,
+         per_request_half_up},
+        {"I  C, loaded peak 1/4", Method::variant, false,
+         per_request_quarter_up},
     };
 }
 

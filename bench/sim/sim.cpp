@@ -772,7 +772,9 @@ private:
         } else if (!exact) {
             return;
         } else if (sample_us >= current) {
-            next = current + v.upward_weight * (sample_us - current);
+            double up = r.active_before > 0 ? v.loaded_upward_weight
+                                            : v.upward_weight;
+            next = current + up * (sample_us - current);
         } else {
             next = current + v.downward_weight * (sample_us - current);
         }
@@ -831,8 +833,9 @@ private:
         Request& r = requests_[id];
         Instance& in = instances_[r.instance];
         uint64_t elapsed = now_ - r.start_us;
-        PeakEwma::record(in.slots[r.server].header_time, elapsed,
-                         SampleKind::lower_bound, clock(), decay_);
+        record_per_request(in.slots[r.server].header_time, elapsed,
+                           r.active_before, weight(r.server),
+                           SampleKind::lower_bound, clock(), decay_);
         if (p_.method == Method::variant) {
             variant_sample(in, r, static_cast<double>(elapsed), false, true);
         }
@@ -868,9 +871,15 @@ private:
         uint64_t sample = failed ? failure_sample_us(elapsed,
                                                      s_.fail_timeout_s)
                                  : elapsed;
-        SampleKind kind = failed ? SampleKind::lower_bound
-                                 : SampleKind::exact;
-        PeakEwma::record(slot.header_time, sample, kind, clock(), decay_);
+        // as the shim records
+        if (failed) {
+            PeakEwma::record(slot.header_time, sample, SampleKind::lower_bound,
+                             clock(), decay_);
+        } else {
+            record_per_request(slot.header_time, elapsed, r.active_before,
+                               weight(r.server), SampleKind::exact, clock(),
+                               decay_);
+        }
         if (p_.method == Method::variant) {
             variant_sample(in, r, static_cast<double>(sample), !failed,
                            !failed);

@@ -54,6 +54,9 @@ struct Variant {
     Rule rule = Rule::product;
     double upward_weight = 1.0;     // weight of a sample above the estimate
     double downward_weight = 0.25;  // and below it (PeakEwma: 1 and 1/4)
+    // weight of a sample above the estimate when its request found others
+    // in flight at dispatch (the estimate moves less under load)
+    double loaded_upward_weight = 1.0;
     // Divide each sample by (1 + active at dispatch / weight): the estimate
     // is then of the time one request takes alone, and the score's
     // (1 + active / weight) counts the queue once instead of twice.

@@ -82,15 +82,32 @@ TEST(SlowDown, SlowServerIsLeftAtOnce)
     }
 }
 
-// The servers of issue 10 (4, 4, 4 and 12 ms, two workers each), one
-// nginx.  Tolerance: p99 at most 0.8 of least_conn's (today about 0.6).
-TEST(QueueingServers, TailBelowLeastConn)
+// The servers of issue 10 (4, 4, 4 and 12 ms, two workers each), 10
+// closed-loop clients, in front of `instances` nginx.
+Scenario issue_scenario(int instances)
 {
     Scenario s;
     s.servers = issue_servers();
+    s.instances = instances;
     s.clients = 10;
     s.seconds = 5;
     s.jitter_sigma = 0.3;
+    return s;
+}
+
+double slow_share(const Result& r)
+{
+    double all = 0;
+    for (uint64_t n : r.per_server) {
+        all += n;
+    }
+    return r.per_server[3] / all;
+}
+
+// One nginx.  Tolerance: p99 at most 0.8 of least_conn's (today about 0.6).
+TEST(QueueingServers, TailBelowLeastConn)
+{
+    Scenario s = issue_scenario(1);
     double least_conn = run(s, {"least_conn", Method::least_conn}, kSeed)
                             .p99_ms;
     for (const Policy& p : {module_least_time(), module_two()}) {
@@ -98,10 +115,33 @@ TEST(QueueingServers, TailBelowLeastConn)
     }
 }
 
+// The floor here is the fast-only balancer's p99 (the greedy oracle equals
+// it): 10 clients on 8 worker slots, so either the 12 ms server takes over
+// 1% of the requests or the fast ones hold them all.  Counting queueing
+// twice sent the slow server 6% of them (p99 1.4 times the floor).
+// Tolerance: least_time within 10% of the fast-only p99 (seed 7: 1.06
+// with one nginx, 0.96 with three), under 1.5% of the requests to the slow
+// server (0.3%, 0.9%; counting queueing twice: 6.7%, 2.9%), at least 99%
+// of fast-only's requests (1.00, 1.02).
+TEST(QueueingServers, LeastTimeQueuesOnTheFastServersNotTheSlowOne)
+{
+    for (int instances : {1, 3}) {
+        Scenario s = issue_scenario(instances);
+        Result fast = run(s, fast_only(), kSeed);
+        Result r = run(s, module_least_time(), kSeed);
+        EXPECT_LE(r.p99_ms, 1.10 * fast.p99_ms) << instances << " nginx";
+        EXPECT_LT(slow_share(r), 0.015) << instances << " nginx";
+        EXPECT_GE(r.requests, 0.99 * fast.requests) << instances << " nginx";
+    }
+}
+
 // 20 nginx in front of 60 heterogeneous servers at 70% load, each nginx
 // with its own table: no herding.  Tolerance: the load's coefficient of
-// variation no more than random two least_conn's, and p99 below
-// least_conn's with zone.
+// variation no more than random two least_conn's (seed 7: 1.53; least_time
+// 0.84, weighted_random two 0.96), p99 below least_conn's with zone.  The
+// issue asks for the best p99 of the simulated balancers: least_time is
+// second, behind nginx 1.31's least_time (30.1 against 26.4 ms); this
+// guards that gap at 15%.
 TEST(ManyBalancers, NoHerding)
 {
     Scenario s = fleet(20, 0.7, 60);
@@ -114,6 +154,10 @@ TEST(ManyBalancers, NoHerding)
         EXPECT_LT(r.p99_ms, least_conn.p99_ms) << p.name;
         EXPECT_EQ(r.errors, 0u) << p.name;
     }
+    Result nginx_least_time = run(
+        s, {"nginx 1.31", Method::nginx_least_time, true}, kSeed);
+    EXPECT_LE(run(s, module_least_time(), kSeed).p99_ms,
+              1.15 * nginx_least_time.p99_ms);
 }
 
 // Two servers join 20 servers at 85% load behind 20 nginx instances

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
 #include "latency_table.hpp"
+#include "peak_ewma.hpp"
 #include "rng.hpp"
 
 namespace upstream_latency {
@@ -78,6 +80,20 @@ inline uint64_t per_request_sample(uint64_t elapsed_us, uint32_t active,
     return static_cast<uint64_t>(
         static_cast<double>(elapsed_us)
         / (1.0 + static_cast<double>(active) / std::max(weight, 1u)));
+}
+
+// Records the time an attempt took (exact, or a lower bound when it was
+// cut short) into one of the peer's estimates, per request: divided by the
+// load it found at dispatch, found_active of the peer's requests in flight
+// over all workers.  Failure penalties go to PeakEwma::record as they are.
+inline void record_per_request(std::atomic<uint64_t>& estimate,
+                               uint64_t elapsed_us, uint32_t found_active,
+                               uint32_t weight, SampleKind kind,
+                               uint64_t now_us, Decay decay) noexcept
+{
+    PeakEwma::record(estimate,
+                     per_request_sample(elapsed_us, found_active, weight),
+                     kind, now_us, decay);
 }
 
 // Scores this close to the lowest count as equal, so that peers of nearly

@@ -60,6 +60,43 @@ TEST(PerRequestSample, QueueingCountsOnce)
     EXPECT_NEAR(score(load, 1), 12000, 1);
 }
 
+// The servers of issue 10: a 4 ms server of two workers that queues, and
+// an idle 12 ms one.  The fast one's last request found one other in
+// flight and took 8 ms (4 of them in its queue); it has one in flight now.
+// It is still the better choice (its next request waits about 4 ms more,
+// under 12): counting its queue twice, in the time measured and again by
+// the request in flight, sent the request to the slow server.
+TEST(PerRequestSample, AQueueingFastPeerStaysAheadOfAnIdleSlowOne)
+{
+    PeerSlot fast{}, slow{};
+    record_per_request(fast.header_time, 8000, 1, 1, SampleKind::exact, kNow,
+                       kSecond);
+    record_per_request(slow.header_time, 12000, 0, 1, SampleKind::exact,
+                       kNow, kSecond);
+    PeerLoad fast_load = observe(fast, Inflight{1, 0, 0.0},
+                                 {Metric::header, false, kSecond}, kNow);
+    PeerLoad slow_load = observe(slow, Inflight{},
+                                 {Metric::header, false, kSecond}, kNow);
+
+    Candidate candidates[] = {{0, 1, score(fast_load, 1)},
+                              {1, 1, score(slow_load, 1)}};
+    int64_t current_weights[2] = {};
+    EXPECT_EQ(pick_least_score(candidates, 2, current_weights), 0u);
+    EXPECT_NEAR(candidates[0].score, 8000, 1);
+}
+
+// A request cut short after 30 ms that had found 2 others in flight shows
+// at least 10 ms per request; failure penalties are not divided.
+TEST(PerRequestSample, LowerBoundsAreDividedToo)
+{
+    PeerSlot slot{};
+    measure(slot, 4000);
+    record_per_request(slot.header_time, 30000, 2, 1, SampleKind::lower_bound,
+                       kNow, kSecond);
+    EXPECT_DOUBLE_EQ(PeakEwma::read(slot.header_time.load(), kNow, kSecond),
+                     10000);
+}
+
 TEST(Observe, UsesTheChosenMetricDecayed)
 {
     OnePeer p;
