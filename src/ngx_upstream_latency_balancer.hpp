@@ -22,6 +22,7 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
     ngx_upstream_latency_srv_conf_t<P> *lcf,
     ngx_upstream_latency_choose_pt<P> choose, const char *name) noexcept
 {
+    double                         *factors;
     ngx_uint_t                      n, most;
     typename P::peer_t             *peer;
     typename P::peers_t            *peers, *list;
@@ -59,10 +60,14 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
         ngx_palloc(cf->pool, most * sizeof(typename P::peer_t *));
     lcf->current_weights = (int64_t *)
         ngx_pcalloc(cf->pool, n * sizeof(int64_t));
+    factors = (double *)
+        ngx_palloc(cf->pool,
+                   upstream_latency::Decay::kTableSize * sizeof(double));
 
     if (lcf->candidates == NULL
         || lcf->candidate_peers == NULL
-        || lcf->current_weights == NULL)
+        || lcf->current_weights == NULL
+        || factors == NULL)
     {
         return NGX_ERROR;
     }
@@ -71,7 +76,9 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
         lcf->half_life = NGX_UPSTREAM_LATENCY_HALF_LIFE;
     }
 
+    upstream_latency::Decay::tabulate((uint32_t) lcf->half_life, factors);
     lcf->options.decay.half_life_ms = (uint32_t) lcf->half_life;
+    lcf->options.decay.table = factors;
     lcf->choose = choose;
     lcf->name = name;
     lcf->initialized = 1;
