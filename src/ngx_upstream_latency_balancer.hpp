@@ -384,12 +384,22 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     time_t now, uint64_t now_us, ngx_uint_t *index, ngx_log_t *log)
 {
     size_t                               best;
-    ngx_uint_t                           i, count;
-    typename P::peer_t                  *peer;
-    upstream_latency::Candidate         *c;
+    ngx_uint_t                           i, count, base, first;
+    typename P::peer_t                  *peer, **candidate_peers;
+    upstream_latency::Candidate         *c, *candidates;
+    upstream_latency::LoadOptions        options;
+    upstream_latency::LatencyTable      *table;
     ngx_upstream_latency_srv_conf_t<P>  *lcf;
 
+    /* in locals: the stores to the candidates would reload them per peer */
+
     lcf = lp->conf;
+    table = lcf->main->table;
+    options = lcf->options;
+    candidates = lcf->candidates;
+    candidate_peers = lcf->candidate_peers;
+    base = lp->base;
+    first = ngx_upstream_latency_slot_index(lp, 0);
     count = 0;
 
     for (peer = lp->rrp.peers->peer, i = 0; peer; peer = peer->next, i++) {
@@ -398,21 +408,22 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
             continue;
         }
 
-        c = &lcf->candidates[count];
-        c->peer = lp->base + i;
+        c = &candidates[count];
+        c->peer = base + i;
         c->weight = peer->weight;
         c->score = upstream_latency::score(
-                       ngx_upstream_latency_load(lp, i, now_us),
+                       upstream_latency::observe(*table, first + i, options,
+                                                 now_us),
                        peer->weight);
 
-        lcf->candidate_peers[count++] = peer;
+        candidate_peers[count++] = peer;
     }
 
     if (count == 0) {
         return NULL;
     }
 
-    best = upstream_latency::pick_least_score(lcf->candidates, count,
+    best = upstream_latency::pick_least_score(candidates, count,
                                               lcf->current_weights);
 
     ngx_log_debug3(P::log_debug, log, 0,
