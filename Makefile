@@ -14,7 +14,7 @@
 #   make bench-capacity  backends that queue (bench/capacity, about 6 min);
 #                        bench/results/capacity-<date>.*
 #   make bench-cost      instructions per proxied request of each balancer,
-#                        counted by callgrind (bench/cost, about 4 min);
+#                        counted by callgrind (bench/cost, about 3 min);
 #                        bench/results/cost-<date>.*
 #   make bench-sim       the simulator's report (bench/sim), simulated
 #                        figures only; bench/results/sim-<date>.md
