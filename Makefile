@@ -7,12 +7,15 @@
 #   make deb             Debian packages of the modules, in build/deb/
 #   make test-deb        (root) installs them with apt, proxies a request
 #                        through each module, purges them
-#   make bench           bench/ (about 45 min): nginx's balancers, HAProxy and
+#   make bench           bench/ (about 50 min): nginx's balancers, HAProxy and
 #                        the module's, in one run; bench/results/<date>.*,
 #                        then the stream ones, bench/results/<date>-stream.*,
-#                        bench-capacity and bench-sim
+#                        bench-capacity, bench-cost and bench-sim
 #   make bench-capacity  backends that queue (bench/capacity, about 6 min);
 #                        bench/results/capacity-<date>.*
+#   make bench-cost      instructions per proxied request of each balancer,
+#                        counted by callgrind (bench/cost, about 3 min);
+#                        bench/results/cost-<date>.*
 #   make bench-sim       the simulator's report (bench/sim), simulated
 #                        figures only; bench/results/sim-<date>.md
 #   make sim-test        GoogleTest of the policy in the simulator (in make test)
@@ -54,6 +57,8 @@ DEB_PACKAGES := nginx nginx-dev libnginx-mod-http-echo libnginx-mod-stream \
                 g++ make debhelper dpkg-dev \
                 libgtest-dev libbenchmark-dev wrk openssl perl \
                 libtest-base-perl prometheus chromium haproxy gnuplot-nox
+# for make bench only
+BENCH_PACKAGES := valgrind
 
 # the upstream Test::Nginx (CPAN) if installed, else our fallback runner,
 # which then also runs its own tests
@@ -70,7 +75,7 @@ TEST_NGINX_ENV := $(PROVE_ENV) TEST_NGINX_BINARY=$(NGINX_BINARY) \
 
 .PHONY: all module deps unit prove test test-stress demo bench install \
         uninstall clean check-sanitizers unit-sanitized prove-asan deb test-deb \
-        compat unit-m32 bench-capacity bench-sim sim-test
+        compat unit-m32 bench-capacity bench-sim sim-test bench-deps bench-cost
 
 all: module
 
@@ -222,8 +227,8 @@ test-stress: deps module
 	echo "test-stress: $$failed of $(STRESS_RUNS) runs failed"; \
 	[ $$failed = 0 ]
 
-deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do \
+# install_missing PACKAGES: those not installed yet, with apt
+install_missing = @missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	        | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -231,6 +236,12 @@ deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	        apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+deps:
+	$(call install_missing,$(DEB_PACKAGES))
+
+bench-deps: deps
+	$(call install_missing,$(BENCH_PACKAGES))
 
 test: deps
 	$(MAKE) module
@@ -244,16 +255,21 @@ demo: deps
 	@$(MAKE) -s --no-print-directory module >/dev/null
 	@bench/demo
 
-bench: deps
+bench: bench-deps
 	@$(MAKE) -s --no-print-directory module >/dev/null
 	bench/run
 	bench/stream
 	bench/capacity
+	bench/cost
 	$(MAKE) bench-sim
 
 bench-capacity: deps
 	@$(MAKE) -s --no-print-directory module >/dev/null
 	bench/capacity
+
+bench-cost: bench-deps
+	@$(MAKE) -s --no-print-directory module >/dev/null
+	bench/cost
 
 bench-sim: $(BUILD)/sim
 	mkdir -p bench/results

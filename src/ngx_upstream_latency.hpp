@@ -193,8 +193,6 @@ struct ngx_upstream_latency_peer_data_t {
 };
 
 
-uint64_t ngx_upstream_latency_now_us() noexcept;
-
 ngx_int_t ngx_upstream_latency_init_main_conf(ngx_conf_t *cf,
     ngx_upstream_latency_main_conf_t *lmcf, const char *block) noexcept;
 void ngx_upstream_latency_seed(ngx_upstream_latency_main_conf_t *lmcf)
@@ -214,6 +212,19 @@ ngx_int_t ngx_upstream_latency_init_process(ngx_cycle_t *cycle,
     ngx_upstream_latency_main_conf_t *lmcf) noexcept;
 void ngx_upstream_latency_count(upstream_latency::PeerCounters &counters,
     ngx_flag_t failed, ngx_uint_t status, uint64_t complete_us) noexcept;
+
+
+/* The monotonic clock in microseconds; inline: three reads per request. */
+
+inline uint64_t
+ngx_upstream_latency_now_us() noexcept
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 
 /* Inline: every selection calls these once per peer. */

@@ -74,6 +74,7 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
     ngx_upstream_latency_choose_pt<P> choose, const char *name) noexcept
 {
     uint8_t                        *down;
+    double                         *factors;
     ngx_uint_t                      n, most;
     typename P::peer_t             *peer;
     typename P::peers_t            *peers, *list;
@@ -123,10 +124,14 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
         ngx_palloc(cf->pool, most * sizeof(typename P::peer_t *));
     lcf->current_weights = (int64_t *)
         ngx_pcalloc(cf->pool, n * sizeof(int64_t));
+    factors = (double *)
+        ngx_palloc(cf->pool,
+                   upstream_latency::Decay::kTableSize * sizeof(double));
 
     if (lcf->candidates == NULL
         || lcf->candidate_peers == NULL
-        || lcf->current_weights == NULL)
+        || lcf->current_weights == NULL
+        || factors == NULL)
     {
         return NGX_ERROR;
     }
@@ -139,7 +144,9 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
         lcf->slow_start_time = NGX_UPSTREAM_LATENCY_SLOW_START;
     }
 
+    upstream_latency::Decay::tabulate((uint32_t) lcf->half_life, factors);
     lcf->options.decay.half_life_ms = (uint32_t) lcf->half_life;
+    lcf->options.decay.table = factors;
     lcf->slow_start.window_ms = (uint32_t) lcf->slow_start_time;
     lcf->choose = choose;
     lcf->name = name;
@@ -778,13 +785,18 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
 {
     size_t                               best;
     double                               ramp, sum;
-    ngx_uint_t                           i, count, measured;
-    typename P::peer_t                  *peer;
+    ngx_uint_t                           i, count, measured, base;
+    typename P::peer_t                  *peer, **candidate_peers;
     upstream_latency::PeerLoad           load;
-    upstream_latency::Candidate         *c;
+    upstream_latency::Candidate         *c, *candidates;
     ngx_upstream_latency_srv_conf_t<P>  *lcf;
 
+    /* in locals: the stores to the candidates would reload them per peer */
+
     lcf = lp->conf;
+    candidates = lcf->candidates;
+    candidate_peers = lcf->candidate_peers;
+    base = lp->base;
     count = 0;
     sum = 0;
     measured = 0;
@@ -799,8 +811,8 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
             continue;
         }
 
-        c = &lcf->candidates[count];
-        c->peer = lp->base + i;
+        c = &candidates[count];
+        c->peer = base + i;
         c->weight = peer->weight;
 
         load = ngx_upstream_latency_load(lp, i, now_us);
@@ -824,7 +836,7 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
 
         c->score = upstream_latency::score(load, peer->weight);
 
-        lcf->candidate_peers[count++] = peer;
+        candidate_peers[count++] = peer;
     }
 
     if (count == 0) {
@@ -835,7 +847,7 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         lcf->prior_us = sum / measured;
     }
 
-    best = upstream_latency::pick_least_score(lcf->candidates, count,
+    best = upstream_latency::pick_least_score(candidates, count,
                                               lcf->current_weights);
 
     ngx_log_debug3(P::log_debug, log, 0,

@@ -19,17 +19,6 @@ static ngx_int_t ngx_upstream_latency_init_zone(ngx_shm_zone_t *shm_zone,
 }
 
 
-uint64_t
-ngx_upstream_latency_now_us() noexcept
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-
 /*
  * The zone is a slab pool holding the table as one allocation of whole
  * pages; these two sizes bound each other conservatively.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 namespace upstream_latency {
@@ -12,13 +13,43 @@ namespace upstream_latency {
 // How old estimates fade: the value halves every half_life_ms without new
 // samples, so that a peer that was slow once is probed again.
 struct Decay {
+    // The factors of the first kTabulatedMs elapsed milliseconds come from
+    // a table made once (tabulate): factor(ms) = fine[ms % 64] * coarse[ms /
+    // 64], exp2's result to 1e-12 (relative), instead of calling exp2 at
+    // every reading of an estimate.
+    static constexpr int64_t kStep = 64;
+    static constexpr int64_t kTabulatedMs = kStep * kStep;
+    static constexpr std::size_t kTableSize = 2 * kStep;
+
     uint32_t half_life_ms;
+    const double* table = nullptr;  // kTableSize factors, or nullptr
 
     double factor(int64_t elapsed_ms) const noexcept
     {
         if (elapsed_ms <= 0) {
             return 1.0;
         }
+        if (elapsed_ms < kTabulatedMs && table != nullptr) {
+            return table[elapsed_ms % kStep]
+                   * table[kStep + elapsed_ms / kStep];
+        }
+        return computed(elapsed_ms);
+    }
+
+    // Fills table[0..kTableSize) for half_life_ms: the factors of 0 to 63
+    // ms, then of 0, 64, 128 ... 4032 ms.
+    static void tabulate(uint32_t half_life_ms, double* table) noexcept
+    {
+        Decay decay{half_life_ms};
+        for (int64_t i = 0; i < kStep; i++) {
+            table[i] = decay.computed(i);
+            table[kStep + i] = decay.computed(i * kStep);
+        }
+    }
+
+private:
+    double computed(int64_t elapsed_ms) const noexcept
+    {
         return std::exp2(-static_cast<double>(elapsed_ms) / half_life_ms);
     }
 };

@@ -43,8 +43,10 @@ inline PeerLoad observe(const PeerSlot& slot, Inflight inflight,
 
 // The same for the slot at index of a table, its requests in flight summed
 // over the worker processes.
-inline PeerLoad observe(const LatencyTable& table, uint32_t index,
-                        LoadOptions options, uint64_t now_us) noexcept
+[[gnu::always_inline]] inline PeerLoad observe(const LatencyTable& table,
+                                               uint32_t index,
+                                               LoadOptions options,
+                                               uint64_t now_us) noexcept
 {
     const PeerSlot& slot = table.slot(index);
 

@@ -139,6 +139,22 @@ TEST(PeakEwma, RecordUpdatesTheAtomicCell)
 namespace upstream_latency {
 namespace {
 
+TEST(Decay, TabulatedFactorsAreTheComputedOnes)
+{
+    for (uint32_t half_life_ms : {1u, 7u, 1000u, 86'400'000u}) {
+        double table[Decay::kTableSize];
+        Decay::tabulate(half_life_ms, table);
+        Decay computed{half_life_ms};
+        Decay tabulated{half_life_ms, table};
+
+        for (int64_t ms = -2; ms < Decay::kTabulatedMs + 3; ms++) {
+            EXPECT_NEAR(tabulated.factor(ms), computed.factor(ms),
+                        computed.factor(ms) * 1e-12)
+                << "half-life " << half_life_ms << " ms, " << ms << " ms";
+        }
+    }
+}
+
 TEST(FailureSample, IsAtLeastFailTimeoutAndAtLeastOneSecond)
 {
     EXPECT_EQ(failure_sample_us(100, 10), 10'000'000u);
