@@ -203,7 +203,7 @@ COMPAT_VERSIONS ?= 1.22.1 1.24.0 1.26.3 1.28 1.30 1.31
 compat:
 	NGINX_TREES="$(NGINX_TREES)" ECHO_SRC="$(ECHO_SRC)" \
 	    COMPAT_VERSIONS="$(COMPAT_VERSIONS)" OUT=$(BUILD)/compat \
-	    $(if $(FALLBACK),PERL5LIB=$(CURDIR)/t/fallback) t/compat/run
+	    $(PROVE_ENV) t/compat/run
 
 prove: deps module
 	$(TEST_NGINX_ENV) prove t/*.t $(if $(FALLBACK),t/fallback/selftest)

@@ -75,8 +75,24 @@ struct ngx_http_upstream_latency_proto_t {
         return ngx_http_upstream_init_round_robin(cf, us);
     }
 
-    /* per request: in ngx_http_upstream_latency_peer.cpp */
-    static ngx_int_t init_peer(session_t *r, upstream_t *us) noexcept;
+    static ngx_int_t init_round_robin_peer(session_t *r, upstream_t *us)
+        noexcept
+    {
+        return ngx_http_upstream_init_round_robin_peer(r, us);
+    }
+
+    static ngx_pool_t *pool(session_t *r) noexcept
+    {
+        return r->pool;
+    }
+
+    /*
+     * the request's peer handlers, and the context of the filter that
+     * stamps the answer: in ngx_http_upstream_latency_peer.cpp
+     */
+    static void attach(session_t *r,
+        ngx_upstream_latency_peer_data_t<ngx_http_upstream_latency_proto_t>
+            *lp) noexcept;
 
     static ngx_upstream_latency_srv_conf_t<ngx_http_upstream_latency_proto_t>
         *conf(upstream_t *us) noexcept

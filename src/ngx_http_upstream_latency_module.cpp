@@ -44,6 +44,13 @@ static ngx_command_t  ngx_http_upstream_latency_commands[] = {
       0,
       NULL },
 
+    { ngx_string("upstream_latency_slow_start"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_upstream_latency_slow_start<P>,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("upstream_latency_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_upstream_latency_status,

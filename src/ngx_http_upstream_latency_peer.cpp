@@ -189,46 +189,16 @@ ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
 }
 
 
-/* Per-request peer data: round robin's, extended. */
+/* The request's peer handlers, and the context of the header filter. */
 
-ngx_int_t
-ngx_http_upstream_latency_proto_t::init_peer(ngx_http_request_t *r,
-    ngx_http_upstream_srv_conf_t *us) noexcept
+void
+ngx_http_upstream_latency_proto_t::attach(ngx_http_request_t *r,
+    ngx_http_upstream_latency_peer_data_t *lp) noexcept
 {
-    ngx_http_upstream_latency_srv_conf_t   *lcf;
-    ngx_http_upstream_latency_peer_data_t  *lp;
-
-    lcf = P::conf(us);
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "init %s peer", lcf->name);
-
-    lp = (ngx_http_upstream_latency_peer_data_t *)
-             ngx_palloc(r->pool,
-                        sizeof(ngx_http_upstream_latency_peer_data_t));
-    if (lp == NULL) {
-        return NGX_ERROR;
-    }
-
-    r->upstream->peer.data = &lp->rrp;
-
-    if (ngx_http_upstream_init_round_robin_peer(r, us) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     r->upstream->peer.get = ngx_http_upstream_get_latency_peer;
     r->upstream->peer.free = ngx_http_upstream_free_latency_peer;
 
-    lp->conf = lcf;
-    lp->session = r;
-    lp->base = 0;
-    lp->list = 0;
-    lp->slot = NULL;
-
-    /* for the header filter */
     ngx_http_set_ctx(r, lp, ngx_http_upstream_latency_module);
-
-    return NGX_OK;
 }
 
 
@@ -333,15 +303,8 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
 
     ngx_http_upstream_free_round_robin_peer(pc, &lp->rrp, state);
 
-    /*
-     * This failure made the peer unavailable: round robin counted it as
-     * the max_fails-th (a racy read with a zone: it only feeds the status).
-     */
-
-    if (slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single
-        && peer->max_fails && peer->fails == peer->max_fails)
-    {
-        slot->counters.unavail.fetch_add(1, std::memory_order_relaxed);
+    if (slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single) {
+        ngx_upstream_latency_failed<P>(slot, peer);
     }
 }
 

@@ -80,8 +80,24 @@ struct ngx_stream_upstream_latency_proto_t {
         return ngx_stream_upstream_init_round_robin(cf, us);
     }
 
-    /* per session: in ngx_stream_upstream_latency_peer.cpp */
-    static ngx_int_t init_peer(session_t *s, upstream_t *us) noexcept;
+    static ngx_int_t init_round_robin_peer(session_t *s, upstream_t *us)
+        noexcept
+    {
+        return ngx_stream_upstream_init_round_robin_peer(s, us);
+    }
+
+    static ngx_pool_t *pool(session_t *s) noexcept
+    {
+        return s->connection->pool;
+    }
+
+    /*
+     * the session's peer handlers, and the context of the filter that
+     * stamps the answer: in ngx_stream_upstream_latency_peer.cpp
+     */
+    static void attach(session_t *s,
+        ngx_upstream_latency_peer_data_t<ngx_stream_upstream_latency_proto_t>
+            *lp) noexcept;
 
     static ngx_upstream_latency_srv_conf_t<
                ngx_stream_upstream_latency_proto_t>

@@ -45,6 +45,13 @@ static ngx_command_t  ngx_stream_upstream_latency_commands[] = {
       0,
       NULL },
 
+    { ngx_string("upstream_latency_slow_start"),
+      NGX_STREAM_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_upstream_latency_slow_start<P>,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("upstream_latency_zone"),
       NGX_STREAM_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_upstream_latency_zone<P>,

@@ -41,47 +41,17 @@ ngx_stream_upstream_latency_init_filter() noexcept
 }
 
 
-/* Per-session peer data: round robin's, extended. */
+/* The session's peer handlers, and the context of the first byte filter. */
 
-ngx_int_t
-ngx_stream_upstream_latency_proto_t::init_peer(ngx_stream_session_t *s,
-    ngx_stream_upstream_srv_conf_t *us) noexcept
+void
+ngx_stream_upstream_latency_proto_t::attach(ngx_stream_session_t *s,
+    ngx_stream_upstream_latency_peer_data_t *lp) noexcept
 {
-    ngx_stream_upstream_latency_srv_conf_t   *lcf;
-    ngx_stream_upstream_latency_peer_data_t  *lp;
-
-    lcf = P::conf(us);
-
-    ngx_log_debug1(NGX_LOG_DEBUG_STREAM, s->connection->log, 0,
-                   "init %s peer", lcf->name);
-
-    lp = (ngx_stream_upstream_latency_peer_data_t *)
-             ngx_palloc(s->connection->pool,
-                        sizeof(ngx_stream_upstream_latency_peer_data_t));
-    if (lp == NULL) {
-        return NGX_ERROR;
-    }
-
-    s->upstream->peer.data = &lp->rrp;
-
-    if (ngx_stream_upstream_init_round_robin_peer(s, us) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     s->upstream->peer.get = ngx_stream_upstream_get_latency_peer;
     s->upstream->peer.free = ngx_stream_upstream_free_latency_peer;
     s->upstream->peer.notify = ngx_stream_upstream_notify_latency_peer;
 
-    lp->conf = lcf;
-    lp->session = s;
-    lp->base = 0;
-    lp->list = 0;
-    lp->slot = NULL;
-
-    /* for the filter */
     ngx_stream_set_ctx(s, lp, ngx_stream_upstream_latency_module);
-
-    return NGX_OK;
 }
 
 
@@ -266,15 +236,8 @@ ngx_stream_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
 
     ngx_stream_upstream_free_round_robin_peer(pc, &lp->rrp, state);
 
-    /*
-     * This failure made the peer unavailable: round robin counted it as
-     * the max_fails-th (a racy read with a zone: it only feeds the status).
-     */
-
-    if (slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single
-        && peer->max_fails && peer->fails == peer->max_fails)
-    {
-        slot->counters.unavail.fetch_add(1, std::memory_order_relaxed);
+    if (slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single) {
+        ngx_upstream_latency_failed<P>(slot, peer);
     }
 }
 

@@ -15,6 +15,7 @@
 #include "core/latency_table.hpp"
 #include "core/rng.hpp"
 #include "core/selection.hpp"
+#include "core/slow_start.hpp"
 #include "core/weighted_sampler.hpp"
 
 #include <deque>
@@ -50,6 +51,7 @@ typedef void (*ngx_upstream_latency_status_pt)(
 
 struct ngx_upstream_latency_main_conf_s {
     ngx_array_t                        keys;   /* PeerKey, in slot order */
+    ngx_array_t                        down;   /* uint8_t, as keys */
     size_t                             zone_size;
     ngx_upstream_latency_where_t       zone_where;
     ngx_cycle_t                       *cycle;  /* of this configuration */
@@ -75,6 +77,8 @@ typedef struct {
 
 #define NGX_UPSTREAM_LATENCY_HALF_LIFE      1000
 #define NGX_UPSTREAM_LATENCY_MAX_HALF_LIFE  (24 * 3600 * 1000)
+#define NGX_UPSTREAM_LATENCY_SLOW_START     3000
+#define NGX_UPSTREAM_LATENCY_MAX_SLOW_START (3600 * 1000)
 #define NGX_UPSTREAM_LATENCY_MAX_ZONE       (1024 * 1024 * 1024)
 
 
@@ -120,10 +124,13 @@ struct ngx_upstream_latency_srv_conf_t {
     ngx_flag_t                         by_latency;  /* ... least_time= */
     upstream_latency::LoadOptions      options;
     ngx_msec_t                         half_life;
+    ngx_msec_t                         slow_start_time;
+    upstream_latency::SlowStart        slow_start;
     ngx_flag_t                         initialized;
 
     ngx_upstream_latency_where_t       method_where;
     ngx_upstream_latency_where_t       half_life_where;
+    ngx_upstream_latency_where_t       slow_start_where;
 
     ngx_uint_t                         first_slot;
     ngx_uint_t                         nprimary;
@@ -132,6 +139,8 @@ struct ngx_upstream_latency_srv_conf_t {
     upstream_latency::Candidate       *candidates;
     typename P::peer_t               **candidate_peers;
     int64_t                           *current_weights;
+    double                             prior_us;  /* slow start: the mean
+                                                     latency seen last */
     ngx_upstream_latency_list_t<P>     lists[2];  /* primary, backup */
 };
 
@@ -168,6 +177,8 @@ void ngx_upstream_latency_remember(ngx_conf_t *cf,
     ngx_upstream_latency_where_t *where) noexcept;
 char *ngx_upstream_latency_parse_half_life(ngx_conf_t *cf,
     ngx_msec_t *half_life, ngx_upstream_latency_where_t *where) noexcept;
+char *ngx_upstream_latency_parse_slow_start(ngx_conf_t *cf,
+    ngx_msec_t *slow_start, ngx_upstream_latency_where_t *where) noexcept;
 char *ngx_upstream_latency_parse_zone(ngx_conf_t *cf,
     ngx_upstream_latency_main_conf_t *lmcf) noexcept;
 ngx_int_t ngx_upstream_latency_add_zone(ngx_conf_t *cf,
@@ -240,4 +251,31 @@ ngx_upstream_latency_load(ngx_upstream_latency_peer_data_t<P> *lp,
                                      ngx_upstream_latency_slot_index(lp,
                                                                      index),
                                      lp->conf->options, now_us);
+}
+
+
+template <class P>
+inline upstream_latency::PeerSlot &
+ngx_upstream_latency_slot(ngx_upstream_latency_peer_data_t<P> *lp,
+    ngx_uint_t index)
+{
+    return lp->conf->main->table->slot(
+               ngx_upstream_latency_slot_index(lp, index));
+}
+
+
+/*
+ * Slow start: the ramp of the peer at index of the current list, and what
+ * a selection sees of it if it joined (upstream_latency::joining).
+ */
+
+template <class P>
+inline double
+ngx_upstream_latency_ramp(ngx_upstream_latency_peer_data_t<P> *lp,
+    ngx_uint_t index, uint64_t now_us, upstream_latency::PeerLoad *load,
+    double prior_us) noexcept
+{
+    return lp->conf->slow_start.apply(ngx_upstream_latency_slot(lp, index),
+                                      lp->conf->options.metric,
+                                      now_us / 1000, prior_us, *load);
 }

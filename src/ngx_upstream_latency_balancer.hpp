@@ -10,6 +10,49 @@
 
 
 /*
+ * Per-request (http) or per-session (stream) peer data: round robin's,
+ * extended, with the protocol's peer handlers.
+ */
+
+template <class P>
+ngx_int_t
+ngx_upstream_latency_init_peer(typename P::session_t *s,
+    typename P::upstream_t *us) noexcept
+{
+    ngx_upstream_latency_srv_conf_t<P>   *lcf;
+    ngx_upstream_latency_peer_data_t<P>  *lp;
+
+    lcf = P::conf(us);
+
+    ngx_log_debug1(P::log_debug, s->connection->log, 0,
+                   "init %s peer", lcf->name);
+
+    lp = (ngx_upstream_latency_peer_data_t<P> *)
+             ngx_palloc(P::pool(s),
+                        sizeof(ngx_upstream_latency_peer_data_t<P>));
+    if (lp == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->upstream->peer.data = &lp->rrp;
+
+    if (P::init_round_robin_peer(s, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    lp->conf = lcf;
+    lp->session = s;
+    lp->base = 0;
+    lp->list = 0;
+    lp->slot = NULL;
+
+    P::attach(s, lp);
+
+    return NGX_OK;
+}
+
+
+/*
  * Called from a balancer's init_upstream after round robin has built the
  * peers: gives each peer, primary then backup, a slot keyed by upstream
  * name and peer address, allocates the per-worker selection buffers, and
@@ -22,6 +65,7 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
     ngx_upstream_latency_srv_conf_t<P> *lcf,
     ngx_upstream_latency_choose_pt<P> choose, const char *name) noexcept
 {
+    uint8_t                        *down;
     ngx_uint_t                      n, most;
     typename P::peer_t             *peer;
     typename P::peers_t            *peers, *list;
@@ -40,9 +84,12 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
         for (peer = list->peer; peer; peer = peer->next) {
             key = (upstream_latency::PeerKey *)
                       ngx_array_push(&lcf->main->keys);
-            if (key == NULL) {
+            down = (uint8_t *) ngx_array_push(&lcf->main->down);
+            if (key == NULL || down == NULL) {
                 return NGX_ERROR;
             }
+
+            *down = peer->down != 0;
 
             *key = upstream_latency::PeerKey::of(
                        {(const char *) us->host.data, us->host.len},
@@ -71,12 +118,17 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
         lcf->half_life = NGX_UPSTREAM_LATENCY_HALF_LIFE;
     }
 
+    if (lcf->slow_start_time == NGX_CONF_UNSET_MSEC) {
+        lcf->slow_start_time = NGX_UPSTREAM_LATENCY_SLOW_START;
+    }
+
     lcf->options.decay.half_life_ms = (uint32_t) lcf->half_life;
+    lcf->slow_start.window_ms = (uint32_t) lcf->slow_start_time;
     lcf->choose = choose;
     lcf->name = name;
     lcf->initialized = 1;
 
-    us->peer.init = P::init_peer;
+    us->peer.init = ngx_upstream_latency_init_peer<P>;
 
     return NGX_OK;
 }
@@ -369,6 +421,66 @@ ngx_upstream_latency_record(ngx_upstream_latency_peer_data_t<P> *lp,
 }
 
 
+/*
+ * After round robin counted a failure of the peer.  If the failure made it
+ * unavailable (max_fails reached; a racy read with a zone: it only feeds
+ * the status and the ramp), the status counts it once, and the peer joins
+ * again, in slow start, when fail_timeout is over and nginx tries it.
+ */
+
+template <class P>
+void
+ngx_upstream_latency_failed(upstream_latency::PeerSlot *slot,
+    typename P::peer_t *peer) noexcept
+{
+    if (peer->max_fails == 0 || peer->fails < peer->max_fails) {
+        return;
+    }
+
+    if (peer->fails == peer->max_fails) {
+        slot->counters.unavail.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    upstream_latency::rejoin(*slot, ngx_upstream_latency_now_us() / 1000
+                                    + (uint64_t) peer->fail_timeout * 1000);
+}
+
+
+/*
+ * Slow start's prior before a worker's first choice in the list: the mean
+ * average of the measured peers, so that not even the first choice takes a
+ * joining peer for an instant one.
+ */
+
+template <class P>
+double
+ngx_upstream_latency_first_prior(ngx_upstream_latency_peer_data_t<P> *lp,
+    uint64_t now_us) noexcept
+{
+    double                       sum;
+    uint64_t                     estimate;
+    ngx_uint_t                   i, measured;
+    upstream_latency::LoadOptions  options;
+
+    options = lp->conf->options;
+    sum = 0;
+    measured = 0;
+
+    for (i = 0; i < lp->rrp.peers->number; i++) {
+        estimate = ngx_upstream_latency_slot(lp, i).estimate(options.metric)
+                       .load(std::memory_order_relaxed);
+
+        if (upstream_latency::PeakEwma::measured(estimate)) {
+            sum += upstream_latency::PeakEwma::read(estimate, now_us,
+                                                    options.decay);
+            measured++;
+        }
+    }
+
+    return measured ? sum / measured : 0;
+}
+
+
 /* Scores every available peer of the current list and takes the least. */
 
 template <class P>
@@ -377,13 +489,21 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     time_t now, uint64_t now_us, ngx_uint_t *index, ngx_log_t *log)
 {
     size_t                               best;
-    ngx_uint_t                           i, count;
+    double                               ramp, sum;
+    ngx_uint_t                           i, count, measured;
     typename P::peer_t                  *peer;
+    upstream_latency::PeerLoad           load;
     upstream_latency::Candidate         *c;
     ngx_upstream_latency_srv_conf_t<P>  *lcf;
 
     lcf = lp->conf;
     count = 0;
+    sum = 0;
+    measured = 0;
+
+    if (lcf->slow_start.window_ms && lcf->prior_us == 0) {
+        lcf->prior_us = ngx_upstream_latency_first_prior(lp, now_us);
+    }
 
     for (peer = lp->rrp.peers->peer, i = 0; peer; peer = peer->next, i++) {
 
@@ -394,15 +514,37 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         c = &lcf->candidates[count];
         c->peer = lp->base + i;
         c->weight = peer->weight;
-        c->score = upstream_latency::score(
-                       ngx_upstream_latency_load(lp, i, now_us),
-                       peer->weight);
+
+        load = ngx_upstream_latency_load(lp, i, now_us);
+
+        if (lcf->slow_start.window_ms) {
+            ramp = ngx_upstream_latency_ramp(lp, i, now_us, &load,
+                                             lcf->prior_us);
+            c->weight = upstream_latency::ramped_weight(peer->weight, ramp);
+
+            if (ramp == 1.0 && load.latency_us > 0) {
+                sum += load.latency_us;
+                measured++;
+
+            } else if (ramp < 1.0) {
+                ngx_log_debug3(P::log_debug, log, 0,
+                               "least time peer %V in slow start at %.2f, "
+                               "latency %.3fms", &peer->name, ramp,
+                               load.latency_us / 1000);
+            }
+        }
+
+        c->score = upstream_latency::score(load, peer->weight);
 
         lcf->candidate_peers[count++] = peer;
     }
 
     if (count == 0) {
         return NULL;
+    }
+
+    if (measured) {
+        lcf->prior_us = sum / measured;
     }
 
     best = upstream_latency::pick_least_score(lcf->candidates, count,
@@ -444,6 +586,7 @@ ngx_upstream_weighted_random_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     double                               first_score, second_score, floor;
     ngx_uint_t                           i;
     typename P::peer_t                  *peer;
+    upstream_latency::PeerLoad           first_load, second_load;
     upstream_latency::Rng               &rng = lp->conf->main->rng;
     ngx_upstream_latency_list_t<P>      *l;
     ngx_upstream_latency_srv_conf_t<P>  *lcf;
@@ -466,30 +609,59 @@ ngx_upstream_weighted_random_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         return ngx_upstream_latency_available(lp, l->peer[i], i, now);
     };
 
-    /* least_conn: latency left out, fewer active requests per weight */
-    auto score_of = [lp, l, lcf, now_us](size_t i) {
-        upstream_latency::PeerLoad load =
-            ngx_upstream_latency_load(lp, i, now_us);
+    /*
+     * least_conn: latency left out, fewer active requests per weight; a
+     * peer in slow start not yet measured counts as fast as the other
+     */
+    auto score_of = [lp, l, lcf, now_us](size_t i,
+                                         upstream_latency::PeerLoad load,
+                                         double other_us) {
+        if (lcf->slow_start.window_ms) {
+            ngx_upstream_latency_ramp(lp, i, now_us, &load, other_us);
+        }
         if (!lcf->by_latency) {
             load.latency_us = 1;
         }
         return upstream_latency::score(load, l->weight[i]);
     };
 
-    first = sampler.draw(rng, available);
+    /* a peer in slow start is kept with the probability of its ramp */
+    auto draw = [lp, lcf, now_us, &rng, &sampler](auto &&usable) {
+        size_t  i;
+
+        i = sampler.draw(rng, usable);
+
+        if (lcf->slow_start.window_ms
+            && i != upstream_latency::WeightedSampler::npos
+            && !upstream_latency::keep_drawn(
+                   lcf->slow_start.ramp(ngx_upstream_latency_slot(lp, i),
+                                        now_us / 1000),
+                   rng))
+        {
+            i = sampler.draw(rng, usable);
+        }
+
+        return i;
+    };
+
+    first = draw(available);
 
     if (first == upstream_latency::WeightedSampler::npos) {
         return NULL;
     }
 
     if (lcf->two) {
-        second = sampler.draw(rng, [first, &available](size_t i) {
-                                       return i != first && available(i);
-                                   });
+        second = draw([first, &available](size_t i) {
+                          return i != first && available(i);
+                      });
 
         if (second != upstream_latency::WeightedSampler::npos) {
-            first_score = score_of(first);
-            second_score = score_of(second);
+            first_load = ngx_upstream_latency_load(lp, first, now_us);
+            second_load = ngx_upstream_latency_load(lp, second, now_us);
+            first_score = score_of(first, first_load,
+                                   second_load.latency_us);
+            second_score = score_of(second, second_load,
+                                    first_load.latency_us);
 
             ngx_log_debug4(P::log_debug, log, 0,
                            "weighted random two: %V %.3f, %V %.3f",
@@ -612,6 +784,7 @@ ngx_upstream_latency_create_srv_conf(ngx_conf_t *cf) noexcept
 
     lcf->main = P::main_conf(cf);
     lcf->half_life = NGX_CONF_UNSET_MSEC;
+    lcf->slow_start_time = NGX_CONF_UNSET_MSEC;
 
     return lcf;
 }
@@ -789,6 +962,19 @@ ngx_upstream_latency_half_life(ngx_conf_t *cf, ngx_command_t *cmd,
 
 template <class P>
 char *
+ngx_upstream_latency_slow_start(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf) noexcept
+{
+    ngx_upstream_latency_srv_conf_t<P> *lcf =
+        (ngx_upstream_latency_srv_conf_t<P> *) conf;
+
+    return ngx_upstream_latency_parse_slow_start(cf, &lcf->slow_start_time,
+                                                 &lcf->slow_start_where);
+}
+
+
+template <class P>
+char *
 ngx_upstream_latency_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     noexcept
 {
@@ -842,6 +1028,26 @@ ngx_upstream_latency_check_upstreams(ngx_conf_t *cf) noexcept
                           "same upstream \"%V\" in %V:%ui",
                           &uscfp[i]->host, &lcf->half_life_where.file,
                           lcf->half_life_where.line);
+            return NGX_ERROR;
+        }
+
+        if (!lcf->method && lcf->slow_start_time != NGX_CONF_UNSET_MSEC) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"upstream_latency_slow_start\" needs "
+                          "\"least_time\" or \"weighted_random\" in the "
+                          "same upstream \"%V\" in %V:%ui",
+                          &uscfp[i]->host, &lcf->slow_start_where.file,
+                          lcf->slow_start_where.line);
+            return NGX_ERROR;
+        }
+
+        if (!lcf->method && lcf->slow_start_time != NGX_CONF_UNSET_MSEC) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"upstream_latency_slow_start\" needs "
+                          "\"least_time\" or \"weighted_random\" in the "
+                          "same upstream \"%V\" in %V:%ui",
+                          &uscfp[i]->host, &lcf->slow_start_where.file,
+                          lcf->slow_start_where.line);
             return NGX_ERROR;
         }
     }

@@ -98,7 +98,9 @@ ngx_upstream_latency_init_main_conf(ngx_conf_t *cf,
     ngx_upstream_latency_main_conf_t *lmcf, const char *block) noexcept
 {
     if (ngx_array_init(&lmcf->keys, cf->pool, 16, sizeof(PeerKey))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&lmcf->down, cf->pool, 16, sizeof(uint8_t))
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -123,36 +125,63 @@ ngx_upstream_latency_remember(ngx_conf_t *cf,
 }
 
 
-char *
-ngx_upstream_latency_parse_half_life(ngx_conf_t *cf, ngx_msec_t *half_life,
-    ngx_upstream_latency_where_t *where) noexcept
+/*
+ * Parses the time of a directive (first argument) into *msec, once, in
+ * min..max ms; with "off" allowed, "off" is 0.
+ */
+
+static char *
+ngx_upstream_latency_parse_msec(ngx_conf_t *cf, ngx_msec_t *msec,
+    ngx_upstream_latency_where_t *where, ngx_msec_t min, ngx_msec_t max,
+    const char *expected) noexcept
 {
     ngx_str_t   *value;
     ngx_msec_t   parsed;
 
-    if (*half_life != NGX_CONF_UNSET_MSEC) {
+    if (*msec != NGX_CONF_UNSET_MSEC) {
         return (char *) "is duplicate";
     }
 
     value = (ngx_str_t *) cf->args->elts;
 
-    parsed = ngx_parse_time(&value[1], 0);
+    if (min == 0 && ngx_strcmp(value[1].data, "off") == 0) {
+        parsed = 0;
 
-    if (parsed == (ngx_msec_t) NGX_ERROR
-        || parsed == 0
-        || parsed > NGX_UPSTREAM_LATENCY_MAX_HALF_LIFE)
-    {
+    } else {
+        parsed = ngx_parse_time(&value[1], 0);
+    }
+
+    if (parsed == (ngx_msec_t) NGX_ERROR || parsed < min || parsed > max) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\" of "
-                           "\"upstream_latency_half_life\", expected a time "
-                           "from 1ms to 24h", &value[1]);
+                           "invalid value \"%V\" of \"%V\", expected %s",
+                           &value[1], &value[0], expected);
         return (char *) NGX_CONF_ERROR;
     }
 
-    *half_life = parsed;
+    *msec = parsed;
     ngx_upstream_latency_remember(cf, where);
 
     return NGX_CONF_OK;
+}
+
+
+char *
+ngx_upstream_latency_parse_half_life(ngx_conf_t *cf, ngx_msec_t *half_life,
+    ngx_upstream_latency_where_t *where) noexcept
+{
+    return ngx_upstream_latency_parse_msec(cf, half_life, where, 1,
+                                       NGX_UPSTREAM_LATENCY_MAX_HALF_LIFE,
+                                       "a time from 1ms to 24h");
+}
+
+
+char *
+ngx_upstream_latency_parse_slow_start(ngx_conf_t *cf, ngx_msec_t *slow_start,
+    ngx_upstream_latency_where_t *where) noexcept
+{
+    return ngx_upstream_latency_parse_msec(cf, slow_start, where, 0,
+                                       NGX_UPSTREAM_LATENCY_MAX_SLOW_START,
+                                       "\"off\" or a time up to 1h");
 }
 
 
@@ -417,7 +446,9 @@ ngx_upstream_latency_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                                      (const PeerKey *) lmcf->keys.elts,
                                      lmcf->keys.nelts,
                                      (uint32_t) lmcf->workers,
-                                     previous, previous_bytes);
+                                     previous, previous_bytes,
+                                     {ngx_upstream_latency_now_us() / 1000,
+                                      (const uint8_t *) lmcf->down.elts});
 
     } catch (const std::exception &e) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,

@@ -410,3 +410,69 @@ invalid number of arguments in "upstream_latency_status" directive
 --- must_die
 --- error_log
 "upstream_latency_status" directive is duplicate
+
+
+
+=== TEST 31: a slow start that is not a time
+--- http_config
+    upstream app {
+        least_time header;
+        upstream_latency_slow_start soon;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    }
+--- config
+--- must_die
+--- error_log
+invalid value "soon" of "upstream_latency_slow_start", expected "off" or a time up to 1h
+
+
+
+=== TEST 32: a slow start over an hour
+--- http_config
+    upstream app {
+        weighted_random two least_time=header;
+        upstream_latency_slow_start 2h;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    }
+--- config
+--- must_die
+--- error_log
+invalid value "2h" of "upstream_latency_slow_start", expected "off" or a time up to 1h
+
+
+
+=== TEST 33: slow start twice in one upstream
+--- http_config
+    upstream app {
+        least_time header;
+        upstream_latency_slow_start 5s;
+        upstream_latency_slow_start off;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    }
+--- config
+--- must_die
+--- error_log
+"upstream_latency_slow_start" directive is duplicate
+
+
+
+=== TEST 34: slow start without a balancing method of the module
+--- http_config
+    upstream app {
+        upstream_latency_slow_start 5s;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/"upstream_latency_slow_start" needs "least_time" or "weighted_random" in the same upstream "app" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 35: slow start outside an upstream block
+--- http_config
+    upstream_latency_slow_start 5s;
+--- config
+--- must_die
+--- error_log
+"upstream_latency_slow_start" directive is not allowed here

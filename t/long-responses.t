@@ -14,8 +14,9 @@ __DATA__
 1991 answers in 1 ms, 1992 in 50 ms.  A stream to 1991 stays open for
 3 s; after 1 s, ten requests.  With inflight, its age made 1991 look a
 second slow and 1992 took all ten; now 1991 scores 1 ms x (1 + 1 active)
-and takes them (at least 6 of 10: against 10 ms, a loaded machine's
-noise made ties of half of them).
+and takes them (at least 6 of 10: on a loaded machine noise makes some
+ties).  1992 is 50 ms slow so that the gap outlasts the averages' decay
+during the second's wait and a loaded machine's noise.
 --- http_config
     upstream app {
         least_time last_byte inflight;

@@ -47,10 +47,12 @@ GET /t
 
 === TEST 2: after a reload that adds 1993, 1992 is still known to be slow
 1992 gets none of the 10 requests (forgotten, it would be tried first, as
-1993 is); 1991 and 1993 answer in 2 ms, how they share is not the point.
+1993 is without slow start); 1991 and 1993 answer in 2 ms, how they share
+is not the point.
 --- http_config
     upstream app {
         least_time header;
+        upstream_latency_slow_start off;
         server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
         server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
         server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
@@ -107,10 +109,12 @@ in the status: 1991 1993
 
 
 === TEST 4: 1992 added back is a new peer and is probed again
-Had it kept its 300 ms average, it would get none of the 10 requests.
+Had it kept its 300 ms average, it would get none of the 10 requests
+(without slow start, which would ramp it up).
 --- http_config
     upstream app {
         least_time header;
+        upstream_latency_slow_start off;
         server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
         server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
         server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;

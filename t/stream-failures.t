@@ -1,11 +1,18 @@
 # Stream upstreams: a failed connection, and a session the server closes
 # or resets before sending a byte, count as slow for every metric; nginx's
 # max_fails, fail_timeout and proxy_next_upstream keep their meaning.
+# Ports: the stream listener on $TEST_NGINX_RAND_PORT_0, backend 199N on
+# $TEST_NGINX_RAND_PORT_N (it answers "199N"); 9 is a port nobody listens on,
+# and connecting to $TEST_NGINX_UNACCEPTING_PORT never completes.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
+use Unaccepting;
+
+Unaccepting::start();    # $TEST_NGINX_UNACCEPTING_PORT: connects time out
 
 no_long_string();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__
@@ -19,16 +26,16 @@ on 1991).
     stream {
         upstream app {
             least_time connect;
-            server 127.0.0.1:1999 max_fails=0;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_9 max_fails=0;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- response_body_filters eval
@@ -50,17 +57,17 @@ the session failed, for least_time connect too.
     stream {
         upstream app {
             least_time connect;
-            server 127.0.0.1:1994 max_fails=0;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_4 max_fails=0;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
-        server { listen 127.0.0.1:1994; return ""; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_4; return ""; }
     }
 --- http_config
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- grep_error_log eval: qr/upstream prematurely closed connection/
@@ -74,21 +81,21 @@ upstream prematurely closed connection
     stream {
         upstream app {
             least_time first_byte;
-            server 127.0.0.1:1994 max_fails=0;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_4 max_fails=0;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
     server {
-        listen 127.0.0.1:1994;
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_4;
         location / { reset_timedout_connection on; send_timeout 1ms;
                      echo_sleep 0.001; return 444; }
     }
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.02; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.02; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- grep_error_log eval: qr/upstream prematurely closed connection/
@@ -104,16 +111,16 @@ its score; weighted_random would otherwise draw it half the time.
     stream {
         upstream app {
             weighted_random;
-            server 127.0.0.1:1999 max_fails=1 fail_timeout=10s;
-            server 127.0.0.1:1991;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_9 max_fails=1 fail_timeout=10s;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
- location = /app { proxy_pass http://127.0.0.1:1990; }"
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
 --- request
 GET /t
 --- response_body_filters eval
@@ -131,15 +138,53 @@ connect() failed
     stream {
         upstream app {
             least_time first_byte;
-            server 127.0.0.1:1999;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_9;
         }
-        server { listen 127.0.0.1:1990; proxy_pass app;
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app;
                  proxy_next_upstream off; }
     }
 --- config
- location = /t { proxy_pass http://127.0.0.1:1990; }
+ location = /t { proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_0; }
 --- request
 GET /t
 --- error_code: 502
 --- error_log
 connect() failed
+
+
+
+=== TEST 6: a server that never accepts (proxy_connect_timeout) is not taken for the fastest
+Connecting to the unaccepting port times out after 100 ms, and the
+session passes to 1991, whose first byte takes 300 ms.  Counted as its
+100 ms, the timeout would make the unaccepting server look the faster and
+draw every session; as a failure it counts fail_timeout (10 s), so it is
+tried once.  The half-life of 10 s keeps that far above 300 ms for the
+whole test.
+--- main_config
+    stream {
+        upstream app {
+            least_time first_byte;
+            upstream_latency_half_life 10s;
+            server 127.0.0.1:$TEST_NGINX_UNACCEPTING_PORT max_fails=0;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app;
+                 proxy_connect_timeout 100ms; }
+    }
+--- http_config
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.3; echo 1991; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(8, '/app') } }
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body
+1991: 8
+--- grep_error_log eval: qr/upstream timed out \(\d+: Connection timed out\) while connecting to upstream/
+--- grep_error_log_out
+upstream timed out (110: Connection timed out) while connecting to upstream
+--- error_log eval
+qr/upstream latency sample: first byte 10000\d{3}us or more/
+--- timeout: 20

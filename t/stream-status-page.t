@@ -8,33 +8,38 @@ use Test::More;
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use lib 't/lib';
+use LatencyTest;
 use OwnNginx;
 
 my $chromium = '/usr/bin/chromium';
-plan skip_all => "$chromium is missing (apt-get install chromium)"
-    unless -x $chromium;
-
-plan skip_all => OwnNginx::missing() if OwnNginx::missing();
+LatencyTest::require_programs($chromium);
+LatencyTest::cannot_run(OwnNginx::missing()) if OwnNginx::missing();
+plan skip_all => LatencyTest::nginx_least_time()
+    if LatencyTest::nginx_least_time();
 
 $SIG{ALRM} = sub { die "stream-status-page.t: out of time\n" };
 alarm 180;
 
-my $front = 1970;
-my $nginx = OwnNginx->start(port => $front, main => <<'STREAM', http => <<"HTTP");
+# the http front, the stream listener, and the stream upstream's servers,
+# http servers answering with their port
+my ($front, $listener, @ports) = LatencyTest::free_ports(4);
+my $nginx = OwnNginx->start(port => $front, main => <<"STREAM", http => <<"HTTP");
 stream {
     upstream tcpapp {
         least_time first_byte;
-        server 127.0.0.1:1971;
-        server 127.0.0.1:1972;
+        server 127.0.0.1:$ports[0];
+        server 127.0.0.1:$ports[1];
     }
-    server { listen 127.0.0.1:1979; proxy_pass tcpapp; }
+    server { listen 127.0.0.1:$listener; proxy_pass tcpapp; }
 }
 STREAM
-    server { listen 127.0.0.1:1971; location / { echo_sleep 0.002; echo 1971; } }
-    server { listen 127.0.0.1:1972; location / { echo_sleep 0.02; echo 1972; } }
+    server { listen 127.0.0.1:$ports[0];
+             location / { echo_sleep 0.002; echo $ports[0]; } }
+    server { listen 127.0.0.1:$ports[1];
+             location / { echo_sleep 0.02; echo $ports[1]; } }
     server {
         listen 127.0.0.1:$front;
-        location / { proxy_pass http://127.0.0.1:1979; }
+        location / { proxy_pass http://127.0.0.1:$listener; }
         location = /upstreams { upstream_latency_status; }
     }
 HTTP
@@ -43,7 +48,7 @@ my $http = HTTP::Tiny->new(timeout => 5);
 my $ok = 0;
 for (1 .. 10) {
     my $res = $http->get("http://127.0.0.1:$front/");
-    $ok++ if $res->{success} && $res->{content} =~ /^197[12]$/m;
+    $ok++ if $res->{success} && $res->{content} =~ /^(?:$ports[0]|$ports[1])$/m;
 }
 is($ok, 10, '10 sessions through the stream upstream');
 
@@ -69,7 +74,7 @@ like($dom, qr{<th>connections</th>.*<th>first byte ms</th>}s,
      'the stream column names');
 like($dom, qr{zone stream_upstream_latency: 2 of \d+ slots used},
      'the stream zone');
-for my $port (1971, 1972) {
+for my $port (@ports) {
     like($dom, qr{<tr\b[^>]*\bdata-server="127\.0\.0\.1:$port"},
          "a row for the server on $port");
 }
@@ -81,5 +86,6 @@ ok($total >= 10 && $total <= 11, 'the sessions were counted')
     or diag "sessions: @sessions";
 like($dom, qr{<div id="error"></div>}, 'no failed update shown');
 
+$nginx->stop;
 alarm 0;
 done_testing();

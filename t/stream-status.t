@@ -1,6 +1,8 @@
 # upstream_latency_status (http) also lists the stream block's upstreams,
 # under "stream", with the fields of the NGINX Plus API's stream peer; the
 # Prometheus metrics are nginx_stream_upstream_*.
+# Ports: the stream listener on $TEST_NGINX_RAND_PORT_0, backend 199N on
+# $TEST_NGINX_RAND_PORT_N (it answers "199N").
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
@@ -23,6 +25,7 @@ sub exposition_check {
 
 no_long_string();
 no_shuffle();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__
@@ -34,18 +37,18 @@ Five sessions of "GET /" to 1991 (its answer is the http response);
     stream {
         upstream app {
             least_time first_byte;
-            server 127.0.0.1:1991;
-            server 127.0.0.1:1992 backup;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 backup;
         }
-        upstream plain { server 127.0.0.1:1993; }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        upstream plain { server 127.0.0.1:$TEST_NGINX_RAND_PORT_3; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    server { listen 127.0.0.1:1991; location / { echo_sleep 0.01; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 0.01; echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(5, '/app') }
                  echo_location /upstreams; }
- location = /app { proxy_pass http://127.0.0.1:1990; }
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }
  location = /upstreams { upstream_latency_status; }"
 --- request
 GET /t
@@ -73,7 +76,7 @@ connect_time ok
 first_byte_time ok
 response_time ok
 selected set
-backup: 127.0.0.1:1992 backup 1 connections 0 first_byte_time null
+backup: 127.0.0.1:$TEST_NGINX_RAND_PORT_2 backup 1 connections 0 first_byte_time null
 plain: round robin observed 0 peers 1
 --- timeout: 10
 
@@ -84,27 +87,29 @@ plain: round robin observed 0 peers 1
     stream {
         upstream app {
             weighted_random two least_time=connect;
-            server 127.0.0.1:1991;
-            server 127.0.0.1:1992 backup;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 backup;
         }
-        upstream plain { server 127.0.0.1:1993; }
-        server { listen 127.0.0.1:1990; proxy_pass app; }
+        upstream plain { server 127.0.0.1:$TEST_NGINX_RAND_PORT_3; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
     }
 --- http_config
-    upstream httpapp { least_time header; server 127.0.0.1:1991; }
-    server { listen 127.0.0.1:1991; location / { echo 1991; } }
+    upstream httpapp { weighted_random; server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(3, '/app') }
                  echo_location /upstreams 'format=prometheus'; }
- location = /app { proxy_pass http://127.0.0.1:1990; }
+ location = /app { proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_0; }
  location = /upstreams { upstream_latency_status; }"
 --- request
 GET /t
 --- response_body_filters eval
 sub { my ($body) = @_;
       $body =~ s/\A(?:1991\n)+//;
-      my ($conn) = $body =~ /^nginx_stream_upstream_peer_connections_total\{upstream="app",server="127.0.0.1:1991"\} (\d+)$/m;
-      my ($ct) = $body =~ /^nginx_stream_upstream_peer_connect_time_seconds\{upstream="app",server="127.0.0.1:1991"\} (\S+)$/m;
+      my $labels = '{upstream="app",server="127.0.0.1:'
+                   . LatencyTest::rand_port(1) . '"}';
+      my ($conn) = $body =~ /^nginx_stream_upstream_peer_connections_total\Q$labels\E (\d+)$/m;
+      my ($ct) = $body =~ /^nginx_stream_upstream_peer_connect_time_seconds\Q$labels\E (\S+)$/m;
       main::exposition_check($body)
       . "connections_total: $conn\nconnect_time: " . (defined $ct ? 'present' : 'absent') . "\n" }
 --- response_body
@@ -118,8 +123,8 @@ connect_time: present
 === TEST 3: ?upstream= finds a stream upstream
 --- main_config
     stream {
-        upstream tcpapp { least_time connect; server 127.0.0.1:1991; }
-        server { listen 127.0.0.1:1990; proxy_pass tcpapp; }
+        upstream tcpapp { least_time connect; server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass tcpapp; }
     }
 --- config
     location = /upstreams { upstream_latency_status; }

@@ -297,6 +297,66 @@ void fleet_report(int instances, double load, bool weighted)
           "greedy oracle", -1);
 }
 
+void join_report()
+{
+    Scenario plain = join_pool(0);
+    std::printf("## Servers joining a loaded pool\n\n20 nginx instances of "
+                "4 workers, each its own table, in front of 20 servers of 4 "
+                "workers at 10 ms (log-normal jitter, sigma 0.3), offered "
+                "85%% of their capacity (open loop); at %.0f s two more join "
+                "(a reload).  First 100 ms: requests sent to the new "
+                "servers in their first 100 ms, over their fair share; peak "
+                "load: the most requests in service or waiting per worker "
+                "(4 workers: 1 is full) in the second after the join, at a "
+                "new server and at one of the others; p99 of the "
+                "requests arriving before the join, in the 2 s after it, "
+                "and after that.\n\n"
+                "| balancer | slow start | first 100 ms | peak load, new | "
+                "others | p99 before | p99 join | p99 after |\n"
+                "|---|--:|--:|--:|--:|--:|--:|--:|\n", kJoinS);
+    std::vector<Policy> nginx = {{"least_conn", Method::least_conn},
+                                 {"random two least_conn",
+                                  Method::random_two}};
+    std::vector<Policy> module = {
+        {"least_time header", Method::least_time},
+        {"weighted_random two least_time=header",
+         Method::weighted_random_two}};
+    auto rows = [&](const std::vector<Policy>& ps, uint32_t slow_start_ms,
+                    const char* label) {
+        Scenario s = join_pool(slow_start_ms);
+        for (const Row& row : run_all(s, ps)) {
+            std::printf("| %s | %s | %.1f | %.2f | %.2f | %.1f | %.1f | "
+                        "%.1f |\n",
+                        row.name.c_str(), label,
+                        row.figure([&s](const Result& r) {
+                            return join_surge(s, r);
+                        }),
+                        row.figure([](const Result& r) {
+                            return r.joined_peak_load;
+                        }),
+                        row.figure([](const Result& r) {
+                            return r.pool_peak_load;
+                        }),
+                        row.figure([](const Result& r) {
+                            return r.step_p99_ms[0];
+                        }),
+                        row.figure([](const Result& r) {
+                            return r.step_p99_ms[1];
+                        }),
+                        row.figure([](const Result& r) {
+                            return r.step_p99_ms[2];
+                        }));
+        }
+    };
+    rows(nginx, 0, "-");
+    for (uint32_t ms : {0u, 1000u, 3000u, 10000u, 30000u}) {
+        char label[16];
+        std::snprintf(label, sizeof(label), ms ? "%us" : "off", ms / 1000);
+        rows(module, ms, label);
+    }
+    std::printf("\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -348,6 +408,9 @@ int main(int argc, char** argv)
     }
     if (wanted("ramp")) {
         ramp();
+    }
+    if (wanted("join")) {
+        join_report();
     }
     if (wanted("fleet")) {
         fleet_report(20, 0.7, false);

@@ -120,4 +120,44 @@ Scenario fleet(int instances, double load, int servers,
     return s;
 }
 
+Scenario join_pool(uint32_t slow_start_ms)
+{
+    Scenario s;
+    for (int i = 0; i < 22; i++) {
+        s.servers.push_back({10, 4, i < 20 ? 0 : kJoinS});
+    }
+    double rate = 0.85 * 20 * 4 * 1000 / 10.0;
+    s.instances = 20;
+    s.workers = 4;
+    s.rate = {{0, rate}, {kJoinS, rate}, {kJoinS + 2, rate}};
+    s.seconds = 10;
+    s.warmup_s = 2;
+    s.jitter_sigma = 0.3;
+    s.slice_s = 0.1;
+    s.slow_start_ms = slow_start_ms;
+    return s;
+}
+
+double join_surge(const Scenario& scenario, const Result& result)
+{
+    auto slice = static_cast<std::size_t>(
+        std::lround((kJoinS - scenario.warmup_s) / scenario.slice_s));
+    if (slice >= result.slices.size()) {
+        return 0;
+    }
+    double all = 0, joined = 0, joined_capacity = 0, capacity = 0;
+    for (std::size_t i = 0; i < scenario.servers.size(); i++) {
+        const Server& server = scenario.servers[i];
+        double c = server.workers / server.service_ms;
+        uint32_t n = result.slices[slice][i];
+        all += n;
+        capacity += c;
+        if (server.join_s > 0) {
+            joined += n;
+            joined_capacity += c;
+        }
+    }
+    return all > 0 ? joined / (all * joined_capacity / capacity) : 0;
+}
+
 }  // namespace sim

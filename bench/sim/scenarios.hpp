@@ -30,4 +30,17 @@ std::vector<Policy> candidate_policies();
 Scenario fleet(int instances, double load, int servers = 200,
                bool weight_by_workers = false);
 
+// Servers joining a loaded pool: 20 nginx instances of 4 workers, each its
+// own table, in front of 20 servers of 4 workers at 10 ms (log-normal
+// jitter, sigma 0.3), offered 85% of their capacity in open loop; at
+// kJoinS two more servers of the same kind join (a reload of every
+// instance).  Rate steps at the join and 2 s later, so that step_p99_ms
+// gives the tail before, during and after; slices of 100 ms.
+inline constexpr double kJoinS = 4;
+Scenario join_pool(uint32_t slow_start_ms);
+
+// The requests sent to the joining servers in the first slice after the
+// join, over their fair share of it (their share of the capacity).
+double join_surge(const Scenario& scenario, const Result& result);
+
 }  // namespace sim

@@ -10,6 +10,7 @@
 #include "core/latency_table.hpp"
 #include "core/rng.hpp"
 #include "core/selection.hpp"
+#include "core/slow_start.hpp"
 #include "core/weighted_sampler.hpp"
 
 namespace sim {
@@ -90,6 +91,7 @@ struct Worker {
     std::vector<uint32_t> own_inflight;  // the module's, this worker only
     std::vector<int64_t> current_weights;
     Rng rng;
+    double prior_us = 0;  // slow start: the mean latency seen last
 };
 
 // A candidate policy's estimate of one server (Variant).
@@ -115,6 +117,7 @@ public:
     {
         std::size_t n = s.servers.size();
         decay_ = Decay{s.half_life_ms};
+        slow_start_ = SlowStart{s.slow_start_ms};
         for (const Server& spec : s.servers) {
             ServerState st;
             st.service_ms = spec.service_ms;
@@ -400,6 +403,13 @@ private:
     void join(int server)
     {
         servers_[server].joined = true;
+        // a reload, not the first configuration: the server joins
+        if (now_ > 0) {
+            last_join_s_ = s_.servers[server].join_s;
+            for (Instance& in : instances_) {
+                rejoin(in.slots[server], clock() / 1000);
+            }
+        }
         pool_.clear();
         for (std::size_t i = 0; i < servers_.size(); i++) {
             bool listed = p_.subset.empty()
@@ -429,6 +439,12 @@ private:
             }
             double load = static_cast<double>(sv.busy + sv.queue.size())
                           / sv.workers;
+            if (last_join_s_ > 0 && now_ < us(last_join_s_ + 1)) {
+                double& peak = s_.servers[i].join_s == last_join_s_
+                                   ? result_.joined_peak_load
+                                   : result_.pool_peak_load;
+                peak = std::max(peak, load);
+            }
             load_sum_ += load;
             load_squares_ += load * load;
             load_count_++;
@@ -564,13 +580,37 @@ private:
                        {Metric::header, false, decay_}, clock());
     }
 
+    // Slow start as the shim applies it: the ramp of the server, and its
+    // load seen as joining (upstream_latency::joining) if it joined.
+    double ramp(const Instance& in, int server, PeerLoad& load,
+                double prior_us) const
+    {
+        return slow_start_.apply(in.slots[server], Metric::header,
+                                 clock() / 1000, prior_us, load);
+    }
+
     int module_least_time(Instance& in, Worker& w,
                           const std::vector<int>& servers)
     {
         candidates_.clear();
+        double sum = 0;
+        uint32_t measured = 0;
         for (int i : servers) {
-            candidates_.push_back({static_cast<uint32_t>(i), weight(i),
-                                   score(module_load(in, i), weight(i))});
+            PeerLoad load = module_load(in, i);
+            uint32_t tie_weight = weight(i);
+            if (slow_start_.window_ms) {
+                double r = ramp(in, i, load, w.prior_us);
+                tie_weight = ramped_weight(weight(i), r);
+                if (r == 1.0 && load.latency_us > 0) {
+                    sum += load.latency_us;
+                    measured++;
+                }
+            }
+            candidates_.push_back({static_cast<uint32_t>(i), tie_weight,
+                                   score(load, weight(i))});
+        }
+        if (measured) {
+            w.prior_us = sum / measured;
         }
         std::size_t best = pick_least_score(
             candidates_.data(), candidates_.size(), w.current_weights.data());
@@ -581,19 +621,36 @@ private:
     {
         WeightedSampler sampler(alias_.data(), weights_.data(), pool_.size());
         auto ok = [&](std::size_t k) { return usable(in, r, pool_[k]); };
-        std::size_t first = sampler.draw(w.rng, ok);
+        auto draw = [&](auto&& usable) {
+            std::size_t k = sampler.draw(w.rng, usable);
+            if (slow_start_.window_ms && k != WeightedSampler::npos
+                && !keep_drawn(slow_start_.ramp(in.slots[pool_[k]],
+                                                clock() / 1000),
+                               w.rng))
+            {
+                k = sampler.draw(w.rng, usable);
+            }
+            return k;
+        };
+        std::size_t first = draw(ok);
         if (first == WeightedSampler::npos) {
             return -1;
         }
-        std::size_t second = sampler.draw(w.rng, [&](std::size_t k) {
+        std::size_t second = draw([&](std::size_t k) {
             return k != first && ok(k);
         });
         if (second == WeightedSampler::npos) {
             return pool_[first];
         }
-        double a = score(module_load(in, pool_[first]), weight(pool_[first]));
-        double b = score(module_load(in, pool_[second]),
-                         weight(pool_[second]));
+        PeerLoad first_load = module_load(in, pool_[first]);
+        PeerLoad second_load = module_load(in, pool_[second]);
+        double first_us = first_load.latency_us;
+        if (slow_start_.window_ms) {
+            ramp(in, pool_[first], first_load, second_load.latency_us);
+            ramp(in, pool_[second], second_load, first_us);
+        }
+        double a = score(first_load, weight(pool_[first]));
+        double b = score(second_load, weight(pool_[second]));
         return first_is_better(a, b, kTieFloorUs, w.rng) ? pool_[first]
                                                          : pool_[second];
     }
@@ -824,6 +881,10 @@ private:
         if (failed) {
             h.fails++;
             h.checked = static_cast<int64_t>(now_ / 1'000'000);
+            // unavailable for fail_timeout, then joins again
+            if (h.fails >= kMaxFails) {
+                rejoin(slot, clock() / 1000 + s_.fail_timeout_s * 1000);
+            }
             send(id);  // proxy_next_upstream error: the next server
             return;
         }
@@ -888,6 +949,8 @@ private:
     const Policy& p_;
     Rng env_;
     Decay decay_{1000};
+    SlowStart slow_start_{0};
+    double last_join_s_ = 0;
     uint64_t now_ = 0, end_ = 0, seq_ = 0;
     uint32_t serials_ = 0;
     std::priority_queue<Event, std::vector<Event>, std::greater<Event>>

@@ -9,7 +9,8 @@
 //   server    `workers` requests served at once, the others wait in one
 //             FIFO queue; a service takes service_ms (times a log-normal
 //             jitter if asked); it can change speed, die (refuse at once)
-//             or join the pool at given times.
+//             or join the pool at given times (a reload of every
+//             instance: the module's table marks it joining).
 //   instance  one nginx: `workers` worker processes, each with its own
 //             round-robin weights, connection counts (without `zone`) and
 //             random generator; the module's latency table is shared by
@@ -103,6 +104,7 @@ struct Scenario {
     double network_ms = 0.1;   // balancer to server and back
     double timeout_s = 1;      // a response later than this is an error
     uint32_t half_life_ms = 1000;
+    uint32_t slow_start_ms = 0;  // the module's upstream_latency_slow_start
     uint32_t fail_timeout_s = 10;
     double slice_s = 0;        // >0: requests per server per slice
 };
@@ -116,6 +118,11 @@ struct Result {
     // coefficient of variation of each server's requests in flight per
     // worker, sampled every 10 ms over the servers in the pool
     double load_cv = 0;
+    // the most requests in service or waiting per worker (sampled every
+    // 10 ms) in the second after the last join, at a server that joined
+    // then, and at one that was there before
+    double joined_peak_load = 0;
+    double pool_peak_load = 0;
     std::vector<uint64_t> per_server;          // requests sent after warm-up
     std::vector<std::vector<uint32_t>> slices;  // [slice][server]
     // percentiles by rate step (open loop): p99 and errors per step

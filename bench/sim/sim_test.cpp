@@ -116,5 +116,27 @@ TEST(ManyBalancers, NoHerding)
     }
 }
 
+// Two servers join 20 servers at 85% load behind 20 nginx instances
+// (join_pool).  Without slow start, least_time's new servers queue 4
+// requests per worker and more within a second, every instance sending
+// its requests to them at once; with the default ramp of 3 s, neither
+// module balancer loads a new server more than the busiest of the others.
+// Tolerance: the new servers' peak at most the others'; the guard that
+// the scenario shows the surge, at least twice the others' without the
+// ramp; the tail of the requests of the 2 s after the join at most 10%
+// above that without the ramp (the ramp holds capacity back).
+TEST(Joining, NoSurgeWithSlowStart)
+{
+    Result surge = run(join_pool(0), module_least_time(), kSeed);
+    EXPECT_GE(surge.joined_peak_load, 2 * surge.pool_peak_load);
+
+    for (const Policy& p : {module_least_time(), module_two()}) {
+        Result off = run(join_pool(0), p, kSeed);
+        Result ramped = run(join_pool(3000), p, kSeed);
+        EXPECT_LE(ramped.joined_peak_load, ramped.pool_peak_load) << p.name;
+        EXPECT_LE(ramped.step_p99_ms[1], 1.1 * off.step_p99_ms[1]) << p.name;
+    }
+}
+
 }  // namespace
 }  // namespace sim

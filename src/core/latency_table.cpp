@@ -55,6 +55,7 @@ void PeerSlot::copy_statistics(const PeerSlot& from) noexcept
     copy(response_time, from.response_time);
     copy(selected_ms, from.selected_ms);
     copy(connect_time, from.connect_time);
+    copy(joined_ms, from.joined_ms);
     copy(counters.requests, from.counters.requests);
     for (std::size_t i = 0; i < 5; i++) {
         copy(counters.responses[i], from.counters.responses[i]);
@@ -98,7 +99,8 @@ const LatencyTable* LatencyTable::attach(const void* mem,
 LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
                                    const PeerKey* keys, std::size_t nkeys,
                                    uint32_t workers, const void* predecessor,
-                                   std::size_t predecessor_bytes)
+                                   std::size_t predecessor_bytes,
+                                   Joining joining)
 {
     std::size_t capacity = workers ? capacity_of(bytes, workers) : 0;
     if (nkeys > capacity || capacity > UINT32_MAX) {
@@ -127,13 +129,22 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
             continue;
         }
         slot->key = keys[i];
+        slot->down = joining.down != nullptr && joining.down[i];
 
         auto found = std::lower_bound(
             previous.begin(), previous.end(), std::make_pair(keys[i], 0u),
             [](const auto& a, const auto& b) { return a.first < b.first; });
-        if (found != previous.end() && found->first == keys[i]) {
+        bool kept = found != previous.end() && found->first == keys[i];
+        if (kept) {
             slot->copy_statistics(old->slot(found->second));
             table->header_.kept++;
+        }
+        // 0 means "with the first configuration": a join is at least 1 ms
+        if (old != nullptr && !slot->down
+            && (!kept || old->slot(found->second).down))
+        {
+            slot->joined_ms.store(std::max<uint64_t>(joining.now_ms, 1),
+                                  std::memory_order_relaxed);
         }
     }
     for (std::size_t i = 0; i < capacity * workers; i++) {

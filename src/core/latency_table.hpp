@@ -79,6 +79,10 @@ struct alignas(64) PeerSlot {
     std::atomic<uint64_t> response_time;  // PeakEwma
     std::atomic<uint64_t> selected_ms;    // wall clock, 0: never
     std::atomic<uint64_t> connect_time;   // PeakEwma, stream only
+    // Slow start: when the peer joined, monotonic ms (0: with the first
+    // configuration); a time to come while it is out after failing.
+    std::atomic<uint64_t> joined_ms;
+    uint32_t down;  // marked down in its configuration; read on reload
 
     alignas(64) PeerCounters counters;
 
@@ -95,6 +99,14 @@ struct alignas(64) PeerSlot {
 
     // Statistics carried to the next configuration.
     void copy_statistics(const PeerSlot& from) noexcept;
+};
+
+// What a new configuration tells the table of its peers, for slow start:
+// the time it takes effect (monotonic ms) and, per key, whether the peer
+// is marked down (nullptr: none is).
+struct Joining {
+    uint64_t now_ms = 0;
+    const uint8_t* down = nullptr;
 };
 
 struct alignas(64) TableHeader {
@@ -117,7 +129,7 @@ static_assert(sizeof(PeerSlot) == 256);
 class LatencyTable {
 public:
     static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
-    static constexpr uint32_t kVersion = 6;
+    static constexpr uint32_t kVersion = 7;
 
     // Bytes for capacity slots and the requests in flight of workers.
     static constexpr std::size_t bytes_for(std::size_t capacity,
@@ -141,12 +153,15 @@ public:
     // per key, in order, and one row of in-flight cells per worker process.
     // Statistics of keys found in predecessor (the previous configuration's
     // table, or nullptr) are carried over; requests in flight are not, they
-    // belong to the old worker processes.  Throws std::bad_alloc; returns
-    // nullptr when the keys do not fit.
+    // belong to the old worker processes.  With a predecessor, a peer joins
+    // (slot.joined_ms = joining.now_ms) when its key is new, or when it was
+    // down and no longer is; a kept peer keeps its time of joining.  Throws
+    // std::bad_alloc; returns nullptr when the keys do not fit.
     static LatencyTable* create(void* mem, std::size_t bytes,
                                 const PeerKey* keys, std::size_t nkeys,
                                 uint32_t workers, const void* predecessor,
-                                std::size_t predecessor_bytes);
+                                std::size_t predecessor_bytes,
+                                Joining joining = {});
 
     // The table at mem if it has this layout, else nullptr.
     static const LatencyTable* attach(const void* mem,

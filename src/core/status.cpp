@@ -355,6 +355,15 @@ struct Seconds {
 Seconds from_ms(uint64_t ms) { return {ms, 3}; }
 Seconds from_us(uint64_t us) { return {us, 6}; }
 
+// An average in microseconds, or none where the peer has none yet.
+std::optional<Seconds> optional_us(const std::optional<uint64_t>& us)
+{
+    if (!us) {
+        return std::nullopt;
+    }
+    return from_us(*us);
+}
+
 // One metric family: its header, then a sample per peer.
 template <class Sample>
 void family(Writer& w, const std::vector<UpstreamStatus>& upstreams,
@@ -479,30 +488,15 @@ void stream_prometheus(Writer& w, const StatusReport& r,
          nullptr},
         {"nginx_stream_upstream_peer_connect_time_seconds", "gauge",
          "Average time to connect, as the balancer uses it.",
-         [](const PeerReading& p) -> std::optional<Seconds> {
-             if (!p.connect_us) {
-                 return std::nullopt;
-             }
-             return from_us(*p.connect_us);
-         },
+         [](const PeerReading& p) { return optional_us(p.connect_us); },
          nullptr},
         {"nginx_stream_upstream_peer_first_byte_time_seconds", "gauge",
          "Average time to the first byte, as the balancer uses it.",
-         [](const PeerReading& p) -> std::optional<Seconds> {
-             if (!p.header_us) {
-                 return std::nullopt;
-             }
-             return from_us(*p.header_us);
-         },
+         [](const PeerReading& p) { return optional_us(p.header_us); },
          nullptr},
         {"nginx_stream_upstream_peer_response_time_seconds", "gauge",
          "Average time to the end of the session, as the balancer uses it.",
-         [](const PeerReading& p) -> std::optional<Seconds> {
-             if (!p.response_us) {
-                 return std::nullopt;
-             }
-             return from_us(*p.response_us);
-         },
+         [](const PeerReading& p) { return optional_us(p.response_us); },
          nullptr},
     };
 

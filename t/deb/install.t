@@ -1,7 +1,9 @@
 # The Debian packages of `make deb` (the .deb files given as arguments),
 # installed with apt as an administrator would: each enables its module in
-# /etc/nginx, a site using the module proxies a request, and removing then
-# purging the packages leaves a stock /etc/nginx that still passes nginx -t.
+# /etc/nginx (the stream one after Debian's stream module), a site using
+# the module proxies a request (http) or a TCP connection (stream), and
+# removing then purging the packages leaves a stock /etc/nginx that still
+# passes nginx -t.
 # It changes the system: it runs as root, and refuses packages or module
 # files already installed (it would purge them).  One run at a time.
 use strict;
@@ -21,8 +23,12 @@ my $MODULES = '/usr/lib/nginx/modules';
 my $AVAILABLE = '/usr/share/nginx/modules-available';
 my $ENABLED = '/etc/nginx/modules-enabled';
 
-# The request each package's module must serve, by package name.
-my %site = ('libnginx-mod-http-upstream-latency' => \&http_site);
+# By package name: the site whose traffic its module must balance, and the
+# packages of the nginx modules it needs loaded before it.
+my %site = ('libnginx-mod-http-upstream-latency' => \&http_site,
+            'libnginx-mod-stream-upstream-latency' => \&stream_site);
+my %needs = ('libnginx-mod-http-upstream-latency' => [],
+             'libnginx-mod-stream-upstream-latency' => ['libnginx-mod-stream']);
 
 my @debs = map { -f $_ ? abs_path($_) : BAIL_OUT("$_: no such file") } @ARGV
     or BAIL_OUT('usage: prove t/deb/install.t :: PACKAGE.deb...');
@@ -43,8 +49,11 @@ END { local $?; purge_leftovers() }
 my $abi = nginx_abi();
 for my $p (@packages) {
     my $deps = output("dpkg-deb -f $p->{deb} Depends");
-    is_deeply [grep { /^nginx-abi-/ } split /,\s*/, $deps], [$abi],
+    my @deps = map { s/\s.*//sr } split /,\s*/, $deps;
+    is_deeply [grep { /^nginx-abi-/ } @deps], [$abi],
         "$p->{name} depends on $abi, the ABI of the installed nginx";
+    is_deeply [grep { /^libnginx-mod-/ } @deps], $needs{$p->{name}} || [],
+        "$p->{name} depends on the modules it needs";
 }
 
 apt('install', @debs);
@@ -126,11 +135,7 @@ sub enabled {
 # modules-enabled snippets as the stock nginx.conf loads them.  Returns the
 # site's configuration.
 sub http_site {
-    my $nginx = eval {
-        OwnNginx->start(port => 1990,
-                        modules => "include $ENABLED/*.conf;\n",
-                        modules_dir => $MODULES,
-                        http => <<'HTTP') };
+    my $nginx = own_site(1990, '', <<'HTTP') or return;
     upstream app {
         least_time header;
         server 127.0.0.1:1991;
@@ -144,21 +149,70 @@ sub http_site {
         location = /upstreams { upstream_latency_status; }
     }
 HTTP
-    ok $nginx, 'a site using least_time starts' or do { diag $@; return };
-
-    my $http = HTTP::Tiny->new(timeout => 10);
-    my $answer = $http->get('http://127.0.0.1:1990/');
+    my $answer = HTTP::Tiny->new(timeout => 10)->get('http://127.0.0.1:1990/');
     like "$answer->{status} $answer->{content}", qr/^200 199[12]\n\z/,
         'a request proxied to a server of the upstream';
-    my $status = $http->get('http://127.0.0.1:1990/upstreams');
-    my $upstreams = eval { decode_json($status->{content})->{upstreams} };
-    my ($app) = grep { $_->{name} eq 'app' } @{ $upstreams || [] };
-    is $app && $app->{method}, 'least_time header',
-        'the upstream is balanced by least_time';
-    is $app && sum(map { $_->{requests} } @{ $app->{peers} }), 1,
-        'the balancer passed it the request';
+    balanced_once(1990, 'app', 'least_time header', 'requests');
     $nginx->stop;
     return $nginx->conf_path;
+}
+
+# The same for a stream upstream with least_time connect: a TCP connection
+# through it to an http server; the status is the http module's.
+sub stream_site {
+    # waits for the status port: a connection to 1993 would be a session
+    my $nginx = own_site(1990, <<'STREAM', <<'HTTP') or return;
+    stream {
+        upstream tcpapp {
+            least_time connect;
+            server 127.0.0.1:1991;
+            server 127.0.0.1:1992;
+        }
+        server { listen 127.0.0.1:1993; proxy_pass tcpapp; }
+    }
+STREAM
+    server { listen 127.0.0.1:1991; return 200 "1991\n"; }
+    server { listen 127.0.0.1:1992; return 200 "1992\n"; }
+    server {
+        listen 127.0.0.1:1990;
+        location = /upstreams { upstream_latency_status; }
+    }
+HTTP
+    my $answer = HTTP::Tiny->new(timeout => 10, keep_alive => 0)
+        ->get('http://127.0.0.1:1993/');
+    like "$answer->{status} $answer->{content}", qr/^200 199[12]\n\z/,
+        'a TCP connection proxied to a server of the stream upstream';
+    balanced_once(1990, 'tcpapp', 'least_time connect', 'connections');
+    $nginx->stop;
+    return $nginx->conf_path;
+}
+
+# Our nginx with $main at the top level and $http in its http block,
+# answering on $port, or undef (a failed test).
+sub own_site {
+    my ($port, $main, $http) = @_;
+    my $nginx = eval {
+        OwnNginx->start(port => $port, main => $main, http => $http,
+                        modules => "include $ENABLED/*.conf;\n",
+                        modules_dir => $MODULES) };
+    ok $nginx, "a site using the module starts on $port" or diag $@;
+    return $nginx;
+}
+
+# The status (http, on $port) shows the upstream $name, http or stream,
+# balanced by $method, which passed it one request or connection ($count,
+# the peers' field that counts them).
+sub balanced_once {
+    my ($port, $name, $method, $count) = @_;
+    my $status = HTTP::Tiny->new(timeout => 10)
+        ->get("http://127.0.0.1:$port/upstreams");
+    my $json = eval { decode_json($status->{content}) } || {};
+    my ($upstream) = grep { $_->{name} eq $name }
+        @{ $json->{upstreams} || [] }, @{ $json->{stream}{upstreams} || [] };
+    is $upstream && $upstream->{method}, $method,
+        "the upstream is balanced by $method";
+    is $upstream && sum(map { $_->{$count} } @{ $upstream->{peers} }), 1,
+        'the balancer passed it the one ' . ($count =~ s/s$//r);
 }
 
 sub stock_nginx_t_passes {

@@ -93,6 +93,15 @@ sub file_ports {
     $ENV{"TEST_NGINX_FILE_PORT_$_"} = $ports[$_ - 1] for 1 .. @ports;
 }
 
+# The port the running block's $TEST_NGINX_RAND_PORT_$n stands for (both
+# runners keep a block's ports in $Test::Nginx::Util::RandPorts), for
+# response body filters that talk to nginx or read the addresses it shows.
+sub rand_port {
+    my ($n) = @_;
+    return $Test::Nginx::Util::RandPorts->{"TEST_NGINX_RAND_PORT_$n"}
+        // die "LatencyTest: the block has no \$TEST_NGINX_RAND_PORT_$n\n";
+}
+
 # $n requests to each of @uris in turn, one after another (echo module
 # subrequests).
 sub requests {
@@ -142,12 +151,13 @@ sub nginx_least_time {
 }
 
 # Test::Nginx: skips, with that reason, every block whose configuration
-# has the least_time directive (not weighted_random's least_time=...).
+# (http or stream) has the least_time directive (not weighted_random's
+# least_time=...).
 sub skip_least_time_blocks {
     my $reason = nginx_least_time() or return;
     Test::Nginx::Socket::add_block_preprocessor(sub {
         my $block = shift;
-        my $conf = join "\n", grep { defined }
+        my $conf = join "\n", grep { defined } $block->main_config,
                             $block->http_config, $block->config;
         $block->set_value(skip_nginx => "1: >= 1.31.0: $reason")
             if $conf =~ /(?:^|[{;])\s*least_time[\s;]/m;

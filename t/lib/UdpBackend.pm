@@ -17,8 +17,10 @@ my @children;
 my $owner = $$;
 
 # Answers each datagram to 127.0.0.1:$port with $reply datagrams (1 by
-# default) of its port number, the first after $delay seconds, the others
-# $gap seconds apart; one datagram at a time.
+# default) of $label (by default its port number), the first after $delay
+# seconds, the others $gap seconds apart; one datagram at a time.
+# Returns once it has answered a first session, so that the tests do not
+# measure its start.
 sub start {
     my (%args) = @_;
     my $socket = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
@@ -30,6 +32,8 @@ sub start {
     if ($pid) {
         close $socket;
         push @children, $pid;
+        sessions($args{port}, 1, $args{reply}) ne "none\n"
+            or die "UdpBackend: $args{port} does not answer\n";
         return;
     }
 
@@ -38,14 +42,14 @@ sub start {
         sleep $args{delay} if $args{delay};
         for my $i (1 .. ($args{reply} // 1)) {
             sleep $args{gap} if $i > 1 && $args{gap};
-            $socket->send("$args{port}\n", 0, $peer);
+            $socket->send(($args{label} // $args{port}) . "\n", 0, $peer);
         }
     }
 }
 
 # Sends $n datagrams to 127.0.0.1:$port, one after the other, each from
 # its own socket, and waits up to a second for each of $answers answers (1
-# by default); returns the first answer of each (the backend's port), or
+# by default); returns the first answer of each (the backend's label), or
 # "none".
 sub sessions {
     my ($port, $n, $answers) = @_;

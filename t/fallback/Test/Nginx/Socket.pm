@@ -1568,6 +1568,13 @@ __END__
 
 Test::Nginx::Socket - fallback for openresty's Test::Nginx::Socket
 
+=head1 STREAM SECTIONS
+
+None (stream_config, stream_server_config, stream_request,
+stream_response): upstream's Test::Nginx::Socket has none; they belong to
+its subclass Test::Nginx::Socket::Lua::Stream, which drives them through
+ngx_http_lua_module.
+
 =head1 DESCRIPTION
 
 Used with C<PERL5LIB=t/fallback> when the real Test::Nginx is not

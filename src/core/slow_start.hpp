@@ -1,0 +1,118 @@
+// Slow start: a peer that joins a pool (added on reload, back from `down`,
+// back from failure) has no measurement, and would score best at every
+// worker of every balancer at once.  Instead its weight ramps up linearly
+// over a window, as NGINX Plus's slow_start= does, and until it is
+// measured it counts as fast as the others, not as instant.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+
+#include "latency_table.hpp"
+#include "rng.hpp"
+#include "selection.hpp"
+
+namespace upstream_latency {
+
+// The least share of its weight a joining peer has, as Envoy's default
+// min_weight_percent: weight and capacity stay finite and positive.
+inline constexpr double kRampFloor = 0.1;
+
+// Tie-break weights are the configured weights times this, so that a
+// ramped weight keeps its fraction (smooth weighted round robin makes the
+// same sequence of weights all scaled by one factor).
+inline constexpr uint32_t kRampWeightScale = 16;
+
+struct SlowStart {
+    uint32_t window_ms;  // 0: off
+
+    // The share of its weight a peer that joined at joined_ms (0: with the
+    // first configuration) has at now_ms: from kRampFloor up to 1, linearly
+    // over the window.  A join still to come is at the floor.
+    double ramp(uint64_t joined_ms, uint64_t now_ms) const noexcept
+    {
+        if (joined_ms == 0 || now_ms >= joined_ms + window_ms) {
+            return 1.0;
+        }
+        if (now_ms <= joined_ms) {
+            return kRampFloor;
+        }
+        return std::max(kRampFloor,
+                        static_cast<double>(now_ms - joined_ms) / window_ms);
+    }
+
+    double ramp(const PeerSlot& slot, uint64_t now_ms) const noexcept
+    {
+        return ramp(slot.joined_ms.load(std::memory_order_relaxed), now_ms);
+    }
+
+    // The ramp of the peer of slot at now_ms; a peer that ever joined is
+    // seen as joining (below) with it, a peer of the first configuration
+    // as it is.
+    double apply(const PeerSlot& slot, Metric metric, uint64_t now_ms,
+                 double prior_us, PeerLoad& load) const noexcept;
+};
+
+// The peer joins again at at_ms: back from failure, once fail_timeout is
+// over and nginx tries it again.
+inline void rejoin(PeerSlot& slot, uint64_t at_ms) noexcept
+{
+    slot.joined_ms.store(std::max<uint64_t>(at_ms, 1),
+                         std::memory_order_relaxed);
+}
+
+// What a selection sees of a peer that joined, at ramp.  Its requests in
+// flight count as if its capacity (weight) were ramp of the configured
+// one, whatever the score makes of them; until it is measured, even after
+// the ramp, its latency is at least prior_us, the latency of the peers it
+// competes with, instead of 0 or the short wait of its first requests.
+inline PeerLoad joining(PeerLoad load, const PeerSlot& slot, Metric metric,
+                        double ramp, double prior_us) noexcept
+{
+    double active = std::ceil(load.active / ramp);
+    load.active = static_cast<uint32_t>(std::min(active, 4294967295.0));
+    if (!PeakEwma::measured(
+            slot.estimate(metric).load(std::memory_order_relaxed)))
+    {
+        load.latency_us = std::max(load.latency_us, prior_us);
+    }
+    return load;
+}
+
+// The weight of a peer in ties (pick_least_score) at ramp, scaled by
+// kRampWeightScale; at least 1.
+inline uint32_t ramped_weight(uint32_t weight, double ramp) noexcept
+{
+    uint64_t full = uint64_t{weight} * kRampWeightScale;
+    if (ramp >= 1.0) {
+        return static_cast<uint32_t>(std::min<uint64_t>(full, UINT32_MAX));
+    }
+    double w = std::round(static_cast<double>(full) * ramp);
+    return static_cast<uint32_t>(std::clamp(w, 1.0, 4294967295.0));
+}
+
+// Whether a peer drawn at random by its configured weight is kept, at
+// ramp: with probability ramp, so that draws follow the ramped weight (a
+// peer not kept is drawn again, once).
+inline bool keep_drawn(double ramp, Rng& rng) noexcept
+{
+    return ramp >= 1.0
+           || static_cast<double>(rng.next() >> 11) * 0x1p-53 < ramp;
+}
+
+inline double SlowStart::apply(const PeerSlot& slot, Metric metric,
+                              uint64_t now_ms, double prior_us,
+                              PeerLoad& load) const noexcept
+{
+    uint64_t joined = slot.joined_ms.load(std::memory_order_relaxed);
+    double r = ramp(joined, now_ms);
+
+    if (joined != 0) {
+        load = joining(load, slot, metric, r, prior_us);
+    }
+    return r;
+}
+
+}  // namespace upstream_latency

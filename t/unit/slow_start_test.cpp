@@ -1,0 +1,234 @@
+#include "core/slow_start.hpp"
+#include "table_memory.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace upstream_latency {
+namespace {
+
+constexpr Decay kSecond{1000};
+constexpr uint64_t kNowMs = 9'000'000;
+constexpr uint64_t kNow = kNowMs * 1000;
+constexpr SlowStart kTenSeconds{10'000};
+
+TEST(SlowStart, RampsLinearlyFromTheFloorOverTheWindow)
+{
+    EXPECT_DOUBLE_EQ(kTenSeconds.ramp(kNowMs, kNowMs), kRampFloor);
+    EXPECT_DOUBLE_EQ(kTenSeconds.ramp(kNowMs, kNowMs + 500), kRampFloor);
+    EXPECT_DOUBLE_EQ(kTenSeconds.ramp(kNowMs, kNowMs + 2500), 0.25);
+    EXPECT_DOUBLE_EQ(kTenSeconds.ramp(kNowMs, kNowMs + 7500), 0.75);
+    EXPECT_DOUBLE_EQ(kTenSeconds.ramp(kNowMs, kNowMs + 10'000), 1);
+    EXPECT_DOUBLE_EQ(kTenSeconds.ramp(kNowMs, kNowMs + 99'000), 1);
+}
+
+TEST(SlowStart, OffOrNeverJoinedIsFullWeight)
+{
+    EXPECT_DOUBLE_EQ(SlowStart{0}.ramp(kNowMs, kNowMs), 1);
+    EXPECT_DOUBLE_EQ(kTenSeconds.ramp(0, kNowMs), 1);
+}
+
+// Back from failure: the join is set to the end of fail_timeout.
+TEST(SlowStart, AJoinToComeIsAtTheFloor)
+{
+    PeerSlot slot{};
+    rejoin(slot, kNowMs + 10'000);
+    EXPECT_DOUBLE_EQ(kTenSeconds.ramp(slot, kNowMs), kRampFloor);
+    EXPECT_DOUBLE_EQ(kTenSeconds.ramp(slot, kNowMs + 15'000), 0.5);
+    EXPECT_DOUBLE_EQ(kTenSeconds.ramp(slot, kNowMs + 20'000), 1);
+}
+
+LatencyTable* create_at(Memory& m, const std::vector<PeerKey>& keys,
+                        const Memory* previous, uint64_t now_ms,
+                        const std::vector<uint8_t>& down = {})
+{
+    return LatencyTable::create(m.data.get(), m.bytes, keys.data(),
+                                keys.size(), 2,
+                                previous ? previous->data.get() : nullptr,
+                                previous ? previous->bytes : 0,
+                                {now_ms, down.empty() ? nullptr : down.data()});
+}
+
+uint64_t joined(const LatencyTable& table, uint32_t i)
+{
+    return table.slot(i).joined_ms.load();
+}
+
+TEST(Joining, TheFirstConfigurationHasNoJoins)
+{
+    Memory m(LatencyTable::bytes_for(2, 2));
+    LatencyTable* table = create_at(m, keys_of("app", {"a:1", "b:1"}),
+                                    nullptr, kNowMs);
+    ASSERT_NE(table, nullptr);
+    EXPECT_EQ(joined(*table, 0), 0u);
+    EXPECT_EQ(joined(*table, 1), 0u);
+}
+
+// A reload adds c:1 at kNowMs, keeps a:1 as it was, and a second reload
+// keeps c:1's ramp where it was instead of restarting it.
+TEST(Joining, APeerAddedOnReloadJoinsAndAKeptOneKeepsItsRamp)
+{
+    Memory first(LatencyTable::bytes_for(2, 2));
+    ASSERT_NE(create_at(first, keys_of("app", {"a:1", "b:1"}), nullptr, 1),
+              nullptr);
+
+    Memory second(LatencyTable::bytes_for(2, 2));
+    LatencyTable* table = create_at(second, keys_of("app", {"a:1", "c:1"}),
+                                    &first, kNowMs);
+    ASSERT_NE(table, nullptr);
+    EXPECT_EQ(joined(*table, 0), 0u);
+    EXPECT_EQ(joined(*table, 1), kNowMs);
+
+    Memory third(LatencyTable::bytes_for(2, 2));
+    table = create_at(third, keys_of("app", {"c:1", "a:1"}), &second,
+                      kNowMs + 4000);
+    ASSERT_NE(table, nullptr);
+    EXPECT_EQ(joined(*table, 0), kNowMs);
+    EXPECT_EQ(joined(*table, 1), 0u);
+    EXPECT_DOUBLE_EQ(kTenSeconds.ramp(table->slot(0), kNowMs + 4000), 0.4);
+}
+
+TEST(Joining, APeerBackFromDownJoinsAndOneStillDownDoesNot)
+{
+    auto keys = keys_of("app", {"a:1", "b:1", "c:1"});
+    Memory first(LatencyTable::bytes_for(3, 2));
+    ASSERT_NE(create_at(first, keys, nullptr, 1, {1, 1, 0}), nullptr);
+
+    Memory second(LatencyTable::bytes_for(3, 2));
+    LatencyTable* table = create_at(second, keys, &first, kNowMs, {0, 1, 0});
+    ASSERT_NE(table, nullptr);
+    EXPECT_EQ(joined(*table, 0), kNowMs);  // down, then up
+    EXPECT_EQ(joined(*table, 1), 0u);      // still down
+    EXPECT_EQ(joined(*table, 2), 0u);      // up all along
+    EXPECT_EQ(table->slot(1).down, 1u);
+}
+
+TEST(Joining, CountsItsRequestsAsIfItsCapacityWereRamped)
+{
+    PeerSlot slot{};
+    PeakEwma::record(slot.header_time, 4000, SampleKind::exact, kNow,
+                     kSecond);
+    PeerLoad load = joining({4000, 3}, slot, Metric::header, 0.25, 99'000);
+    EXPECT_EQ(load.active, 12u);
+    EXPECT_DOUBLE_EQ(load.latency_us, 4000);  // measured: no prior
+    EXPECT_EQ(joining({4000, 1}, slot, Metric::header, 0.3, 0).active, 4u);
+}
+
+TEST(Joining, UnmeasuredCountsAsFastAsThePrior)
+{
+    PeerSlot slot{};
+    EXPECT_DOUBLE_EQ(joining({0, 0}, slot, Metric::header, 1, 5000)
+                         .latency_us,
+                     5000);
+    // a longer wait of its own requests still counts
+    EXPECT_DOUBLE_EQ(joining({8000, 1}, slot, Metric::header, 1, 5000)
+                         .latency_us,
+                     8000);
+}
+
+// After its ramp, a peer that joined and was never chosen (no load came)
+// still counts as fast as the others, not as instant.
+TEST(Joining, UnmeasuredAfterTheRampStillHasThePrior)
+{
+    PeerSlot slot{};
+    rejoin(slot, kNowMs);
+    PeerLoad load{0, 0};
+    EXPECT_DOUBLE_EQ(kTenSeconds.apply(slot, Metric::header, kNowMs + 60'000,
+                                       5000, load),
+                     1);
+    EXPECT_DOUBLE_EQ(load.latency_us, 5000);
+
+    PeerSlot first{};  // of the first configuration: as it is
+    load = {0, 0};
+    kTenSeconds.apply(first, Metric::header, kNowMs, 5000, load);
+    EXPECT_DOUBLE_EQ(load.latency_us, 0);
+}
+
+TEST(Joining, RampedWeightKeepsTheFractionInTies)
+{
+    EXPECT_EQ(ramped_weight(1, 1), kRampWeightScale);
+    EXPECT_EQ(ramped_weight(3, 0.5), 3 * kRampWeightScale / 2);
+    EXPECT_EQ(ramped_weight(1, 0), 1u);
+    EXPECT_EQ(ramped_weight(UINT32_MAX, 1), UINT32_MAX);
+}
+
+TEST(Joining, DrawsAreKeptWithTheRampsProbability)
+{
+    Rng rng(42);
+    int kept = 0;
+    for (int i = 0; i < 100'000; i++) {
+        kept += keep_drawn(0.3, rng);
+    }
+    EXPECT_NEAR(kept, 30'000, 600);
+    EXPECT_TRUE(keep_drawn(1, rng));
+}
+
+// least_time as the shim runs it, on a frozen clock: four measured peers
+// of 5 ms with 4 requests in flight each (a loaded pool), and e, just
+// added and not yet measured.  200 requests are chosen, each staying in
+// flight.  Without the ramp e scores 0 and takes them all, the surge of
+// every worker at once; at the start of its ramp, it takes its share.
+int requests_to_the_new_peer(SlowStart slow_start)
+{
+    constexpr uint32_t kPeers = 5;
+    Memory m(LatencyTable::bytes_for(kPeers, 1));
+    LatencyTable* table = create(m, keys_of("app", {"a", "b", "c", "d", "e"}),
+                                 1);
+    for (uint32_t i = 0; i < kPeers - 1; i++) {
+        PeakEwma::record(table->slot(i).header_time, 5000, SampleKind::exact,
+                         kNow, kSecond);
+        for (int k = 0; k < 4; k++) {
+            InflightCells::enter(table->cells(i)[0], kNow);
+        }
+    }
+    rejoin(table->slot(kPeers - 1), kNowMs);
+
+    LoadOptions options{Metric::header, false, kSecond};
+    std::vector<int64_t> current_weights(kPeers, 0);
+    double prior_us = 0;
+    int to_new = 0;
+
+    for (int request = 0; request < 200; request++) {
+        std::vector<Candidate> candidates;
+        double sum = 0;
+        int measured = 0;
+        for (uint32_t i = 0; i < kPeers; i++) {
+            PeerLoad load = observe(*table, i, options, kNow);
+            uint32_t weight = 1;
+            if (slow_start.window_ms) {
+                double ramp = slow_start.apply(table->slot(i),
+                                               options.metric, kNowMs,
+                                               prior_us, load);
+                if (ramp == 1 && load.latency_us > 0) {
+                    sum += load.latency_us;
+                    measured++;
+                }
+                weight = ramped_weight(1, ramp);
+            }
+            candidates.push_back({i, weight, score(load, 1)});
+        }
+        if (measured) {
+            prior_us = sum / measured;
+        }
+        uint32_t chosen = candidates[pick_least_score(
+                                         candidates.data(), candidates.size(),
+                                         current_weights.data())]
+                              .peer;
+        InflightCells::enter(table->cells(chosen)[0], kNow);
+        to_new += chosen == kPeers - 1;
+    }
+    return to_new;
+}
+
+TEST(Joining, ANewPeerInALoadedPoolGetsNoSurge)
+{
+    EXPECT_EQ(requests_to_the_new_peer(SlowStart{0}), 200);
+    // its fair share is a fifth, 40; at the floor, a tenth of it
+    int ramped = requests_to_the_new_peer(kTenSeconds);
+    EXPECT_GE(ramped, 2);
+    EXPECT_LE(ramped, 8);
+}
+
+}  // namespace
+}  // namespace upstream_latency
