@@ -8,6 +8,7 @@ use LatencyTest;
 use JSON::PP;
 
 no_long_string();
+LatencyTest::skip_least_time_blocks();
 run_tests();
 
 __DATA__
