@@ -70,6 +70,9 @@ inline PeerLoad observe(const PeerSlot& slot, Inflight inflight,
 // requests before it looks as busy as a peer of weight 1.
 inline double score(PeerLoad load, uint32_t weight) noexcept
 {
+    if (load.active == 0) {
+        return load.latency_us;  // the factor is 1: no division
+    }
     return load.latency_us
            * (1.0 + static_cast<double>(load.active) / std::max(weight, 1u));
 }
