@@ -784,11 +784,16 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     time_t now, uint64_t now_us, ngx_uint_t *index, ngx_log_t *log)
 {
     size_t                               best;
-    double                               ramp, sum;
+    double                               ramp, sum, prior_us;
+    uint32_t                             slot;
+    uint64_t                             now_ms;
     ngx_uint_t                           i, count, measured, base;
     typename P::peer_t                  *peer, **candidate_peers;
     upstream_latency::PeerLoad           load;
+    upstream_latency::SlowStart          slow_start;
     upstream_latency::Candidate         *c, *candidates;
+    upstream_latency::LoadOptions        options;
+    upstream_latency::LatencyTable      *table;
     ngx_upstream_latency_srv_conf_t<P>  *lcf;
 
     /* in locals: the stores to the candidates would reload them per peer */
@@ -797,13 +802,19 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     candidates = lcf->candidates;
     candidate_peers = lcf->candidate_peers;
     base = lp->base;
+    table = lcf->main->table;
+    options = lcf->options;
+    slow_start = lcf->slow_start;
+    now_ms = now_us / 1000;
     count = 0;
     sum = 0;
     measured = 0;
 
-    if (lcf->slow_start.window_ms && lcf->prior_us == 0) {
+    if (slow_start.window_ms && lcf->prior_us == 0) {
         lcf->prior_us = ngx_upstream_latency_first_prior(lp, now_us);
     }
+
+    prior_us = lcf->prior_us;
 
     for (peer = lp->rrp.peers->peer, i = 0; peer; peer = peer->next, i++) {
 
@@ -815,11 +826,12 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         c->peer = base + i;
         c->weight = peer->weight;
 
-        load = ngx_upstream_latency_load(lp, i, now_us);
+        slot = ngx_upstream_latency_slot_index(lp, i);
+        load = upstream_latency::observe(*table, slot, options, now_us);
 
-        if (lcf->slow_start.window_ms) {
-            ramp = ngx_upstream_latency_ramp(lp, i, now_us, &load,
-                                             lcf->prior_us);
+        if (slow_start.window_ms) {
+            ramp = slow_start.apply(table->slot(slot), options.metric, now_ms,
+                                    prior_us, load);
             c->weight = upstream_latency::ramped_weight(peer->weight, ramp);
 
             if (ramp == 1.0 && load.latency_us > 0) {

@@ -24,16 +24,13 @@ struct LoadOptions {
     Decay decay;
 };
 
-// What a selection knows of a peer from its slot and its requests in
-// flight.  Latency is the decayed estimate; with options.inflight, or while
-// the peer has no sample yet, it is at least the mean time its requests
-// awaiting a response header have waited so far.
-inline PeerLoad observe(const PeerSlot& slot, Inflight inflight,
+// What a selection knows of a peer from its estimate (packed PeakEwma) and
+// its requests in flight.  Latency is the decayed estimate; with
+// options.inflight, or while the peer has no sample yet, it is at least the
+// mean time its requests awaiting a response header have waited so far.
+inline PeerLoad observe(uint64_t estimate, Inflight inflight,
                         LoadOptions options, uint64_t now_us) noexcept
 {
-    uint64_t estimate = slot.estimate(options.metric).load(
-        std::memory_order_relaxed);
-
     double latency = PeakEwma::read(estimate, now_us, options.decay);
     if (options.inflight || !PeakEwma::measured(estimate)) {
         latency = std::max(latency, inflight.mean_wait_us);
@@ -41,23 +38,31 @@ inline PeerLoad observe(const PeerSlot& slot, Inflight inflight,
     return {latency, inflight.active};
 }
 
+// The same from the peer's slot.
+inline PeerLoad observe(const PeerSlot& slot, Inflight inflight,
+                        LoadOptions options, uint64_t now_us) noexcept
+{
+    return observe(
+        slot.estimate(options.metric).load(std::memory_order_relaxed),
+        inflight, options, now_us);
+}
+
 // The same for the slot at index of a table, its requests in flight summed
-// over the worker processes.
+// over the worker processes; the estimate read once.
 [[gnu::always_inline]] inline PeerLoad observe(const LatencyTable& table,
                                                uint32_t index,
                                                LoadOptions options,
                                                uint64_t now_us) noexcept
 {
-    const PeerSlot& slot = table.slot(index);
+    uint64_t estimate = table.slot(index).estimate(options.metric).load(
+        std::memory_order_relaxed);
 
-    if (!options.inflight
-        && PeakEwma::measured(
-               slot.estimate(options.metric).load(std::memory_order_relaxed)))
-    {
+    if (!options.inflight && PeakEwma::measured(estimate)) {
         // the waiting times do not count: only the active requests
-        return observe(slot, {table.active(index), 0, 0.0}, options, now_us);
+        return observe(estimate, {table.active(index), 0, 0.0}, options,
+                       now_us);
     }
-    return observe(slot, table.inflight(index, now_us), options, now_us);
+    return observe(estimate, table.inflight(index, now_us), options, now_us);
 }
 
 // Expected time for one more request: latency * (1 + active / weight).
@@ -65,6 +70,9 @@ inline PeerLoad observe(const PeerSlot& slot, Inflight inflight,
 // requests before it looks as busy as a peer of weight 1.
 inline double score(PeerLoad load, uint32_t weight) noexcept
 {
+    if (load.active == 0) {
+        return load.latency_us;  // the factor is 1: no division
+    }
     return load.latency_us
            * (1.0 + static_cast<double>(load.active) / std::max(weight, 1u));
 }
