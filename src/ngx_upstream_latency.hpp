@@ -199,6 +199,8 @@ void ngx_upstream_latency_seed(ngx_upstream_latency_main_conf_t *lmcf)
     noexcept;
 void ngx_upstream_latency_remember(ngx_conf_t *cf,
     ngx_upstream_latency_where_t *where) noexcept;
+void ngx_upstream_latency_needs_method(ngx_conf_t *cf, const char *directive,
+    ngx_str_t *upstream, ngx_upstream_latency_where_t *where) noexcept;
 char *ngx_upstream_latency_parse_half_life(ngx_conf_t *cf,
     ngx_msec_t *half_life, ngx_upstream_latency_where_t *where) noexcept;
 char *ngx_upstream_latency_parse_slow_start(ngx_conf_t *cf,

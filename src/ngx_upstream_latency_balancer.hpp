@@ -1337,33 +1337,22 @@ ngx_upstream_latency_check_upstreams(ngx_conf_t *cf) noexcept
             return NGX_ERROR;
         }
 
-        if (!lcf->method && lcf->half_life != NGX_CONF_UNSET_MSEC) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"upstream_latency_half_life\" needs "
-                          "\"least_time\" or \"weighted_random\" in the "
-                          "same upstream \"%V\" in %V:%ui",
-                          &uscfp[i]->host, &lcf->half_life_where.file,
-                          lcf->half_life_where.line);
+        if (lcf->method) {
+            continue;
+        }
+
+        if (lcf->half_life != NGX_CONF_UNSET_MSEC) {
+            ngx_upstream_latency_needs_method(cf, "upstream_latency_half_life",
+                                              &uscfp[i]->host,
+                                              &lcf->half_life_where);
             return NGX_ERROR;
         }
 
-        if (!lcf->method && lcf->slow_start_time != NGX_CONF_UNSET_MSEC) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"upstream_latency_slow_start\" needs "
-                          "\"least_time\" or \"weighted_random\" in the "
-                          "same upstream \"%V\" in %V:%ui",
-                          &uscfp[i]->host, &lcf->slow_start_where.file,
-                          lcf->slow_start_where.line);
-            return NGX_ERROR;
-        }
-
-        if (!lcf->method && lcf->slow_start_time != NGX_CONF_UNSET_MSEC) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"upstream_latency_slow_start\" needs "
-                          "\"least_time\" or \"weighted_random\" in the "
-                          "same upstream \"%V\" in %V:%ui",
-                          &uscfp[i]->host, &lcf->slow_start_where.file,
-                          lcf->slow_start_where.line);
+        if (lcf->slow_start_time != NGX_CONF_UNSET_MSEC) {
+            ngx_upstream_latency_needs_method(cf,
+                                              "upstream_latency_slow_start",
+                                              &uscfp[i]->host,
+                                              &lcf->slow_start_where);
             return NGX_ERROR;
         }
     }

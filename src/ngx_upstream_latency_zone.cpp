@@ -114,6 +114,19 @@ ngx_upstream_latency_remember(ngx_conf_t *cf,
 }
 
 
+/* A directive of the module in an upstream balanced by another method. */
+
+void
+ngx_upstream_latency_needs_method(ngx_conf_t *cf, const char *directive,
+    ngx_str_t *upstream, ngx_upstream_latency_where_t *where) noexcept
+{
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"%s\" needs \"least_time\" or \"weighted_random\" in "
+                  "the same upstream \"%V\" in %V:%ui",
+                  directive, upstream, &where->file, where->line);
+}
+
+
 /*
  * Parses the time of a directive (first argument) into *msec, once, in
  * min..max ms; with "off" allowed, "off" is 0.
