@@ -141,8 +141,8 @@ private:
     std::string out_;
 };
 
-void json_peer(Writer& w, const PeerStatus& peer, const StatusReport& r,
-               Decay decay)
+// What http and stream peers share: which server, and its configuration.
+void json_peer_identity(Writer& w, const PeerStatus& peer)
 {
     w.format("{\"id\":%" PRIu32 ",\"server\":", peer.id);
     w.json(peer.server);
@@ -151,6 +151,22 @@ void json_peer(Writer& w, const PeerStatus& peer, const StatusReport& r,
     w.format(",\"backup\":%s,\"weight\":%" PRIu32 ",\"state\":\"%s\"",
              peer.backup ? "true" : "false", peer.weight,
              kStates[static_cast<int>(peer.state)]);
+}
+
+// When the peer was last selected, or null if never.
+void json_selected(Writer& w, uint64_t selected_ms)
+{
+    if (selected_ms == 0) {
+        w.raw("null");
+    } else {
+        w.iso8601(selected_ms);
+    }
+}
+
+void json_peer(Writer& w, const PeerStatus& peer, const StatusReport& r,
+               Decay decay)
+{
+    json_peer_identity(w, peer);
 
     if (peer.slot != nullptr) {
         PeerReading p = read(peer, r, decay);
@@ -163,11 +179,7 @@ void json_peer(Writer& w, const PeerStatus& peer, const StatusReport& r,
         w.format("\"total\":%" PRIu64 "},\"fails\":%" PRIu64
                  ",\"unavail\":%" PRIu64 ",\"selected\":",
                  p.responses_total, p.fails, p.unavail);
-        if (p.selected_ms == 0) {
-            w.raw("null");
-        } else {
-            w.iso8601(p.selected_ms);
-        }
+        json_selected(w, p.selected_ms);
         w.raw(",\"header_time\":");
         w.milliseconds_or_null(p.header_us);
         w.raw(",\"response_time\":");
@@ -189,13 +201,7 @@ void json_peer(Writer& w, const PeerStatus& peer, const StatusReport& r,
 void json_stream_peer(Writer& w, const PeerStatus& peer,
                       const StatusReport& r, Decay decay)
 {
-    w.format("{\"id\":%" PRIu32 ",\"server\":", peer.id);
-    w.json(peer.server);
-    w.raw(",\"name\":");
-    w.json(peer.name);
-    w.format(",\"backup\":%s,\"weight\":%" PRIu32 ",\"state\":\"%s\"",
-             peer.backup ? "true" : "false", peer.weight,
-             kStates[static_cast<int>(peer.state)]);
+    json_peer_identity(w, peer);
 
     if (peer.slot != nullptr) {
         PeerReading p = read(peer, r, decay);
@@ -205,11 +211,7 @@ void json_stream_peer(Writer& w, const PeerStatus& peer,
                  ",\"selected\":",
                  p.active, p.requests, p.responses[0], p.responses[1],
                  p.fails, p.unavail);
-        if (p.selected_ms == 0) {
-            w.raw("null");
-        } else {
-            w.iso8601(p.selected_ms);
-        }
+        json_selected(w, p.selected_ms);
         w.raw(",\"connect_time\":");
         w.milliseconds_or_null(p.connect_us);
         w.raw(",\"first_byte_time\":");
