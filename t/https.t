@@ -18,9 +18,11 @@ run_tests();
 __DATA__
 
 === TEST 1: proxy_pass https:// through least_time
-1991 answers in 2 ms, 1992 in 100 ms: a gap that the hiccups of a loaded
+1991 answers in 2 ms, 1992 in 250 ms: a gap that the hiccups of a loaded
 machine (a handshake per request, under ASan in make test) rarely close;
-1992 is probed once, then seldom.
+1992 is probed once, then seldom.  At 100 ms, a run of make test-stress
+with more load on top saw 9 against 11: each hiccup over 100 ms made 1991
+the slower peer until it decayed.  Round robin gives 10 each.
 --- http_config
     upstream app {
         least_time header;
@@ -37,7 +39,7 @@ machine (a handshake per request, under ASan in make test) rarely close;
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2 ssl;
         ssl_certificate $TEST_NGINX_CERT_DIR/cert.pem;
         ssl_certificate_key $TEST_NGINX_CERT_DIR/key.pem;
-        location / { echo_sleep 0.1; echo 1992; }
+        location / { echo_sleep 0.25; echo 1992; }
     }
 --- config eval
 "location = /t { ${\ LatencyTest::requests(20, '/app') } }
@@ -52,7 +54,7 @@ GET /t
 --- response_body_filters eval
 \&LatencyTest::tally
 --- response_body_like eval
-LatencyTest::counts(1991 => [15, 19], 1992 => [1, 5])
+LatencyTest::counts(1991 => [12, 19], 1992 => [1, 8])
 --- error_log eval
 [qr/least time peer 127\.0\.0\.1:\d+/, 'SSL reused session']
 --- no_error_log
