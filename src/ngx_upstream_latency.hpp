@@ -260,36 +260,76 @@ ngx_upstream_latency_has_slot(ngx_upstream_latency_peer_data_t<P> *lp,
 }
 
 
-/* Whether the peer at index of the current list may take this request. */
+/*
+ * What a selection reads once of the current list: the peers tried, and
+ * where their slots are.
+ */
+template <class P>
+struct ngx_upstream_latency_scan_t {
+    typename P::peers_t               *peers;
+    uintptr_t                         *tried;
+    const uint32_t                    *mapped;  /* resolvable: per index */
+    ngx_uint_t                         bound;   /* resolvable: mapped */
+    ngx_uint_t                         first;   /* else: slot of index 0 */
+};
+
 
 template <class P>
-inline ngx_flag_t
-ngx_upstream_latency_available(ngx_upstream_latency_peer_data_t<P> *lp,
+inline ngx_upstream_latency_scan_t<P>
+ngx_upstream_latency_scan(ngx_upstream_latency_peer_data_t<P> *lp) noexcept
+{
+    ngx_upstream_latency_scan_t<P>   scan;
+    ngx_upstream_latency_list_t<P>  *l;
+
+    l = &lp->conf->lists[lp->list];
+
+    scan.peers = lp->rrp.peers;
+    scan.tried = lp->rrp.tried;
+    scan.mapped = lp->conf->resolvable ? l->slot : NULL;
+    scan.bound = l->bound;
+    scan.first = lp->conf->first_slot + lp->base;
+
+    return scan;
+}
+
+
+/*
+ * The slot of the peer at index of the scanned list if the peer may take
+ * this request, else LatencyTable::npos.
+ */
+template <class P>
+inline uint32_t
+ngx_upstream_latency_available_slot(const ngx_upstream_latency_scan_t<P> &scan,
     typename P::peer_t *peer, ngx_uint_t index, time_t now) noexcept
 {
-    uintptr_t                 m;
-    ngx_uint_t                n;
-    ngx_flag_t                usable;
-    typename P::peers_t      *peers;
+    uint32_t    slot;
+    ngx_flag_t  usable;
 
-    n = index / (8 * sizeof(uintptr_t));
-    m = (uintptr_t) 1 << index % (8 * sizeof(uintptr_t));
-
-    if (lp->rrp.tried[n] & m) {
-        return 0;
+    if (scan.tried[index / (8 * sizeof(uintptr_t))]
+        & ((uintptr_t) 1 << index % (8 * sizeof(uintptr_t))))
+    {
+        return upstream_latency::LatencyTable::npos;
     }
 
-    if (!ngx_upstream_latency_has_slot(lp, index)) {
-        return 0;
+    if (scan.mapped == NULL) {
+        slot = (uint32_t) (scan.first + index);
+
+    } else if (index < scan.bound) {
+        slot = scan.mapped[index];
+
+        if (slot == upstream_latency::LatencyTable::npos) {
+            return slot;
+        }
+
+    } else {
+        return upstream_latency::LatencyTable::npos;
     }
 
-    peers = lp->rrp.peers;
-
-    P::peer_lock(peers, peer);
+    P::peer_lock(scan.peers, peer);
     usable = ngx_upstream_latency_usable<P>(peer, now);
-    P::peer_unlock(peers, peer);
+    P::peer_unlock(scan.peers, peer);
 
-    return usable;
+    return usable ? slot : upstream_latency::LatencyTable::npos;
 }
 
 

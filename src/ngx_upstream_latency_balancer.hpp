@@ -776,7 +776,11 @@ ngx_upstream_latency_first_prior(ngx_upstream_latency_peer_data_t<P> *lp,
 }
 
 
-/* Scores every available peer of the current list and takes the least. */
+/*
+ * Scores every available peer of the current list and takes the least.
+ * Slow start's prior, the mean latency of the fully ramped peers, is kept
+ * from one choice to the next for the joining peers of the next.
+ */
 
 template <class P>
 typename P::peer_t *
@@ -784,16 +788,17 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     time_t now, uint64_t now_us, ngx_uint_t *index, ngx_log_t *log)
 {
     size_t                               best;
-    double                               ramp, sum, prior_us;
-    uint32_t                             slot;
-    uint64_t                             now_ms;
-    ngx_uint_t                           i, count, measured, base;
+    double                               ramp, sum, least;
+    uint32_t                             slot, weight;
+    uint64_t                             now_ms, joined;
+    ngx_uint_t                           i, count, measured;
     typename P::peer_t                  *peer, **candidate_peers;
     upstream_latency::PeerLoad           load;
     upstream_latency::SlowStart          slow_start;
     upstream_latency::Candidate         *c, *candidates;
     upstream_latency::LoadOptions        options;
     upstream_latency::LatencyTable      *table;
+    ngx_upstream_latency_scan_t<P>       scan;
     ngx_upstream_latency_srv_conf_t<P>  *lcf;
 
     /* in locals: the stores to the candidates would reload them per peer */
@@ -801,52 +806,61 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     lcf = lp->conf;
     candidates = lcf->candidates;
     candidate_peers = lcf->candidate_peers;
-    base = lp->base;
     table = lcf->main->table;
     options = lcf->options;
+    upstream_latency::TableView  view(*table, options.metric);
     slow_start = lcf->slow_start;
+    scan = ngx_upstream_latency_scan(lp);
     now_ms = now_us / 1000;
     count = 0;
     sum = 0;
     measured = 0;
+    least = HUGE_VAL;
 
-    if (slow_start.window_ms && lcf->prior_us == 0) {
-        lcf->prior_us = ngx_upstream_latency_first_prior(lp, now_us);
-    }
+    for (peer = scan.peers->peer, i = 0; peer; peer = peer->next, i++) {
 
-    prior_us = lcf->prior_us;
+        slot = ngx_upstream_latency_available_slot(scan, peer, i, now);
 
-    for (peer = lp->rrp.peers->peer, i = 0; peer; peer = peer->next, i++) {
-
-        if (!ngx_upstream_latency_available(lp, peer, i, now)) {
+        if (slot == upstream_latency::LatencyTable::npos) {
             continue;
         }
 
-        c = &candidates[count];
-        c->peer = base + i;
-        c->weight = peer->weight;
+        load = upstream_latency::observe_ms(view, slot, options, now_ms);
+        weight = upstream_latency::ramped_weight(peer->weight, 1.0);
 
-        slot = ngx_upstream_latency_slot_index(lp, i);
-        load = upstream_latency::observe(*table, slot, options, now_us);
+        joined = view.slots[slot].joined_ms.load(std::memory_order_relaxed);
 
-        if (slow_start.window_ms) {
+        if (joined && slow_start.window_ms) {
+            if (lcf->prior_us == 0) {
+                lcf->prior_us = ngx_upstream_latency_first_prior(lp, now_us);
+            }
+
             ramp = slow_start.apply(table->slot(slot), options.metric, now_ms,
-                                    prior_us, load);
-            c->weight = upstream_latency::ramped_weight(peer->weight, ramp);
+                                    lcf->prior_us, load);
 
-            if (ramp == 1.0 && load.latency_us > 0) {
-                sum += load.latency_us;
-                measured++;
+            if (ramp < 1.0) {
+                weight = upstream_latency::ramped_weight(peer->weight, ramp);
 
-            } else if (ramp < 1.0) {
                 ngx_log_debug3(P::log_debug, log, 0,
                                "least time peer %V in slow start at %.2f, "
                                "latency %.3fms", &peer->name, ramp,
                                load.latency_us / 1000);
             }
+
+        } else {
+            ramp = 1.0;
         }
 
+        if (ramp == 1.0) {
+            sum += load.latency_us;
+            measured += load.latency_us > 0;
+        }
+
+        c = &candidates[count];
+        c->peer = i;
+        c->weight = weight;
         c->score = upstream_latency::score(load, peer->weight);
+        least = ngx_min(least, c->score);
 
         candidate_peers[count++] = peer;
     }
@@ -859,17 +873,17 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         lcf->prior_us = sum / measured;
     }
 
-    best = upstream_latency::pick_least_score(candidates, count,
-                                              lcf->current_weights);
+    best = upstream_latency::pick_least_score(candidates, count, least,
+                                              lcf->current_weights + lp->base);
 
     ngx_log_debug3(P::log_debug, log, 0,
                    "least time peer %V, score %.3fms of %ui",
-                   &lcf->candidate_peers[best]->name,
-                   lcf->candidates[best].score / 1000, count);
+                   &candidate_peers[best]->name,
+                   candidates[best].score / 1000, count);
 
-    *index = lcf->candidates[best].peer - lp->base;
+    *index = candidates[best].peer;
 
-    return lcf->candidate_peers[best];
+    return candidate_peers[best];
 }
 
 
@@ -921,8 +935,11 @@ ngx_upstream_weighted_random_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     upstream_latency::WeightedSampler  sampler(l->alias, l->weight,
                                                l->number);
 
-    auto available = [lp, l, now](size_t i) {
-        return ngx_upstream_latency_available(lp, l->peer[i], i, now);
+    ngx_upstream_latency_scan_t<P>  scan = ngx_upstream_latency_scan(lp);
+
+    auto available = [&scan, l, now](size_t i) {
+        return ngx_upstream_latency_available_slot(scan, l->peer[i], i, now)
+               != upstream_latency::LatencyTable::npos;
     };
 
     /*

@@ -68,10 +68,11 @@ public:
 
     // The requests active over all worker processes: all that a selection
     // needs of a peer with a measured estimate, without inflight.
+    // count must be at least 1.
     static uint32_t active(const InflightCell* cells, uint32_t count) noexcept
     {
-        uint64_t active = 0;
-        for (uint32_t i = 0; i < count; i++) {
+        uint64_t active = cells[0].active.load(std::memory_order_relaxed);
+        for (uint32_t i = 1; i < count; i++) {
             active += cells[i].active.load(std::memory_order_relaxed);
         }
         return static_cast<uint32_t>(active);
@@ -83,10 +84,16 @@ public:
     static Inflight read(const InflightCell* cells, uint32_t count,
                          uint64_t now_us) noexcept
     {
+        return read_ms(cells, count, now_us / 1000);
+    }
+
+    // The same at now_ms, monotonic milliseconds.
+    static Inflight read_ms(const InflightCell* cells, uint32_t count,
+                            uint64_t now_ms) noexcept
+    {
         uint64_t active = 0;
         uint64_t waiting = 0;
         uint64_t waited_ms = 0;
-        uint64_t now_ms = now_us / 1000;
 
         for (uint32_t i = 0; i < count; i++) {
             active += cells[i].active.load(std::memory_order_relaxed);

@@ -91,11 +91,18 @@ struct alignas(64) PeerSlot {
 
     alignas(64) PeerCounters counters;
 
+    // The member holding metric's estimate.
+    static constexpr std::atomic<uint64_t> PeerSlot::*estimate_member(
+        Metric metric) noexcept
+    {
+        return metric == Metric::header      ? &PeerSlot::header_time
+               : metric == Metric::last_byte ? &PeerSlot::response_time
+                                             : &PeerSlot::connect_time;
+    }
+
     std::atomic<uint64_t>& estimate(Metric metric) noexcept
     {
-        return metric == Metric::header      ? header_time
-               : metric == Metric::last_byte ? response_time
-                                             : connect_time;
+        return this->*estimate_member(metric);
     }
     const std::atomic<uint64_t>& estimate(Metric metric) const noexcept
     {
@@ -285,5 +292,33 @@ private:
 };
 
 static_assert(sizeof(LatencyTable) == sizeof(TableHeader));
+
+// What a selection reads of a table for each peer it scores, found once
+// per selection: where the slots and the in-flight cells are, and which
+// estimate counts.
+struct TableView {
+    const PeerSlot* slots;
+    const InflightCell* cells;
+    uint32_t workers;
+    std::atomic<uint64_t> PeerSlot::*estimate;
+
+    TableView(const LatencyTable& table, Metric metric) noexcept
+        : slots(&table.slot(0)),
+          cells(table.cells(0)),
+          workers(table.workers()),
+          estimate(PeerSlot::estimate_member(metric))
+    {
+    }
+
+    uint64_t estimate_of(uint32_t index) const noexcept
+    {
+        return (slots[index].*estimate).load(std::memory_order_relaxed);
+    }
+
+    const InflightCell* cells_of(uint32_t index) const noexcept
+    {
+        return cells + std::size_t{index} * workers;
+    }
+};
 
 }  // namespace upstream_latency

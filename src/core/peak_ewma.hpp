@@ -86,11 +86,24 @@ public:
     static double read(uint64_t packed, uint64_t now_us,
                        Decay decay) noexcept
     {
+        return read_ms(packed, now_us / 1000, decay);
+    }
+
+    // The same at now_ms, monotonic milliseconds.
+    static double read_ms(uint64_t packed, uint64_t now_ms,
+                          Decay decay) noexcept
+    {
         uint64_t value = packed >> kStampBits;
         if (value == 0) {
             return 0.0;
         }
-        return value * decay.factor(elapsed_ms(packed, now_us));
+        // milliseconds since the stamp, modulo its wrap; none, or a
+        // moment "later" (another process stamped after now_ms): no decay
+        uint64_t diff = (now_ms - packed) & kStampMask;
+        if (diff == 0 || diff > kStampMask / 2) {
+            return static_cast<double>(value);
+        }
+        return value * decay.factor(static_cast<int64_t>(diff));
     }
 
     static bool measured(uint64_t packed) noexcept
@@ -135,18 +148,6 @@ public:
                 return;
             }
         }
-    }
-
-private:
-    static int64_t elapsed_ms(uint64_t packed, uint64_t now_us) noexcept
-    {
-        // Modular difference: correct across the wrap of the stamp,
-        // negative when another process stamped a sample a moment "later"
-        // than now_us.
-        uint64_t diff = ((now_us / 1000) - packed) & kStampMask;
-        return diff > kStampMask / 2
-                   ? -static_cast<int64_t>((kStampMask + 1) - diff)
-                   : static_cast<int64_t>(diff);
     }
 };
 

@@ -1,8 +1,35 @@
 #include "selection.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace upstream_latency {
+
+std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
+                             double least, int64_t* current_weights) noexcept
+{
+    double limit = tie_limit(least, kTieFloorUs);
+    std::size_t best = 0;
+    int64_t best_weight = INT64_MIN;
+    int64_t total = 0;
+
+    for (std::size_t i = 0; i < count; i++) {
+        const Candidate& c = candidates[i];
+        if (c.score > limit) {
+            continue;
+        }
+        int64_t weight = current_weights[c.peer] + c.weight;
+        current_weights[c.peer] = weight;
+        total += c.weight;
+        if (weight > best_weight) {
+            best_weight = weight;
+            best = i;
+        }
+    }
+
+    current_weights[candidates[best].peer] -= total;
+    return best;
+}
 
 std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
                              int64_t* current_weights) noexcept
@@ -11,27 +38,7 @@ std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
     for (std::size_t i = 1; i < count; i++) {
         least = std::min(least, candidates[i].score);
     }
-
-    double limit = tie_limit(least, kTieFloorUs);
-    std::size_t best = count;
-    int64_t total = 0;
-
-    for (std::size_t i = 0; i < count; i++) {
-        const Candidate& c = candidates[i];
-        if (c.score > limit) {
-            continue;
-        }
-        current_weights[c.peer] += c.weight;
-        total += c.weight;
-        if (best == count
-            || current_weights[c.peer] > current_weights[candidates[best].peer])
-        {
-            best = i;
-        }
-    }
-
-    current_weights[candidates[best].peer] -= total;
-    return best;
+    return pick_least_score(candidates, count, least, current_weights);
 }
 
 bool first_is_better(double first, double second, double floor,

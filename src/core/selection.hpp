@@ -27,15 +27,23 @@ struct LoadOptions {
 // What a selection knows of a peer from its estimate (packed PeakEwma) and
 // its requests in flight.  Latency is the decayed estimate; with
 // options.inflight, or while the peer has no sample yet, it is at least the
-// mean time its requests awaiting a response header have waited so far.
-inline PeerLoad observe(uint64_t estimate, Inflight inflight,
-                        LoadOptions options, uint64_t now_us) noexcept
+// mean time its requests awaiting a response header have waited so far;
+// at now_ms, monotonic milliseconds.
+inline PeerLoad observe_ms(uint64_t estimate, Inflight inflight,
+                           LoadOptions options, uint64_t now_ms) noexcept
 {
-    double latency = PeakEwma::read(estimate, now_us, options.decay);
+    double latency = PeakEwma::read_ms(estimate, now_ms, options.decay);
     if (options.inflight || !PeakEwma::measured(estimate)) {
         latency = std::max(latency, inflight.mean_wait_us);
     }
     return {latency, inflight.active};
+}
+
+// The same at now_us.
+inline PeerLoad observe(uint64_t estimate, Inflight inflight,
+                        LoadOptions options, uint64_t now_us) noexcept
+{
+    return observe_ms(estimate, inflight, options, now_us / 1000);
 }
 
 // The same from the peer's slot.
@@ -47,22 +55,34 @@ inline PeerLoad observe(const PeerSlot& slot, Inflight inflight,
         inflight, options, now_us);
 }
 
-// The same for the slot at index of a table, its requests in flight summed
-// over the worker processes; the estimate read once.
-[[gnu::always_inline]] inline PeerLoad observe(const LatencyTable& table,
-                                               uint32_t index,
-                                               LoadOptions options,
-                                               uint64_t now_us) noexcept
+// The same for the slot at index of a table at now_ms (monotonic
+// milliseconds), its requests in flight summed over the worker processes;
+// the estimate read once.
+[[gnu::always_inline]] inline PeerLoad observe_ms(const TableView& table,
+                                                  uint32_t index,
+                                                  LoadOptions options,
+                                                  uint64_t now_ms) noexcept
 {
-    uint64_t estimate = table.slot(index).estimate(options.metric).load(
-        std::memory_order_relaxed);
+    uint64_t estimate = table.estimate_of(index);
+    const InflightCell* cells = table.cells_of(index);
+    Inflight inflight;
 
     if (!options.inflight && PeakEwma::measured(estimate)) {
         // the waiting times do not count: only the active requests
-        return observe(estimate, {table.active(index), 0, 0.0}, options,
-                       now_us);
+        inflight = {InflightCells::active(cells, table.workers), 0, 0.0};
+    } else {
+        inflight = InflightCells::read_ms(cells, table.workers, now_ms);
     }
-    return observe(estimate, table.inflight(index, now_us), options, now_us);
+
+    return observe_ms(estimate, inflight, options, now_ms);
+}
+
+// The same at now_us.
+inline PeerLoad observe(const LatencyTable& table, uint32_t index,
+                        LoadOptions options, uint64_t now_us) noexcept
+{
+    return observe_ms(TableView(table, options.metric), index, options,
+                      now_us / 1000);
 }
 
 // Expected time for one more request: latency * (1 + active / weight).
@@ -128,9 +148,14 @@ struct Candidate {
     double score;
 };
 
-// Index into candidates of the lowest score; ties are broken by smooth
-// weighted round robin over current_weights, kept per worker and indexed
-// by Candidate::peer.  count must be at least 1.
+// Index into candidates of the lowest score, least, which the caller
+// found while scoring them; ties are broken by smooth weighted round robin
+// over current_weights, kept per worker and indexed by Candidate::peer.
+// count must be at least 1.
+std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
+                             double least, int64_t* current_weights) noexcept;
+
+// The same, finding the least score.
 std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
                              int64_t* current_weights) noexcept;
 
