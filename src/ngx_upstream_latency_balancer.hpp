@@ -387,27 +387,34 @@ void
 ngx_upstream_latency_start(ngx_upstream_latency_peer_data_t<P> *lp,
     ngx_uint_t index, uint64_t now_us) noexcept
 {
-    uint32_t                         n;
+    uint32_t                         n, workers;
     ngx_time_t                      *tp;
+    upstream_latency::PeerSlot      *slot;
+    upstream_latency::InflightCell  *cells, *cell;
     upstream_latency::LatencyTable  *table;
+
+    /* in locals: the stores to lp would reload them */
 
     tp = ngx_timeofday();
     table = lp->conf->main->table;
     n = ngx_upstream_latency_slot_index(lp, index);
+    slot = &table->slot(n);
+    cells = table->cells(n);
+    workers = table->workers();
+    cell = ngx_worker < workers ? &cells[ngx_worker] : NULL;
 
-    lp->slot = &table->slot(n);
+    lp->slot = slot;
+    lp->cell = cell;
     lp->start_us = now_us;
     lp->answered = 0;
     lp->connected = 0;
-    lp->found_active = table->active(n);
-    lp->cell = ngx_worker < table->workers() ? &table->cells(n)[ngx_worker]
-                                             : NULL;
-    lp->waiting = lp->cell
-                  && upstream_latency::InflightCells::enter(*lp->cell, now_us);
+    lp->found_active = upstream_latency::InflightCells::active(cells, workers);
+    lp->waiting = cell
+                  && upstream_latency::InflightCells::enter(*cell, now_us);
 
-    lp->slot->counters.requests.fetch_add(1, std::memory_order_relaxed);
-    lp->slot->selected_ms.store((uint64_t) tp->sec * 1000 + tp->msec,
-                                std::memory_order_relaxed);
+    slot->counters.requests.fetch_add(1, std::memory_order_relaxed);
+    slot->selected_ms.store((uint64_t) tp->sec * 1000 + tp->msec,
+                            std::memory_order_relaxed);
 }
 
 
