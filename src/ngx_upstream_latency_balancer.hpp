@@ -646,7 +646,8 @@ ngx_upstream_latency_table_live(ngx_upstream_latency_peer_data_t<P> *lp)
         return 1;
     }
 
-    return P::main_conf((ngx_cycle_t *) ngx_cycle) == lp->conf->main;
+    /* the configuration of the current cycle, whose table is mapped */
+    return lp->conf->main->cycle == (ngx_cycle_t *) ngx_cycle;
 }
 
 
