@@ -617,7 +617,7 @@ ngx_upstream_latency_answer(ngx_upstream_latency_peer_data_t<P> *lp,
 /* The attempt is over for the table: it no longer counts as in flight. */
 
 template <class P>
-void
+[[gnu::always_inline]] inline void
 ngx_upstream_latency_leave(ngx_upstream_latency_peer_data_t<P> *lp) noexcept
 {
     ngx_upstream_latency_stop_waiting(lp);
@@ -659,7 +659,7 @@ ngx_upstream_latency_table_live(ngx_upstream_latency_peer_data_t<P> *lp)
  */
 
 template <class P>
-void
+[[gnu::always_inline]] inline void
 ngx_upstream_latency_record(ngx_upstream_latency_peer_data_t<P> *lp,
     ngx_flag_t failed, ngx_flag_t complete, uint64_t now_us, ngx_log_t *log)
     noexcept
