@@ -47,7 +47,7 @@ ngx_http_upstream_latency_init_header_filter() noexcept
  * that follows has a lifetime, not a response time.
  */
 
-static void
+[[gnu::always_inline]] static inline void
 ngx_http_upstream_latency_answered(ngx_http_upstream_latency_peer_data_t *lp,
     uint64_t now_us)
 {
