@@ -383,7 +383,7 @@ ngx_upstream_latency_mapped(ngx_upstream_latency_peer_data_t<P> *lp)
  */
 
 template <class P>
-void
+[[gnu::always_inline]] inline void
 ngx_upstream_latency_start(ngx_upstream_latency_peer_data_t<P> *lp,
     ngx_uint_t index, uint64_t now_us) noexcept
 {
@@ -570,7 +570,7 @@ failed:
 /* The attempt no longer waits for its answer. */
 
 template <class P>
-void
+[[gnu::always_inline]] inline void
 ngx_upstream_latency_stop_waiting(ngx_upstream_latency_peer_data_t<P> *lp)
     noexcept
 {
@@ -603,7 +603,7 @@ ngx_upstream_latency_measure(ngx_upstream_latency_peer_data_t<P> *lp,
 /* The answer (header or first byte) of the attempt has arrived. */
 
 template <class P>
-void
+[[gnu::always_inline]] inline void
 ngx_upstream_latency_answer(ngx_upstream_latency_peer_data_t<P> *lp,
     uint64_t now_us) noexcept
 {
