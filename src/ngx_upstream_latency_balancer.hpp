@@ -491,9 +491,12 @@ ngx_upstream_latency_get(ngx_peer_connection_t *pc,
 
         P::peer_lock(peers, peer);
 
-        /* another worker may have taken the last of max_conns meanwhile */
+        /*
+         * choose() took a usable peer; in a zone, another worker may have
+         * taken the last of its max_conns meanwhile
+         */
 
-        if (ngx_upstream_latency_usable<P>(peer, now)) {
+        if (!P::shared(peers) || ngx_upstream_latency_usable<P>(peer, now)) {
             break;
         }
 
