@@ -204,11 +204,12 @@ ngx_http_upstream_latency_proto_t::attach(ngx_http_request_t *r,
 
 /*
  * The response header of the request's attempt in progress, if any, is
- * sent on now.  Out of the filter, which every response of the http block
- * passes, so that the filter stays a few instructions.
+ * sent on now: stamped, then passed on.  Out of the filter, which every
+ * response of the http block passes, so that the filter stays a few
+ * instructions; both end in a tail call of the next filter.
  */
 
-[[gnu::noinline]] static void
+[[gnu::noinline]] static ngx_int_t
 ngx_http_upstream_latency_header_arrived(ngx_http_request_t *r,
     ngx_http_upstream_latency_peer_data_t *lp) noexcept
 {
@@ -222,6 +223,8 @@ ngx_http_upstream_latency_header_arrived(ngx_http_request_t *r,
     {
         ngx_http_upstream_latency_answered(lp, ngx_upstream_latency_now_us());
     }
+
+    return ngx_http_upstream_latency_next_header_filter(r);
 }
 
 
@@ -244,7 +247,7 @@ ngx_http_upstream_latency_header_filter(ngx_http_request_t *r) noexcept
     /* the other balancers' requests and answered attempts pass at once */
 
     if (lp && lp->slot && !lp->answered) {
-        ngx_http_upstream_latency_header_arrived(r, lp);
+        return ngx_http_upstream_latency_header_arrived(r, lp);
     }
 
     return ngx_http_upstream_latency_next_header_filter(r);

@@ -597,7 +597,7 @@ ngx_upstream_latency_stop_waiting(ngx_upstream_latency_peer_data_t<P> *lp)
  */
 
 template <class P>
-void
+[[gnu::always_inline]] inline void
 ngx_upstream_latency_measure(ngx_upstream_latency_peer_data_t<P> *lp,
     std::atomic<uint64_t> &estimate, uint64_t elapsed_us,
     upstream_latency::SampleKind kind, uint64_t now_us) noexcept
