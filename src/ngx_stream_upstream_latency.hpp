@@ -72,6 +72,16 @@ struct ngx_stream_upstream_latency_proto_t {
         ngx_stream_upstream_rr_peer_unlock(peers, peer);
     }
 
+    /* peers in a zone: other worker processes change them too */
+    static bool shared(peers_t *peers) noexcept
+    {
+#if (NGX_STREAM_UPSTREAM_ZONE)
+        return peers->shpool != NULL;
+#else
+        return false;
+#endif
+    }
+
     /* the reference round robin's get takes and its free drops (1.27.3) */
     static void peer_ref(peers_t *peers, peer_t *peer) noexcept
     {

@@ -42,7 +42,9 @@ ngx_upstream_latency_init_peer(typename P::session_t *s,
     s->upstream->peer.data = &lp->rrp;
 
     /* the slots of peers nginx resolved since the last request */
-    ngx_upstream_latency_map<P>(lcf, us, s->connection->log);
+    if (lcf->resolvable) {
+        ngx_upstream_latency_map<P>(lcf, us, s->connection->log);
+    }
 
     if (P::init_round_robin_peer(s, us) != NGX_OK) {
         return NGX_ERROR;
@@ -326,17 +328,21 @@ ngx_upstream_latency_map_list(ngx_upstream_latency_srv_conf_t<P> *lcf,
 }
 
 
-/* As a request or session starts, before round robin reads the generation. */
+/*
+ * As a request or session starts in an upstream with servers that
+ * resolve, before round robin reads the generation.  Not inlined, so that
+ * init_peer saves fewer registers for the other upstreams.
+ */
 
 template <class P>
-void
+[[gnu::noinline]] void
 ngx_upstream_latency_map(ngx_upstream_latency_srv_conf_t<P> *lcf,
     typename P::upstream_t *us, ngx_log_t *log) noexcept
 {
     ngx_uint_t            k;
     typename P::peers_t  *list;
 
-    if (!lcf->resolvable || lcf->main->table == NULL) {
+    if (lcf->main->table == NULL) {
         return;
     }
 
@@ -383,31 +389,38 @@ ngx_upstream_latency_mapped(ngx_upstream_latency_peer_data_t<P> *lp)
  */
 
 template <class P>
-void
+[[gnu::always_inline]] inline void
 ngx_upstream_latency_start(ngx_upstream_latency_peer_data_t<P> *lp,
     ngx_uint_t index, uint64_t now_us) noexcept
 {
-    uint32_t                         n;
+    uint32_t                         n, workers;
     ngx_time_t                      *tp;
+    upstream_latency::PeerSlot      *slot;
+    upstream_latency::InflightCell  *cells, *cell;
     upstream_latency::LatencyTable  *table;
+
+    /* in locals: the stores to lp would reload them */
 
     tp = ngx_timeofday();
     table = lp->conf->main->table;
     n = ngx_upstream_latency_slot_index(lp, index);
+    slot = &table->slot(n);
+    cells = table->cells(n);
+    workers = table->workers();
+    cell = ngx_worker < workers ? &cells[ngx_worker] : NULL;
 
-    lp->slot = &table->slot(n);
+    lp->slot = slot;
+    lp->cell = cell;
     lp->start_us = now_us;
     lp->answered = 0;
     lp->connected = 0;
-    lp->found_active = table->active(n);
-    lp->cell = ngx_worker < table->workers() ? &table->cells(n)[ngx_worker]
-                                             : NULL;
-    lp->waiting = lp->cell
-                  && upstream_latency::InflightCells::enter(*lp->cell, now_us);
+    lp->found_active = upstream_latency::InflightCells::active(cells, workers);
+    lp->waiting = cell
+                  && upstream_latency::InflightCells::enter(*cell, now_us);
 
-    lp->slot->counters.requests.fetch_add(1, std::memory_order_relaxed);
-    lp->slot->selected_ms.store((uint64_t) tp->sec * 1000 + tp->msec,
-                                std::memory_order_relaxed);
+    slot->counters.requests.fetch_add(1, std::memory_order_relaxed);
+    slot->selected_ms.store((uint64_t) tp->sec * 1000 + tp->msec,
+                            std::memory_order_relaxed);
 }
 
 
@@ -484,9 +497,12 @@ ngx_upstream_latency_get(ngx_peer_connection_t *pc,
 
         P::peer_lock(peers, peer);
 
-        /* another worker may have taken the last of max_conns meanwhile */
+        /*
+         * choose() took a usable peer; in a zone, another worker may have
+         * taken the last of its max_conns meanwhile
+         */
 
-        if (ngx_upstream_latency_usable<P>(peer, now)) {
+        if (!P::shared(peers) || ngx_upstream_latency_usable<P>(peer, now)) {
             break;
         }
 
@@ -563,7 +579,7 @@ failed:
 /* The attempt no longer waits for its answer. */
 
 template <class P>
-void
+[[gnu::always_inline]] inline void
 ngx_upstream_latency_stop_waiting(ngx_upstream_latency_peer_data_t<P> *lp)
     noexcept
 {
@@ -581,7 +597,7 @@ ngx_upstream_latency_stop_waiting(ngx_upstream_latency_peer_data_t<P> *lp)
  */
 
 template <class P>
-void
+[[gnu::always_inline]] inline void
 ngx_upstream_latency_measure(ngx_upstream_latency_peer_data_t<P> *lp,
     std::atomic<uint64_t> &estimate, uint64_t elapsed_us,
     upstream_latency::SampleKind kind, uint64_t now_us) noexcept
@@ -596,7 +612,7 @@ ngx_upstream_latency_measure(ngx_upstream_latency_peer_data_t<P> *lp,
 /* The answer (header or first byte) of the attempt has arrived. */
 
 template <class P>
-void
+[[gnu::always_inline]] inline void
 ngx_upstream_latency_answer(ngx_upstream_latency_peer_data_t<P> *lp,
     uint64_t now_us) noexcept
 {
@@ -610,7 +626,7 @@ ngx_upstream_latency_answer(ngx_upstream_latency_peer_data_t<P> *lp,
 /* The attempt is over for the table: it no longer counts as in flight. */
 
 template <class P>
-void
+[[gnu::always_inline]] inline void
 ngx_upstream_latency_leave(ngx_upstream_latency_peer_data_t<P> *lp) noexcept
 {
     ngx_upstream_latency_stop_waiting(lp);
@@ -639,7 +655,8 @@ ngx_upstream_latency_table_live(ngx_upstream_latency_peer_data_t<P> *lp)
         return 1;
     }
 
-    return P::main_conf((ngx_cycle_t *) ngx_cycle) == lp->conf->main;
+    /* the configuration of the current cycle, whose table is mapped */
+    return lp->conf->main->cycle == (ngx_cycle_t *) ngx_cycle;
 }
 
 
@@ -651,7 +668,7 @@ ngx_upstream_latency_table_live(ngx_upstream_latency_peer_data_t<P> *lp)
  */
 
 template <class P>
-void
+[[gnu::always_inline]] inline void
 ngx_upstream_latency_record(ngx_upstream_latency_peer_data_t<P> *lp,
     ngx_flag_t failed, ngx_flag_t complete, uint64_t now_us, ngx_log_t *log)
     noexcept

@@ -332,30 +332,6 @@ ngx_upstream_latency_init_process(ngx_cycle_t *cycle,
 }
 
 
-/* The status counters of one attempt; status 0: no response header. */
-
-void
-ngx_upstream_latency_count(upstream_latency::PeerCounters &counters,
-    ngx_flag_t failed, ngx_uint_t status, uint64_t complete_us) noexcept
-{
-    if (failed) {
-        counters.fails.fetch_add(1, std::memory_order_relaxed);
-    }
-
-    if (status >= 100 && status < 600) {
-        counters.responses[status / 100 - 1].fetch_add(1,
-                                                  std::memory_order_relaxed);
-    }
-
-    if (complete_us) {
-        counters.histogram[upstream_latency::histogram_bucket(complete_us)]
-            .fetch_add(1, std::memory_order_relaxed);
-        counters.histogram_sum_us.fetch_add(complete_us,
-                                            std::memory_order_relaxed);
-    }
-}
-
-
 /* The table of the configuration being replaced, if any. */
 
 static const void *

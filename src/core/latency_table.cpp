@@ -28,17 +28,6 @@ uint64_t mix(uint64_t x) noexcept
 
 }  // namespace
 
-std::size_t histogram_bucket(uint64_t response_us) noexcept
-{
-    std::size_t i = 0;
-    while (i < kHistogramBuckets - 1
-           && response_us > uint64_t{kHistogramLimitsMs[i]} * 1000)
-    {
-        i++;
-    }
-    return i;
-}
-
 namespace {
 
 void copy(std::atomic<uint64_t>& to, const std::atomic<uint64_t>& from)

@@ -45,8 +45,18 @@ inline constexpr uint32_t kHistogramLimitsMs[] = {
 inline constexpr std::size_t kHistogramBuckets =
     sizeof(kHistogramLimitsMs) / sizeof(kHistogramLimitsMs[0]) + 1;
 
-// The bucket of a response time: the first limit at or above it.
-std::size_t histogram_bucket(uint64_t response_us) noexcept;
+// The bucket of a response time: the first limit at or above it.  Inline:
+// once per response, and most responses stop at the first limits.
+inline std::size_t histogram_bucket(uint64_t response_us) noexcept
+{
+    std::size_t i = 0;
+    while (i < kHistogramBuckets - 1
+           && response_us > uint64_t{kHistogramLimitsMs[i]} * 1000)
+    {
+        i++;
+    }
+    return i;
+}
 
 // Totals for the status, over all worker processes; they only grow.
 struct PeerCounters {

@@ -118,20 +118,22 @@ public:
                                 Decay decay) noexcept
     {
         double current = read(packed, now_us, decay);
-        double sample = static_cast<double>(
-            std::clamp<uint64_t>(sample_us, 1, kMaxMicros));
-        double next;
+        uint64_t sample = std::clamp<uint64_t>(sample_us, 1, kMaxMicros);
+        uint64_t value;
 
-        if (current == 0.0 || sample >= current) {
-            next = sample;
+        if (current == 0.0 || static_cast<double>(sample) >= current) {
+            value = sample;
         } else if (kind == SampleKind::lower_bound) {
             return packed;
         } else {
-            next = current + kDownwardWeight * (sample - current);
+            double next = current
+                          + kDownwardWeight
+                                * (static_cast<double>(sample) - current);
+            // clamped, so the signed conversion (shorter) is exact
+            value = static_cast<uint64_t>(static_cast<int64_t>(
+                std::clamp(next, 1.0, static_cast<double>(kMaxMicros))));
         }
 
-        uint64_t value = static_cast<uint64_t>(
-            std::clamp(next, 1.0, static_cast<double>(kMaxMicros)));
         return (value << kStampBits) | ((now_us / 1000) & kStampMask);
     }
 

@@ -107,6 +107,9 @@ inline double score(PeerLoad load, uint32_t weight) noexcept
 inline uint64_t per_request_sample(uint64_t elapsed_us, uint32_t active,
                                    uint32_t weight) noexcept
 {
+    if (active == 0) {
+        return elapsed_us;  // the factor is 1: no division
+    }
     return static_cast<uint64_t>(
         static_cast<double>(elapsed_us)
         / (1.0 + static_cast<double>(active) / std::max(weight, 1u)));
