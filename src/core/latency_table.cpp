@@ -113,7 +113,7 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
     if (old != nullptr) {
         previous.reserve(old->used());
         for (uint32_t i = 0; i < old->used(); i++) {
-            previous.emplace_back(old->slot(i).key, i);
+            previous.emplace_back(old->slot(i).key.load(), i);
         }
         std::sort(previous.begin(), previous.end());
     }
@@ -128,7 +128,7 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
         if (i >= nkeys) {
             continue;
         }
-        slot->key = keys[i];
+        slot->key.store(keys[i]);
         slot->down = joining.down != nullptr && joining.down[i];
 
         auto found = std::lower_bound(
@@ -152,19 +152,41 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
     }
     for (uint32_t i = old ? old->used() : 0; old && i < old->capacity(); i++)
     {
-        if (old->slot(i).owner.load(std::memory_order_acquire) != 0) {
-            table->carry(old->slot(i));
+        PeerKey key;
+        uint32_t owner;
+        // the old workers may be mapping their lists meanwhile
+        if (published(old->slot(i), key, owner)) {
+            table->carry(old->slot(i), key);
         }
     }
     return table;
 }
 
-void LatencyTable::carry(const PeerSlot& from) noexcept
+bool LatencyTable::published(const PeerSlot& slot, PeerKey& key,
+                             uint32_t& owner) noexcept
+{
+    for (;;) {
+        owner = slot.owner.load(std::memory_order_acquire);
+        if ((owner & 3) != 1 && (owner & 3) != 2) {
+            return false;  // never used, or being claimed
+        }
+        key = slot.key.load();
+        // A half stored by a claim that began after the owner was read
+        // brings that claim along: the owner then reads changed.  It
+        // comes back to the same value only through a claim and a release
+        // by the same group, which acquire checks for.
+        if (slot.owner.load(std::memory_order_relaxed) == owner) {
+            return true;
+        }
+    }
+}
+
+void LatencyTable::carry(const PeerSlot& from, const PeerKey& key) noexcept
 {
     for (uint32_t step = 0; step < resolved_slots(); step++) {
-        PeerSlot& slot = this->slot(probe(from.key, step));
+        PeerSlot& slot = this->slot(probe(key, step));
         if (slot.owner.load(std::memory_order_relaxed) == 0) {
-            slot.key = from.key;
+            slot.key.store(key);
             slot.copy_statistics(from);
             slot.owner.store(released_by(0), std::memory_order_relaxed);
             return;
@@ -174,8 +196,6 @@ void LatencyTable::carry(const PeerSlot& from) noexcept
 
 uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group) noexcept
 {
-    uint32_t held = held_by(group);
-
     for (;;) {
         // The key's slot, or else the first that may be taken.
         uint32_t found = npos, free = npos;
@@ -183,8 +203,9 @@ uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group) noexcept
 
         for (uint32_t step = 0; step < resolved_slots(); step++) {
             uint32_t index = probe(key, step);
-            uint32_t owner = slot(index).owner.load(std::memory_order_acquire);
-            if (owner != 0 && slot(index).key == key) {
+            PeerKey slot_key;
+            uint32_t owner;
+            if (published(slot(index), slot_key, owner) && slot_key == key) {
                 found = index;
                 found_owner = owner;
                 break;
@@ -211,15 +232,22 @@ uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group) noexcept
         }
 
         PeerSlot& s = slot(index);
-        if (!s.owner.compare_exchange_strong(expected, held,
-                                             std::memory_order_acq_rel))
+        if (!s.owner.compare_exchange_strong(expected, claimed_by(group),
+                                             std::memory_order_acquire))
         {
             continue;  // another group took it meanwhile
         }
+
         if (found == npos) {
-            s.key = key;
+            s.key.store(key);
             s.copy_statistics(PeerSlot());
+
+        } else if (!(s.key.load() == key)) {
+            // it changed keys between the probe and the claim
+            s.owner.store(expected, std::memory_order_release);
+            continue;
         }
+        s.owner.store(held_by(group), std::memory_order_release);
         return index;
     }
 }
@@ -246,8 +274,9 @@ uint32_t LatencyTable::find(const PeerKey& key) const noexcept
 {
     for (uint32_t step = 0; step < resolved_slots(); step++) {
         uint32_t index = probe(key, step);
-        uint32_t owner = slot(index).owner.load(std::memory_order_acquire);
-        if (owner != 0 && slot(index).key == key) {
+        PeerKey slot_key;
+        uint32_t owner;
+        if (published(slot(index), slot_key, owner) && slot_key == key) {
             return index;
         }
         if (owner == 0) {

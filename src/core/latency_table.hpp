@@ -72,10 +72,31 @@ struct PeerCounters {
     }
 };
 
+// A slot's key, in halves that may be read while another process writes
+// them: a resolved slot's key is rewritten while other processes probe
+// the table (see LatencyTable::acquire).  Each half alone is atomic; the
+// slot's owner tells when the two make one key.  A half read from a store
+// brings along what its writer did before (the claim of the slot).
+struct SlotKey {
+    std::atomic<uint64_t> high;
+    std::atomic<uint64_t> low;
+
+    PeerKey load() const noexcept
+    {
+        return {high.load(std::memory_order_acquire),
+                low.load(std::memory_order_acquire)};
+    }
+    void store(const PeerKey& key) noexcept
+    {
+        high.store(key.high, std::memory_order_release);
+        low.store(key.low, std::memory_order_release);
+    }
+};
+
 struct alignas(64) PeerSlot {
     // First cache line: what a selection reads.
-    PeerKey key;  // of a configured peer: written before workers start;
-                  // of a resolved one: by the process that acquires it
+    SlotKey key;  // of a configured peer: written before workers start;
+                  // of a resolved one: by the process that claims it
     std::atomic<uint64_t> header_time;    // PeakEwma
     std::atomic<uint64_t> response_time;  // PeakEwma
     std::atomic<uint64_t> selected_ms;    // wall clock, 0: never
@@ -86,7 +107,8 @@ struct alignas(64) PeerSlot {
     uint32_t down;  // marked down in its configuration; read on reload
 
     // Slots of resolved peers only (see LatencyTable::acquire): 0 if never
-    // used, else the peer list (group) that holds or released it, and how.
+    // used, else the peer list (group) that holds, released or is claiming
+    // it, and which of the three.
     std::atomic<uint32_t> owner;
 
     alignas(64) PeerCounters counters;
@@ -134,7 +156,7 @@ static_assert(sizeof(PeerSlot) == 256);
 class LatencyTable {
 public:
     static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
-    static constexpr uint32_t kVersion = 8;
+    static constexpr uint32_t kVersion = 9;
     static constexpr uint32_t npos = UINT32_MAX;
 
     // Bytes for capacity slots and the requests in flight of workers.
@@ -221,6 +243,12 @@ public:
     // compare-and-swap: the lists of one group must be mapped one process
     // at a time (nginx's write lock of the peers), different groups may
     // race.
+    //
+    // A slot's key is written only while its owner says "claimed", by the
+    // one process whose compare-and-swap claimed it; the store of the
+    // owner that ends the claim releases the key, and a reader trusts a
+    // key only if the owner it read (acquire) before the key is held or
+    // released and is still the same after (see published).
 
     // The resolved peers' slots, after the configured ones.
     uint32_t resolved_slots() const noexcept
@@ -255,6 +283,11 @@ public:
     {
         return group << 2 | 2;
     }
+    // While group's process writes a new key (or checks the old one).
+    static constexpr uint32_t claimed_by(uint32_t group) noexcept
+    {
+        return group << 2 | 3;
+    }
 
 private:
     PeerSlot* slots() noexcept
@@ -278,8 +311,14 @@ private:
                + static_cast<uint32_t>((key.low % size + step) % size);
     }
 
-    // Puts a released slot of the previous table in an unused one.
-    void carry(const PeerSlot& from) noexcept;
+    // Whether slot holds a whole key (held or released), and then the key
+    // and its owner; owner is read in any case.
+    static bool published(const PeerSlot& slot, PeerKey& key,
+                          uint32_t& owner) noexcept;
+
+    // Puts a slot of the previous table, with its key, released in an
+    // unused one.
+    void carry(const PeerSlot& from, const PeerKey& key) noexcept;
 
     TableHeader header_;
 };

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 #include <string>
 #include <thread>
@@ -38,17 +39,19 @@ TEST(ResolvedSlots, TakeTheSlotsAfterTheConfiguredOnes)
 
     std::set<uint32_t> taken;
     for (int i = 0; i < 4; i++) {
-        uint32_t slot =
-            table->acquire(key("10.0.0." + std::to_string(i)), kGroup);
+        uint32_t slot = table->acquire(key("10.0.0." + std::to_string(i)),
+                                       kGroup);
         ASSERT_NE(slot, LatencyTable::npos);
         EXPECT_GE(slot, 2u);
         taken.insert(slot);
     }
     EXPECT_EQ(taken.size(), 4u);
     EXPECT_EQ(table->resolved(), 4u);
-    EXPECT_EQ(table->acquire(key("10.0.0.9"), kGroup), LatencyTable::npos);
+    EXPECT_EQ(table->acquire(key("10.0.0.9"), kGroup),
+              LatencyTable::npos);
     // the same key again is the same slot
-    EXPECT_EQ(taken.count(table->acquire(key("10.0.0.2"), kGroup)), 1u);
+    EXPECT_EQ(taken.count(table->acquire(key("10.0.0.2"), kGroup)),
+              1u);
 }
 
 TEST(ResolvedSlots, AReleasedAddressThatComesBackKeepsItsStatistics)
@@ -134,6 +137,70 @@ TEST(ResolvedSlots, GroupsRacingForSlotsGetDistinctOnes)
     }
     EXPECT_EQ(all.size(), 400u);
     EXPECT_EQ(all.count(LatencyTable::npos), 0u);
+}
+
+// Group 1's addresses come back to the slots they released while group 2's
+// new addresses take released slots along their probes, and the status
+// looks group 1's up: every address gets a slot of its own, holding its
+// key.  Keys are read here while another thread writes them: run under
+// -fsanitize=thread (make unit-tsan), a key not made safe to read so is
+// reported as a data race.
+TEST(ResolvedSlots, ReturningAndNewAddressesRacingGetSlotsOfTheirOwn)
+{
+    constexpr uint32_t n = 32;
+    auto returning = [](uint32_t i) {
+        return PeerKey::of("app", std::to_string(i));
+    };
+    auto joining = [](uint32_t i) {
+        return PeerKey::of("api", std::to_string(i));
+    };
+
+    for (int round = 0; round < 200; round++) {
+        Memory m(LatencyTable::bytes_for(2 * n, 2));
+        LatencyTable* table = create(m, {});
+        for (uint32_t i = 0; i < n; i++) {
+            table->acquire(returning(i), 1);
+        }
+        table->release_unmapped(1, mapped(*table, {}).data());
+
+        std::atomic<bool> go{false};
+        std::vector<uint32_t> slots(2 * n);
+        auto start = [&go] {
+            while (!go.load()) {
+                std::this_thread::yield();
+            }
+        };
+        std::thread group1([&] {
+            start();
+            for (uint32_t i = 0; i < n; i++) {
+                slots[i] = table->acquire(returning(i), 1);
+            }
+        });
+        std::thread group2([&] {
+            start();
+            for (uint32_t i = 0; i < n; i++) {
+                slots[n + i] = table->acquire(joining(i), 2);
+            }
+        });
+        std::thread status([&] {
+            start();
+            for (uint32_t i = 0; i < n; i++) {
+                table->find(returning(i));
+            }
+        });
+        go = true;
+        group1.join();
+        group2.join();
+        status.join();
+
+        std::set<uint32_t> distinct(slots.begin(), slots.end());
+        ASSERT_EQ(distinct.count(LatencyTable::npos), 0u);
+        ASSERT_EQ(distinct.size(), 2 * n) << "round " << round;
+        for (uint32_t i = 0; i < n; i++) {
+            ASSERT_EQ(table->slot(slots[i]).key.load(), returning(i));
+            ASSERT_EQ(table->slot(slots[n + i]).key.load(), joining(i));
+        }
+    }
 }
 
 TEST(ResolvedSlots, AReloadCarriesThemReleased)
