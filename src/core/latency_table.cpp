@@ -1,5 +1,7 @@
 #include "latency_table.hpp"
 
+#include "slow_start.hpp"
+
 #include <algorithm>
 #include <new>
 #include <utility>
@@ -139,12 +141,10 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
             slot->copy_statistics(old->slot(found->second));
             table->header_.kept++;
         }
-        // 0 means "with the first configuration": a join is at least 1 ms
         if (old != nullptr && !slot->down
             && (!kept || old->slot(found->second).down))
         {
-            slot->joined_ms.store(std::max<uint64_t>(joining.now_ms, 1),
-                                  std::memory_order_relaxed);
+            rejoin(*slot, joining.now_ms);
         }
     }
     for (std::size_t i = 0; i < capacity * workers; i++) {
@@ -156,7 +156,7 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
         uint32_t owner;
         // the old workers may be mapping their lists meanwhile
         if (published(old->slot(i), key, owner)) {
-            table->carry(old->slot(i), key);
+            table->carry(old->slot(i), key, owner);
         }
     }
     return table;
@@ -181,20 +181,23 @@ bool LatencyTable::published(const PeerSlot& slot, PeerKey& key,
     }
 }
 
-void LatencyTable::carry(const PeerSlot& from, const PeerKey& key) noexcept
+void LatencyTable::carry(const PeerSlot& from, const PeerKey& key,
+                         uint32_t owner) noexcept
 {
     for (uint32_t step = 0; step < resolved_slots(); step++) {
         PeerSlot& slot = this->slot(probe(key, step));
         if (slot.owner.load(std::memory_order_relaxed) == 0) {
             slot.key.store(key);
             slot.copy_statistics(from);
-            slot.owner.store(released_by(0), std::memory_order_relaxed);
+            slot.owner.store((owner & 3) == 1 ? released_by(kCarried) : owner,
+                             std::memory_order_relaxed);
             return;
         }
     }
 }
 
-uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group) noexcept
+uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group,
+                               uint64_t now_ms) noexcept
 {
     for (;;) {
         // The key's slot, or else the first that may be taken.
@@ -241,11 +244,24 @@ uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group) noexcept
         if (found == npos) {
             s.key.store(key);
             s.copy_statistics(PeerSlot());
+            rejoin(s, now_ms);
 
         } else if (!(s.key.load() == key)) {
             // it changed keys between the probe and the claim
             s.owner.store(expected, std::memory_order_release);
             continue;
+
+        } else if (expected != released_by(kCarried)) {
+            // An address that left the list and comes back joins again,
+            // as a server that a reload brings back from down, or one back
+            // from failure: its average decayed while it was away and
+            // would make it look instant.  (NGINX Plus ramps a server up
+            // when it "becomes available after a period of time it was
+            // considered unavailable", and a re-resolved address that left
+            // comes back there as a new server.)  One that a reload
+            // carried while its list held it never left: it keeps its
+            // time of joining, as a configured server that a reload keeps.
+            rejoin(s, now_ms);
         }
         s.owner.store(held_by(group), std::memory_order_release);
         return index;

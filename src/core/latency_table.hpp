@@ -236,7 +236,7 @@ public:
 
     // Resolved peers take the slots after the configured ones, found by
     // their key with open addressing (linear probing from the key's low
-    // half).  A slot is held by one peer list (group, below 2^30) at a
+    // half).  A slot is held by one peer list (group, below kCarried) at a
     // time; a peer that leaves is released, keeping its key and statistics
     // until another peer needs the slot, so an address that comes back
     // finds them.  Only acquire and release_unmapped change owners, by
@@ -258,8 +258,13 @@ public:
 
     // The slot of key for group; a new one (statistics cleared) if the key
     // holds none: the first free along its probe, never used or released
-    // with no request in flight.  npos if none is left.
-    uint32_t acquire(const PeerKey& key, uint32_t group) noexcept;
+    // with no request in flight.  npos if none is left.  The peer joins
+    // (slot.joined_ms = now_ms, for slow start) in a new slot, and in its
+    // released slot when it comes back to the list; not when the slot is
+    // already held, nor when it was carried from the predecessor while
+    // held (the address stayed, only the configuration changed).
+    uint32_t acquire(const PeerKey& key, uint32_t group, uint64_t now_ms)
+        noexcept;
 
     // Releases the group's slots whose bit is clear in mapped (a bit per
     // resolved slot, in order); returns how many.
@@ -289,6 +294,10 @@ public:
         return group << 2 | 3;
     }
 
+    // The group of the slots the predecessor's groups held at the reload,
+    // in released_by: no group of a configuration is numbered so.
+    static constexpr uint32_t kCarried = (uint32_t{1} << 30) - 1;
+
 private:
     PeerSlot* slots() noexcept
     {
@@ -316,9 +325,10 @@ private:
     static bool published(const PeerSlot& slot, PeerKey& key,
                           uint32_t& owner) noexcept;
 
-    // Puts a slot of the previous table, with its key, released in an
-    // unused one.
-    void carry(const PeerSlot& from, const PeerKey& key) noexcept;
+    // Puts a slot of the previous table, with its key and owner, released
+    // in an unused one.
+    void carry(const PeerSlot& from, const PeerKey& key, uint32_t owner)
+        noexcept;
 
     TableHeader header_;
 };
