@@ -22,7 +22,7 @@ LatencyTest::cannot_run(OwnNginx::missing()) if OwnNginx::missing();
 plan skip_all => LatencyTest::nginx_no_resolve()
     if LatencyTest::nginx_no_resolve();
 $SIG{ALRM} = sub { die "resolve.t: out of time\n" };
-alarm 120;
+alarm 180;
 
 my ($front, $backend, $dns, $stream) = LatencyTest::free_ports(4);
 my $dir = tempdir(CLEANUP => 1);
@@ -266,15 +266,17 @@ sub joining {
 }
 
 SKIP: {
-    skip LatencyTest::nginx_least_time(), 49
+    skip LatencyTest::nginx_least_time(), 56
         if LatencyTest::nginx_least_time();
     scenario(http => 'least_time header');
     scenario(stream => 'least_time first_byte');
     joining(http => 'least_time header');
+    joining(stream => 'least_time first_byte');
 }
 scenario(http => 'weighted_random two least_time=header');
 scenario(stream => 'weighted_random two least_time=first_byte');
 joining(http => 'weighted_random two least_time=header');
+joining(stream => 'weighted_random two least_time=first_byte');
 
 alarm 0;
 done_testing();
