@@ -24,6 +24,7 @@
 #   make compat NGINX_TREES=DIR  the suite against each nginx of
 #                        COMPAT_VERSIONS, built from the source trees in DIR
 #   make unit-m32        the unit tests built for 32-bit x86
+#   make unit-tsan       the unit tests under ThreadSanitizer
 
 NGINX_SRC ?= /usr/share/nginx/src
 # more configure arguments, for a tree without Debian's conf_flags: those
@@ -75,7 +76,7 @@ TEST_NGINX_ENV := $(PROVE_ENV) TEST_NGINX_BINARY=$(NGINX_BINARY) \
 
 .PHONY: all module deps unit prove test test-stress demo bench install \
         uninstall clean check-sanitizers unit-sanitized prove-asan deb test-deb \
-        compat unit-m32 bench-capacity bench-sim sim-test bench-deps bench-cost
+        compat unit-m32 unit-tsan bench-capacity bench-sim sim-test bench-deps bench-cost
 
 all: module
 
@@ -197,6 +198,25 @@ $(M32)/unit_tests: $(CORE_SRCS) $(CORE_HDRS) $(UNIT_SRCS) $(M32)/libgtest.a
 unit-m32: $(M32)/unit_tests
 	$(M32)/unit_tests --gtest_brief=1
 
+
+# The unit tests under ThreadSanitizer, with GoogleTest compiled for it:
+# the tests where threads race for the table's slots.
+TSAN := $(BUILD)/tsan
+TSAN_FLAGS := -fsanitize=thread -O1 -g
+
+$(TSAN)/libgtest.a:
+	mkdir -p $(TSAN)
+	cd $(TSAN) && $(CXX) $(TSAN_FLAGS) -I$(GTEST_SRC) \
+	    -I$(GTEST_SRC)/include -c \
+	    $(GTEST_SRC)/src/gtest-all.cc $(GTEST_SRC)/src/gtest_main.cc
+	ar rcs $@ $(TSAN)/gtest-all.o $(TSAN)/gtest_main.o
+
+$(TSAN)/unit_tests: $(CORE_SRCS) $(CORE_HDRS) $(UNIT_SRCS) $(TSAN)/libgtest.a
+	$(CXX) $(TSAN_FLAGS) $(CORE_CXXFLAGS) -I$(GTEST_SRC)/include -o $@ \
+	    $(CORE_SRCS) $(UNIT_SRCS) $(TSAN)/libgtest.a -pthread
+
+unit-tsan: $(TSAN)/unit_tests
+	TSAN_OPTIONS=halt_on_error=1 $(TSAN)/unit_tests --gtest_brief=1
 
 # nginx, echo and the module built from the trees $(NGINX_TREES)/nginx-<version>
 # (and $(NGINX_TREES)/echo-nginx-module, or ECHO_SRC), in build/compat/<version>;

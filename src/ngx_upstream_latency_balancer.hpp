@@ -233,10 +233,10 @@ ngx_upstream_latency_init_resolvable(ngx_conf_t *cf,
 
 /*
  * Maps the peers of one list to their slots, under the list's write lock:
- * configured peers keep theirs, resolved ones acquire one by key, and the
- * list's slots of peers that left are released.  Only after nginx changed
- * the list (a name resolved to other addresses), once in each worker
- * process.
+ * configured peers keep theirs, resolved ones acquire one by key (an
+ * address new or back joins now, for slow start), and the list's slots of
+ * peers that left are released.  Only after nginx changed the list (a name
+ * resolved to other addresses), once in each worker process.
  */
 
 template <class P>
@@ -246,6 +246,7 @@ ngx_upstream_latency_map_list(ngx_upstream_latency_srv_conf_t<P> *lcf,
     ngx_log_t *log) noexcept
 {
     uint32_t                          slot, released, first;
+    uint64_t                          now_ms;
     ngx_uint_t                        i, configured, missing, generation;
     typename P::peer_t               *peer;
     upstream_latency::LatencyTable   *table;
@@ -265,6 +266,7 @@ ngx_upstream_latency_map_list(ngx_upstream_latency_srv_conf_t<P> *lcf,
 
     configured = lcf->first_slot + (k ? lcf->nprimary : 0);
     missing = 0;
+    now_ms = ngx_upstream_latency_now_us() / 1000;
     first = table->capacity() - table->resolved_slots();
     ngx_memzero(l->mapped,
                 (table->resolved_slots() + 63) / 64 * sizeof(uint64_t));
@@ -282,7 +284,7 @@ ngx_upstream_latency_map_list(ngx_upstream_latency_srv_conf_t<P> *lcf,
                                        us->host.len},
                                       {(const char *) peer->name.data,
                                        peer->name.len}),
-                                  lcf->group + k);
+                                  lcf->group + k, now_ms);
 
             if (slot == upstream_latency::LatencyTable::npos) {
                 missing++;

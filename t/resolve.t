@@ -22,7 +22,7 @@ LatencyTest::cannot_run(OwnNginx::missing()) if OwnNginx::missing();
 plan skip_all => LatencyTest::nginx_no_resolve()
     if LatencyTest::nginx_no_resolve();
 $SIG{ALRM} = sub { die "resolve.t: out of time\n" };
-alarm 120;
+alarm 180;
 
 my ($front, $backend, $dns, $stream) = LatencyTest::free_ports(4);
 my $dir = tempdir(CLEANUP => 1);
@@ -80,30 +80,50 @@ sub answers {
     return \%count;
 }
 
-# The upstream app in the http or the stream block.
+# 12 requests started at once (as from many clients under load), through
+# echo_location_async; the count of each backend's answers.
+sub burst {
+    my $res = $http->get("http://127.0.0.1:$front/burst");
+    die "burst: $res->{status}\n" unless $res->{success};
+    my %count = map { $_ => 0 } 5 .. 7;
+    $count{$_}++ for $res->{content} =~ /(\d+)/g;
+    return \%count;
+}
+
+# The upstream app in the http or the stream block, with $method and the
+# directives $more.
 sub upstream {
-    my ($method) = @_;
+    my ($method, $more) = @_;
+    $more //= '';
     return <<"UPSTREAM";
     resolver 127.0.0.1:$dns valid=1s ipv6=off;
     upstream app {
         zone app 64k;
         $method;
+        $more
         server backends.test:$backend resolve max_fails=0;
     }
 UPSTREAM
 }
 
 sub stream_block {
-    my ($method) = @_;
+    my ($method, $more) = @_;
     return '' unless $proto eq 'stream';
-    return "stream {\n" . upstream($method)
+    return "stream {\n" . upstream($method, $more)
            . "    server { listen 127.0.0.1:$stream; proxy_pass app; }\n}\n";
 }
 
 sub http_block {
-    my ($method) = @_;
-    my $app = $proto eq 'http' ? upstream($method) : '';
+    my ($method, $more) = @_;
+    my $app = $proto eq 'http' ? upstream($method, $more) : '';
     my $to = $proto eq 'http' ? 'app' : "127.0.0.1:$stream";
+    my $burst = "echo_location_async /;\n" x 12;
+    my $alike = join '', map { <<"ALIKE" } 5 .. 7;
+    server {
+        listen 127.0.0.$_:$backend;
+        location / { echo_sleep 0.05; echo $_; }
+    }
+ALIKE
     return <<"HTTP";
 $app
     server {
@@ -115,9 +135,11 @@ $app
         location / { echo_sleep 0.15; echo 3; }
     }
     server { listen 127.0.0.4:$backend; location / { echo 4; } }
+$alike
     server {
         listen 127.0.0.1:$front;
         location / { proxy_pass http://$to; }
+        location = /burst { $burst }
         location = /status { upstream_latency_status; }
     }
 HTTP
@@ -130,15 +152,18 @@ sub answered {
     return $proto eq 'http' ? $peer->{responses}{total} : $peer->{received};
 }
 
+# Slots and choice; without slow start, which keeps a new address from
+# its first requests while the others are idle (see joining).
 sub scenario {
     ($proto, my $method) = @_;
     my $requests = $requests{$proto};
     my $name = "$proto $method";
+    my $more = 'upstream_latency_slow_start off;';
 
     resolve_to(2, 3);
     my $nginx = OwnNginx->start(port => $front, workers => 2,
-                                main => stream_block($method),
-                                http => http_block($method));
+                                main => stream_block($method, $more),
+                                http => http_block($method, $more));
 
     ok(wait_for_peers(2, 3), "$name: the name resolved to 2 addresses");
     my $count = answers(60);
@@ -188,7 +213,7 @@ sub scenario {
 
     # a reload carries the resolved peers' statistics to the new table
     my $before = peers(status());
-    ok($nginx->reload(http_block($method)), "$name: reloaded");
+    ok($nginx->reload(http_block($method, $more)), "$name: reloaded");
     ok(wait_for_peers(2, 3, 4), "$name: the new workers resolved the name");
     $count = answers(10);
     my $after = peers(status());
@@ -198,14 +223,60 @@ sub scenario {
     $nginx->stop;
 }
 
+# Slow start of the addresses a name gains, over 2 s: 5, 6 and 7 answer
+# alike in 50 ms.  Of a burst of 12 requests at once, 7 gets one or two,
+# new or back after its average faded (a half-life of 250 ms) while it was
+# away; not in slow start, it would score best and take most of them.
+sub joining {
+    ($proto, my $method) = @_;
+    my $name = "$proto $method";
+    my $more = 'upstream_latency_slow_start 2s; '
+               . 'upstream_latency_half_life 250ms;';
+
+    resolve_to(5, 6);
+    my $nginx = OwnNginx->start(port => $front, workers => 2,
+                                main => stream_block($method, $more),
+                                http => http_block($method, $more));
+    ok(wait_for_peers(5, 6), "$name: the name resolved to 2 addresses");
+    answers(10);
+
+    resolve_to(5, 6, 7);
+    ok(wait_for_peers(5, 6, 7), "$name: the name gained an address");
+    my $count = burst();
+    cmp_ok($count->{7}, '<=', 2,
+           "$name: the new address, in slow start, gets 2 of 12 at most")
+        or diag explain $count;
+
+    # out of slow start and measured, away while the others answer, back
+    sleep 2;
+    $count = answers(12);
+    cmp_ok($count->{7} // 0, '>=', 1, "$name: out of slow start, measured")
+        or diag explain $count;
+    resolve_to(5, 6);
+    ok(wait_for_peers(5, 6), "$name: the name lost the address");
+    answers(30);
+    resolve_to(5, 6, 7);
+    ok(wait_for_peers(5, 6, 7), "$name: the address came back");
+    $count = burst();
+    cmp_ok($count->{7}, '<=', 2,
+           "$name: back, in slow start again, it gets 2 of 12 at most")
+        or diag explain $count;
+
+    $nginx->stop;
+}
+
 SKIP: {
-    skip LatencyTest::nginx_least_time(), 42
+    skip LatencyTest::nginx_least_time(), 56
         if LatencyTest::nginx_least_time();
     scenario(http => 'least_time header');
     scenario(stream => 'least_time first_byte');
+    joining(http => 'least_time header');
+    joining(stream => 'least_time first_byte');
 }
 scenario(http => 'weighted_random two least_time=header');
 scenario(stream => 'weighted_random two least_time=first_byte');
+joining(http => 'weighted_random two least_time=header');
+joining(stream => 'weighted_random two least_time=first_byte');
 
 alarm 0;
 done_testing();

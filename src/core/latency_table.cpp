@@ -1,5 +1,7 @@
 #include "latency_table.hpp"
 
+#include "slow_start.hpp"
+
 #include <algorithm>
 #include <new>
 #include <utility>
@@ -102,7 +104,7 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
     if (old != nullptr) {
         previous.reserve(old->used());
         for (uint32_t i = 0; i < old->used(); i++) {
-            previous.emplace_back(old->slot(i).key, i);
+            previous.emplace_back(old->slot(i).key.load(), i);
         }
         std::sort(previous.begin(), previous.end());
     }
@@ -117,7 +119,7 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
         if (i >= nkeys) {
             continue;
         }
-        slot->key = keys[i];
+        slot->key.store(keys[i]);
         slot->down = joining.down != nullptr && joining.down[i];
 
         auto found = std::lower_bound(
@@ -128,12 +130,10 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
             slot->copy_statistics(old->slot(found->second));
             table->header_.kept++;
         }
-        // 0 means "with the first configuration": a join is at least 1 ms
         if (old != nullptr && !slot->down
             && (!kept || old->slot(found->second).down))
         {
-            slot->joined_ms.store(std::max<uint64_t>(joining.now_ms, 1),
-                                  std::memory_order_relaxed);
+            rejoin(*slot, joining.now_ms);
         }
     }
     for (std::size_t i = 0; i < capacity * workers; i++) {
@@ -141,30 +141,53 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
     }
     for (uint32_t i = old ? old->used() : 0; old && i < old->capacity(); i++)
     {
-        if (old->slot(i).owner.load(std::memory_order_acquire) != 0) {
-            table->carry(old->slot(i));
+        PeerKey key;
+        uint32_t owner;
+        // the old workers may be mapping their lists meanwhile
+        if (published(old->slot(i), key, owner)) {
+            table->carry(old->slot(i), key, owner);
         }
     }
     return table;
 }
 
-void LatencyTable::carry(const PeerSlot& from) noexcept
+bool LatencyTable::published(const PeerSlot& slot, PeerKey& key,
+                             uint32_t& owner) noexcept
+{
+    for (;;) {
+        owner = slot.owner.load(std::memory_order_acquire);
+        if ((owner & 3) != 1 && (owner & 3) != 2) {
+            return false;  // never used, or being claimed
+        }
+        key = slot.key.load();
+        // A half stored by a claim that began after the owner was read
+        // brings that claim along: the owner then reads changed.  It
+        // comes back to the same value only through a claim and a release
+        // by the same group, which acquire checks for.
+        if (slot.owner.load(std::memory_order_relaxed) == owner) {
+            return true;
+        }
+    }
+}
+
+void LatencyTable::carry(const PeerSlot& from, const PeerKey& key,
+                         uint32_t owner) noexcept
 {
     for (uint32_t step = 0; step < resolved_slots(); step++) {
-        PeerSlot& slot = this->slot(probe(from.key, step));
+        PeerSlot& slot = this->slot(probe(key, step));
         if (slot.owner.load(std::memory_order_relaxed) == 0) {
-            slot.key = from.key;
+            slot.key.store(key);
             slot.copy_statistics(from);
-            slot.owner.store(released_by(0), std::memory_order_relaxed);
+            slot.owner.store((owner & 3) == 1 ? released_by(kCarried) : owner,
+                             std::memory_order_relaxed);
             return;
         }
     }
 }
 
-uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group) noexcept
+uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group,
+                               uint64_t now_ms) noexcept
 {
-    uint32_t held = held_by(group);
-
     for (;;) {
         // The key's slot, or else the first that may be taken.
         uint32_t found = npos, free = npos;
@@ -172,8 +195,9 @@ uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group) noexcept
 
         for (uint32_t step = 0; step < resolved_slots(); step++) {
             uint32_t index = probe(key, step);
-            uint32_t owner = slot(index).owner.load(std::memory_order_acquire);
-            if (owner != 0 && slot(index).key == key) {
+            PeerKey slot_key;
+            uint32_t owner;
+            if (published(slot(index), slot_key, owner) && slot_key == key) {
                 found = index;
                 found_owner = owner;
                 break;
@@ -200,15 +224,35 @@ uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group) noexcept
         }
 
         PeerSlot& s = slot(index);
-        if (!s.owner.compare_exchange_strong(expected, held,
-                                             std::memory_order_acq_rel))
+        if (!s.owner.compare_exchange_strong(expected, claimed_by(group),
+                                             std::memory_order_acquire))
         {
             continue;  // another group took it meanwhile
         }
+
         if (found == npos) {
-            s.key = key;
+            s.key.store(key);
             s.copy_statistics(PeerSlot());
+            rejoin(s, now_ms);
+
+        } else if (!(s.key.load() == key)) {
+            // it changed keys between the probe and the claim
+            s.owner.store(expected, std::memory_order_release);
+            continue;
+
+        } else if (expected != released_by(kCarried)) {
+            // An address that left the list and comes back joins again,
+            // as a server that a reload brings back from down, or one back
+            // from failure: its average decayed while it was away and
+            // would make it look instant.  (NGINX Plus ramps a server up
+            // when it "becomes available after a period of time it was
+            // considered unavailable", and a re-resolved address that left
+            // comes back there as a new server.)  One that a reload
+            // carried while its list held it never left: it keeps its
+            // time of joining, as a configured server that a reload keeps.
+            rejoin(s, now_ms);
         }
+        s.owner.store(held_by(group), std::memory_order_release);
         return index;
     }
 }
@@ -235,8 +279,9 @@ uint32_t LatencyTable::find(const PeerKey& key) const noexcept
 {
     for (uint32_t step = 0; step < resolved_slots(); step++) {
         uint32_t index = probe(key, step);
-        uint32_t owner = slot(index).owner.load(std::memory_order_acquire);
-        if (owner != 0 && slot(index).key == key) {
+        PeerKey slot_key;
+        uint32_t owner;
+        if (published(slot(index), slot_key, owner) && slot_key == key) {
             return index;
         }
         if (owner == 0) {

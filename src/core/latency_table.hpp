@@ -82,10 +82,31 @@ struct PeerCounters {
     }
 };
 
+// A slot's key, in halves that may be read while another process writes
+// them: a resolved slot's key is rewritten while other processes probe
+// the table (see LatencyTable::acquire).  Each half alone is atomic; the
+// slot's owner tells when the two make one key.  A half read from a store
+// brings along what its writer did before (the claim of the slot).
+struct SlotKey {
+    std::atomic<uint64_t> high;
+    std::atomic<uint64_t> low;
+
+    PeerKey load() const noexcept
+    {
+        return {high.load(std::memory_order_acquire),
+                low.load(std::memory_order_acquire)};
+    }
+    void store(const PeerKey& key) noexcept
+    {
+        high.store(key.high, std::memory_order_release);
+        low.store(key.low, std::memory_order_release);
+    }
+};
+
 struct alignas(64) PeerSlot {
     // First cache line: what a selection reads.
-    PeerKey key;  // of a configured peer: written before workers start;
-                  // of a resolved one: by the process that acquires it
+    SlotKey key;  // of a configured peer: written before workers start;
+                  // of a resolved one: by the process that claims it
     std::atomic<uint64_t> header_time;    // PeakEwma
     std::atomic<uint64_t> response_time;  // PeakEwma
     std::atomic<uint64_t> selected_ms;    // wall clock, 0: never
@@ -96,7 +117,8 @@ struct alignas(64) PeerSlot {
     uint32_t down;  // marked down in its configuration; read on reload
 
     // Slots of resolved peers only (see LatencyTable::acquire): 0 if never
-    // used, else the peer list (group) that holds or released it, and how.
+    // used, else the peer list (group) that holds, released or is claiming
+    // it, and which of the three.
     std::atomic<uint32_t> owner;
 
     alignas(64) PeerCounters counters;
@@ -151,7 +173,7 @@ static_assert(sizeof(PeerSlot) == 256);
 class LatencyTable {
 public:
     static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
-    static constexpr uint32_t kVersion = 8;
+    static constexpr uint32_t kVersion = 9;
     static constexpr uint32_t npos = UINT32_MAX;
 
     // Bytes for capacity slots and the requests in flight of workers.
@@ -231,13 +253,19 @@ public:
 
     // Resolved peers take the slots after the configured ones, found by
     // their key with open addressing (linear probing from the key's low
-    // half).  A slot is held by one peer list (group, below 2^30) at a
+    // half).  A slot is held by one peer list (group, below kCarried) at a
     // time; a peer that leaves is released, keeping its key and statistics
     // until another peer needs the slot, so an address that comes back
     // finds them.  Only acquire and release_unmapped change owners, by
     // compare-and-swap: the lists of one group must be mapped one process
     // at a time (nginx's write lock of the peers), different groups may
     // race.
+    //
+    // A slot's key is written only while its owner says "claimed", by the
+    // one process whose compare-and-swap claimed it; the store of the
+    // owner that ends the claim releases the key, and a reader trusts a
+    // key only if the owner it read (acquire) before the key is held or
+    // released and is still the same after (see published).
 
     // The resolved peers' slots, after the configured ones.
     uint32_t resolved_slots() const noexcept
@@ -247,8 +275,13 @@ public:
 
     // The slot of key for group; a new one (statistics cleared) if the key
     // holds none: the first free along its probe, never used or released
-    // with no request in flight.  npos if none is left.
-    uint32_t acquire(const PeerKey& key, uint32_t group) noexcept;
+    // with no request in flight.  npos if none is left.  The peer joins
+    // (slot.joined_ms = now_ms, for slow start) in a new slot, and in its
+    // released slot when it comes back to the list; not when the slot is
+    // already held, nor when it was carried from the predecessor while
+    // held (the address stayed, only the configuration changed).
+    uint32_t acquire(const PeerKey& key, uint32_t group, uint64_t now_ms)
+        noexcept;
 
     // Releases the group's slots whose bit is clear in mapped (a bit per
     // resolved slot, in order); returns how many.
@@ -272,6 +305,15 @@ public:
     {
         return group << 2 | 2;
     }
+    // While group's process writes a new key (or checks the old one).
+    static constexpr uint32_t claimed_by(uint32_t group) noexcept
+    {
+        return group << 2 | 3;
+    }
+
+    // The group of the slots the predecessor's groups held at the reload,
+    // in released_by: no group of a configuration is numbered so.
+    static constexpr uint32_t kCarried = (uint32_t{1} << 30) - 1;
 
 private:
     PeerSlot* slots() noexcept
@@ -295,8 +337,15 @@ private:
                + static_cast<uint32_t>((key.low % size + step) % size);
     }
 
-    // Puts a released slot of the previous table in an unused one.
-    void carry(const PeerSlot& from) noexcept;
+    // Whether slot holds a whole key (held or released), and then the key
+    // and its owner; owner is read in any case.
+    static bool published(const PeerSlot& slot, PeerKey& key,
+                          uint32_t& owner) noexcept;
+
+    // Puts a slot of the previous table, with its key and owner, released
+    // in an unused one.
+    void carry(const PeerSlot& from, const PeerKey& key, uint32_t owner)
+        noexcept;
 
     TableHeader header_;
 };

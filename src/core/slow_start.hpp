@@ -55,8 +55,11 @@ struct SlowStart {
                  double prior_us, PeerLoad& load) const noexcept;
 };
 
-// The peer joins again at at_ms: back from failure, once fail_timeout is
-// over and nginx tries it again.
+// The peer joins at at_ms: added on reload or back from down (see
+// LatencyTable::create), a resolved address gained or back (see
+// LatencyTable::acquire), or back from failure, once fail_timeout is over
+// and nginx tries it again.  At least 1 ms: 0 is "with the first
+// configuration".
 inline void rejoin(PeerSlot& slot, uint64_t at_ms) noexcept
 {
     slot.joined_ms.store(std::max<uint64_t>(at_ms, 1),

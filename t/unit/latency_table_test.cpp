@@ -61,7 +61,7 @@ TEST(LatencyTable, FreshTableHasOneEmptySlotPerKey)
     EXPECT_EQ(table->used(), 3u);
     EXPECT_EQ(table->kept(), 0u);
     for (uint32_t i = 0; i < 3; i++) {
-        EXPECT_EQ(table->slot(i).key, keys[i]);
+        EXPECT_EQ(table->slot(i).key.load(), keys[i]);
         EXPECT_FALSE(PeakEwma::measured(table->slot(i).header_time.load()));
         EXPECT_EQ(table->inflight(i, kNow).active, 0u);
     }
