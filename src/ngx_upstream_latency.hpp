@@ -214,17 +214,12 @@ ngx_int_t ngx_upstream_latency_init_process(ngx_cycle_t *cycle,
     ngx_upstream_latency_main_conf_t *lmcf) noexcept;
 
 
-/*
- * The monotonic clock in microseconds; inline: three reads per request.
- * The time is read into a static, not onto the stack: a local whose
- * address is taken gives each caller the stack protector's check.  Each
- * worker process handles requests in one thread.
- */
+/* The monotonic clock in microseconds; inline: three reads per request. */
 
 inline uint64_t
 ngx_upstream_latency_now_us() noexcept
 {
-    static struct timespec  ts;
+    struct timespec  ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
 
