@@ -162,8 +162,8 @@ struct ngx_upstream_latency_srv_conf_t {
     upstream_latency::Candidate       *candidates;
     typename P::peer_t               **candidate_peers;
     int64_t                           *current_weights;
-    double                             prior_us;  /* slow start: the mean
-                                                     latency seen last */
+    upstream_latency::JoinPrior        prior;  /* slow start: the peers
+                                                  seen last */
     ngx_upstream_latency_list_t<P>     lists[2];  /* primary, backup */
 };
 
@@ -403,9 +403,9 @@ template <class P>
 inline double
 ngx_upstream_latency_ramp(ngx_upstream_latency_peer_data_t<P> *lp,
     ngx_uint_t index, uint64_t now_us, upstream_latency::PeerLoad *load,
-    double prior_us) noexcept
+    upstream_latency::JoinPrior prior) noexcept
 {
     return lp->conf->slow_start.apply(ngx_upstream_latency_slot(lp, index),
                                       lp->conf->options.metric,
-                                      now_us / 1000, prior_us, *load);
+                                      now_us / 1000, prior, *load);
 }

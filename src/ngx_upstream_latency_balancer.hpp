@@ -757,24 +757,23 @@ ngx_upstream_latency_failed(upstream_latency::PeerSlot *slot,
 
 
 /*
- * Slow start's prior before a worker's first choice in the list: the mean
- * average of the measured peers, so that not even the first choice takes a
- * joining peer for an instant one.
+ * Slow start's prior before a worker's first choice in the list: from the
+ * measured peers, so that not even the first choice takes a joining peer
+ * for an instant one.
  */
 
 template <class P>
-double
+upstream_latency::JoinPrior
 ngx_upstream_latency_first_prior(ngx_upstream_latency_peer_data_t<P> *lp,
     uint64_t now_us) noexcept
 {
-    double                       sum;
-    uint64_t                     estimate;
-    ngx_uint_t                   i, measured;
-    upstream_latency::LoadOptions  options;
+    uint64_t                        estimate;
+    ngx_uint_t                      i;
+    upstream_latency::JoinPrior     prior;
+    upstream_latency::LoadOptions   options;
+    upstream_latency::JoinPriorSum  measured;
 
     options = lp->conf->options;
-    sum = 0;
-    measured = 0;
 
     for (i = 0; i < lp->rrp.peers->number; i++) {
         if (!ngx_upstream_latency_has_slot(lp, i)) {
@@ -784,20 +783,19 @@ ngx_upstream_latency_first_prior(ngx_upstream_latency_peer_data_t<P> *lp,
         estimate = ngx_upstream_latency_slot(lp, i).estimate(options.metric)
                        .load(std::memory_order_relaxed);
 
-        if (upstream_latency::PeakEwma::measured(estimate)) {
-            sum += upstream_latency::PeakEwma::read(estimate, now_us,
-                                                    options.decay);
-            measured++;
-        }
+        measured.add(upstream_latency::PeakEwma::read(estimate, now_us,
+                                                      options.decay));
     }
 
-    return measured ? sum / measured : 0;
+    measured.update(prior);
+
+    return prior;
 }
 
 
 /*
  * Scores every available peer of the current list and takes the least.
- * Slow start's prior, the mean latency of the fully ramped peers, is kept
+ * Slow start's prior (JoinPrior), from the fully ramped peers, is kept
  * from one choice to the next for the joining peers of the next.
  */
 
@@ -807,12 +805,13 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     time_t now, uint64_t now_us, ngx_uint_t *index, ngx_log_t *log)
 {
     size_t                               best;
-    double                               ramp, sum, least;
+    double                               ramp, least;
     uint32_t                             slot, weight;
     uint64_t                             now_ms, joined;
-    ngx_uint_t                           i, count, measured;
+    ngx_uint_t                           i, count;
     typename P::peer_t                  *peer, **candidate_peers;
     upstream_latency::PeerLoad           load;
+    upstream_latency::JoinPriorSum       ramped;
     upstream_latency::SlowStart          slow_start;
     upstream_latency::Candidate         *c, *candidates;
     upstream_latency::LoadOptions        options;
@@ -832,8 +831,6 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     scan = ngx_upstream_latency_scan(lp);
     now_ms = now_us / 1000;
     count = 0;
-    sum = 0;
-    measured = 0;
     least = HUGE_VAL;
 
     for (peer = scan.peers->peer, i = 0; peer; peer = peer->next, i++) {
@@ -850,12 +847,12 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         joined = view.slots[slot].joined_ms.load(std::memory_order_relaxed);
 
         if (joined && slow_start.window_ms) {
-            if (lcf->prior_us == 0) {
-                lcf->prior_us = ngx_upstream_latency_first_prior(lp, now_us);
+            if (lcf->prior.mean_us == 0) {
+                lcf->prior = ngx_upstream_latency_first_prior(lp, now_us);
             }
 
             ramp = slow_start.apply(table->slot(slot), options.metric, now_ms,
-                                    lcf->prior_us, load);
+                                    lcf->prior, load);
 
             if (ramp < 1.0) {
                 weight = upstream_latency::ramped_weight(peer->weight, ramp);
@@ -871,8 +868,7 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         }
 
         if (ramp == 1.0) {
-            sum += load.latency_us;
-            measured += load.latency_us > 0;
+            ramped.add(load.latency_us);
         }
 
         c = &candidates[count];
@@ -888,9 +884,7 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         return NULL;
     }
 
-    if (measured) {
-        lcf->prior_us = sum / measured;
-    }
+    ramped.update(lcf->prior);
 
     best = upstream_latency::pick_least_score(candidates, count, least,
                                               lcf->current_weights + lp->base);
@@ -969,7 +963,8 @@ ngx_upstream_weighted_random_choose(ngx_upstream_latency_peer_data_t<P> *lp,
                                          upstream_latency::PeerLoad load,
                                          double other_us) {
         if (lcf->slow_start.window_ms) {
-            ngx_upstream_latency_ramp(lp, i, now_us, &load, other_us);
+            ngx_upstream_latency_ramp(lp, i, now_us, &load,
+                                      {other_us, other_us});
         }
         if (!lcf->by_latency) {
             load.latency_us = 1;

@@ -91,7 +91,7 @@ struct Worker {
     std::vector<uint32_t> own_inflight;  // the module's, this worker only
     std::vector<int64_t> current_weights;
     Rng rng;
-    double prior_us = 0;  // slow start: the mean latency seen last
+    JoinPrior prior;  // slow start: the peers seen last
 };
 
 // A candidate policy's estimate of one server (Variant).
@@ -137,7 +137,8 @@ public:
                 in.workers.push_back({std::vector<uint32_t>(n, 0),
                                       std::vector<uint32_t>(n, 0),
                                       std::vector<int64_t>(n, 0),
-                                      Rng(seed * 1000003 + i * 131 + w)});
+                                      Rng(seed * 1000003 + i * 131 + w),
+                                      JoinPrior{}});
             }
         }
         result_.policy = p.name;
@@ -583,35 +584,31 @@ private:
     // Slow start as the shim applies it: the ramp of the server, and its
     // load seen as joining (upstream_latency::joining) if it joined.
     double ramp(const Instance& in, int server, PeerLoad& load,
-                double prior_us) const
+                JoinPrior prior) const
     {
         return slow_start_.apply(in.slots[server], Metric::header,
-                                 clock() / 1000, prior_us, load);
+                                 clock() / 1000, prior, load);
     }
 
     int module_least_time(Instance& in, Worker& w,
                           const std::vector<int>& servers)
     {
         candidates_.clear();
-        double sum = 0;
-        uint32_t measured = 0;
+        JoinPriorSum ramped;
         for (int i : servers) {
             PeerLoad load = module_load(in, i);
             uint32_t tie_weight = weight(i);
             if (slow_start_.window_ms) {
-                double r = ramp(in, i, load, w.prior_us);
+                double r = ramp(in, i, load, w.prior);
                 tie_weight = ramped_weight(weight(i), r);
-                if (r == 1.0 && load.latency_us > 0) {
-                    sum += load.latency_us;
-                    measured++;
+                if (r == 1.0) {
+                    ramped.add(load.latency_us);
                 }
             }
             candidates_.push_back({static_cast<uint32_t>(i), tie_weight,
                                    score(load, weight(i))});
         }
-        if (measured) {
-            w.prior_us = sum / measured;
-        }
+        ramped.update(w.prior);
         std::size_t best = pick_least_score(
             candidates_.data(), candidates_.size(), w.current_weights.data());
         return static_cast<int>(candidates_[best].peer);
@@ -646,8 +643,9 @@ private:
         PeerLoad second_load = module_load(in, pool_[second]);
         double first_us = first_load.latency_us;
         if (slow_start_.window_ms) {
-            ramp(in, pool_[first], first_load, second_load.latency_us);
-            ramp(in, pool_[second], second_load, first_us);
+            double second_us = second_load.latency_us;
+            ramp(in, pool_[first], first_load, {second_us, second_us});
+            ramp(in, pool_[second], second_load, {first_us, first_us});
         }
         double a = score(first_load, weight(pool_[first]));
         double b = score(second_load, weight(pool_[second]));

@@ -25,6 +25,47 @@ inline constexpr double kRampFloor = 0.1;
 // same sequence of weights all scaled by one factor).
 inline constexpr uint32_t kRampWeightScale = 16;
 
+// What a joining peer is taken to be worth until it shows otherwise, from
+// the fully ramped, measured peers it competes with (those of the
+// previous choice).  During its ramp, their mean latency: it is no faster
+// than the pool it joins, so the short wait of its first requests, or an
+// average decayed while it was out (back from failure), does not draw a
+// surge.  After the ramp, while still unmeasured, the least: it ties with
+// the best peer and its share of the ties gets it measured, instead of
+// waiting, one request at a time, for the others to be busy.
+struct JoinPrior {
+    double mean_us = 0;
+    double least_us = 0;
+};
+
+// Sums up the peers of one choice into the next choice's JoinPrior.
+class JoinPriorSum {
+public:
+    // A peer at full ramp, and its latency (0: unknown).
+    void add(double latency_us) noexcept
+    {
+        if (latency_us > 0) {
+            sum_us_ += latency_us;
+            least_us_ = measured_ ? std::min(least_us_, latency_us)
+                                  : latency_us;
+            measured_++;
+        }
+    }
+
+    // Sets prior from the peers added, if any was measured.
+    void update(JoinPrior& prior) const noexcept
+    {
+        if (measured_) {
+            prior = {sum_us_ / measured_, least_us_};
+        }
+    }
+
+private:
+    double sum_us_ = 0;
+    double least_us_ = 0;
+    uint32_t measured_ = 0;
+};
+
 struct SlowStart {
     uint32_t window_ms;  // 0: off
 
@@ -52,7 +93,7 @@ struct SlowStart {
     // seen as joining (below) with it, a peer of the first configuration
     // as it is.
     double apply(const PeerSlot& slot, Metric metric, uint64_t now_ms,
-                 double prior_us, PeerLoad& load) const noexcept;
+                 JoinPrior prior, PeerLoad& load) const noexcept;
 };
 
 // The peer joins at at_ms: added on reload or back from down (see
@@ -68,21 +109,20 @@ inline void rejoin(PeerSlot& slot, uint64_t at_ms) noexcept
 
 // What a selection sees of a peer that joined, at ramp.  Its requests in
 // flight count as if its capacity (weight) were ramp of the configured
-// one, whatever the score makes of them.  Its latency is at least
-// prior_us, the latency of the peers it competes with: during the ramp,
-// so that neither the short wait of its first requests nor an average
-// decayed while it was out (back from failure) makes it look faster than
-// them; after the ramp, until it is measured.
+// one, whatever the score makes of them.  Its latency is at least the
+// prior's mean during the ramp, and at least its least after the ramp
+// until it is measured (see JoinPrior).
 inline PeerLoad joining(PeerLoad load, const PeerSlot& slot, Metric metric,
-                        double ramp, double prior_us) noexcept
+                        double ramp, JoinPrior prior) noexcept
 {
     double active = std::ceil(load.active / ramp);
     load.active = static_cast<uint32_t>(std::min(active, 4294967295.0));
-    if (ramp < 1.0
-        || !PeakEwma::measured(
-               slot.estimate(metric).load(std::memory_order_relaxed)))
+    if (ramp < 1.0) {
+        load.latency_us = std::max(load.latency_us, prior.mean_us);
+    } else if (!PeakEwma::measured(
+                   slot.estimate(metric).load(std::memory_order_relaxed)))
     {
-        load.latency_us = std::max(load.latency_us, prior_us);
+        load.latency_us = std::max(load.latency_us, prior.least_us);
     }
     return load;
 }
@@ -109,14 +149,14 @@ inline bool keep_drawn(double ramp, Rng& rng) noexcept
 }
 
 inline double SlowStart::apply(const PeerSlot& slot, Metric metric,
-                              uint64_t now_ms, double prior_us,
+                              uint64_t now_ms, JoinPrior prior,
                               PeerLoad& load) const noexcept
 {
     uint64_t joined = slot.joined_ms.load(std::memory_order_relaxed);
     double r = ramp(joined, now_ms);
 
     if (joined != 0) {
-        load = joining(load, slot, metric, r, prior_us);
+        load = joining(load, slot, metric, r, prior);
     }
     return r;
 }

@@ -109,10 +109,11 @@ TEST(Joining, CountsItsRequestsAsIfItsCapacityWereRamped)
     PeerSlot slot{};
     PeakEwma::record(slot.header_time, 4000, SampleKind::exact, kNow,
                      kSecond);
-    PeerLoad load = joining({4000, 3}, slot, Metric::header, 0.25, 3000);
+    PeerLoad load = joining({4000, 3}, slot, Metric::header, 0.25,
+                            {3000, 3000});
     EXPECT_EQ(load.active, 12u);
     EXPECT_DOUBLE_EQ(load.latency_us, 4000);
-    EXPECT_EQ(joining({4000, 1}, slot, Metric::header, 0.3, 0).active, 4u);
+    EXPECT_EQ(joining({4000, 1}, slot, Metric::header, 0.3, {}).active, 4u);
 }
 
 // Back from failure, its failure penalty decayed to 1 ms while it was out:
@@ -123,42 +124,66 @@ TEST(Joining, DuringTheRampNoFasterThanThePrior)
     PeerSlot slot{};
     PeakEwma::record(slot.header_time, 1000, SampleKind::exact, kNow,
                      kSecond);
-    EXPECT_DOUBLE_EQ(joining({1000, 0}, slot, Metric::header, 0.5, 50'000)
+    EXPECT_DOUBLE_EQ(joining({1000, 0}, slot, Metric::header, 0.5,
+                             {50'000, 20'000})
                          .latency_us,
                      50'000);
-    EXPECT_DOUBLE_EQ(joining({1000, 0}, slot, Metric::header, 1, 50'000)
+    EXPECT_DOUBLE_EQ(joining({1000, 0}, slot, Metric::header, 1,
+                             {50'000, 20'000})
                          .latency_us,
                      1000);
 }
 
-TEST(Joining, UnmeasuredCountsAsFastAsThePrior)
+// Unmeasured: during the ramp as slow as the others' mean, after it as
+// fast as the fastest of them.
+TEST(Joining, UnmeasuredCountsAsTheMeanThenTheLeast)
 {
     PeerSlot slot{};
-    EXPECT_DOUBLE_EQ(joining({0, 0}, slot, Metric::header, 1, 5000)
+    EXPECT_DOUBLE_EQ(joining({0, 0}, slot, Metric::header, 0.5, {9000, 5000})
+                         .latency_us,
+                     9000);
+    EXPECT_DOUBLE_EQ(joining({0, 0}, slot, Metric::header, 1, {9000, 5000})
                          .latency_us,
                      5000);
     // a longer wait of its own requests still counts
-    EXPECT_DOUBLE_EQ(joining({8000, 1}, slot, Metric::header, 1, 5000)
+    EXPECT_DOUBLE_EQ(joining({8000, 1}, slot, Metric::header, 1, {9000, 5000})
                          .latency_us,
                      8000);
 }
 
 // After its ramp, a peer that joined and was never chosen (no load came)
-// still counts as fast as the others, not as instant.
+// still counts as fast as the fastest of the others, not as instant.
 TEST(Joining, UnmeasuredAfterTheRampStillHasThePrior)
 {
     PeerSlot slot{};
     rejoin(slot, kNowMs);
     PeerLoad load{0, 0};
     EXPECT_DOUBLE_EQ(kTenSeconds.apply(slot, Metric::header, kNowMs + 60'000,
-                                       5000, load),
+                                       {8000, 5000}, load),
                      1);
     EXPECT_DOUBLE_EQ(load.latency_us, 5000);
 
     PeerSlot first{};  // of the first configuration: as it is
     load = {0, 0};
-    kTenSeconds.apply(first, Metric::header, kNowMs, 5000, load);
+    kTenSeconds.apply(first, Metric::header, kNowMs, {8000, 5000}, load);
     EXPECT_DOUBLE_EQ(load.latency_us, 0);
+}
+
+TEST(Joining, ThePriorIsTheMeanAndTheLeastOfTheMeasured)
+{
+    JoinPrior prior{1, 1};
+    JoinPriorSum none;
+    none.add(0);
+    none.update(prior);  // nothing measured: the prior of before
+    EXPECT_DOUBLE_EQ(prior.mean_us, 1);
+
+    JoinPriorSum sum;
+    for (double latency : {20'000.0, 0.0, 5000.0, 20'000.0}) {
+        sum.add(latency);
+    }
+    sum.update(prior);
+    EXPECT_DOUBLE_EQ(prior.mean_us, 15'000);
+    EXPECT_DOUBLE_EQ(prior.least_us, 5000);
 }
 
 TEST(Joining, RampedWeightKeepsTheFractionInTies)
@@ -180,9 +205,49 @@ TEST(Joining, DrawsAreKeptWithTheRampsProbability)
     EXPECT_TRUE(keep_drawn(1, rng));
 }
 
-// least_time as the shim runs it, on a frozen clock: four measured peers
-// of 5 ms with 4 requests in flight each (a loaded pool), and e, just
-// added and not yet measured.  200 requests are chosen, each staying in
+// least_time as the shim runs it, on a frozen clock: count requests
+// chosen one after another among table's peers at now_ms, each staying in
+// flight or not; returns how many went to the last peer.
+int requests_to_the_last_peer(LatencyTable& table, SlowStart slow_start,
+                              uint64_t now_ms, int count, bool stay)
+{
+    uint32_t peers = table.used();
+    LoadOptions options{Metric::header, false, kSecond};
+    std::vector<int64_t> current_weights(peers, 0);
+    JoinPrior prior;
+    int to_last = 0;
+
+    for (int request = 0; request < count; request++) {
+        std::vector<Candidate> candidates;
+        JoinPriorSum ramped;
+        for (uint32_t i = 0; i < peers; i++) {
+            PeerLoad load = observe(table, i, options, now_ms * 1000);
+            uint32_t weight = 1;
+            if (slow_start.window_ms) {
+                double ramp = slow_start.apply(table.slot(i), options.metric,
+                                               now_ms, prior, load);
+                if (ramp == 1) {
+                    ramped.add(load.latency_us);
+                }
+                weight = ramped_weight(1, ramp);
+            }
+            candidates.push_back({i, weight, score(load, 1)});
+        }
+        ramped.update(prior);
+        uint32_t chosen = candidates[pick_least_score(
+                                         candidates.data(), candidates.size(),
+                                         current_weights.data())]
+                              .peer;
+        if (stay) {
+            InflightCells::enter(table.cells(chosen)[0], now_ms * 1000);
+        }
+        to_last += chosen == peers - 1;
+    }
+    return to_last;
+}
+
+// Four measured peers of 5 ms with 4 requests in flight each (a loaded
+// pool), and e, just added and not yet measured.  200 requests are chosen, each staying in
 // flight.  Without the ramp e scores 0 and takes them all, the surge of
 // every worker at once; at the start of its ramp, it takes its share.
 int requests_to_the_new_peer(SlowStart slow_start)
@@ -200,41 +265,7 @@ int requests_to_the_new_peer(SlowStart slow_start)
     }
     rejoin(table->slot(kPeers - 1), kNowMs);
 
-    LoadOptions options{Metric::header, false, kSecond};
-    std::vector<int64_t> current_weights(kPeers, 0);
-    double prior_us = 0;
-    int to_new = 0;
-
-    for (int request = 0; request < 200; request++) {
-        std::vector<Candidate> candidates;
-        double sum = 0;
-        int measured = 0;
-        for (uint32_t i = 0; i < kPeers; i++) {
-            PeerLoad load = observe(*table, i, options, kNow);
-            uint32_t weight = 1;
-            if (slow_start.window_ms) {
-                double ramp = slow_start.apply(table->slot(i),
-                                               options.metric, kNowMs,
-                                               prior_us, load);
-                if (ramp == 1 && load.latency_us > 0) {
-                    sum += load.latency_us;
-                    measured++;
-                }
-                weight = ramped_weight(1, ramp);
-            }
-            candidates.push_back({i, weight, score(load, 1)});
-        }
-        if (measured) {
-            prior_us = sum / measured;
-        }
-        uint32_t chosen = candidates[pick_least_score(
-                                         candidates.data(), candidates.size(),
-                                         current_weights.data())]
-                              .peer;
-        InflightCells::enter(table->cells(chosen)[0], kNow);
-        to_new += chosen == kPeers - 1;
-    }
-    return to_new;
+    return requests_to_the_last_peer(*table, slow_start, kNowMs, 200, true);
 }
 
 TEST(Joining, ANewPeerInALoadedPoolGetsNoSurge)
@@ -244,6 +275,26 @@ TEST(Joining, ANewPeerInALoadedPoolGetsNoSurge)
     int ramped = requests_to_the_new_peer(kTenSeconds);
     EXPECT_GE(ramped, 2);
     EXPECT_LE(ramped, 8);
+}
+
+// Requests one at a time to 5, 20 and 20 ms peers, and d, which joined a
+// minute ago and was never chosen: d ties with the 5 ms peer, so it gets
+// tried.  A prior of the others' mean (15 ms) would leave it out (after
+// the first choice, which no prior precedes) until the 5 ms peer is busy.
+TEST(Joining, AnUnmeasuredPeerAfterItsRampIsTriedWithoutLoad)
+{
+    Memory m(LatencyTable::bytes_for(4, 1));
+    LatencyTable* table = create(m, keys_of("app", {"a", "b", "c", "d"}), 1);
+    uint64_t latencies[] = {5000, 20'000, 20'000};
+    for (uint32_t i = 0; i < 3; i++) {
+        PeakEwma::record(table->slot(i).header_time, latencies[i],
+                         SampleKind::exact, kNow, kSecond);
+    }
+    rejoin(table->slot(3), kNowMs - 60'000);
+
+    int to_new = requests_to_the_last_peer(*table, kTenSeconds, kNowMs, 20,
+                                           false);
+    EXPECT_GE(to_new, 8);  // half the ties with a, 10
 }
 
 }  // namespace
