@@ -875,6 +875,7 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         c->peer = i;
         c->weight = weight;
         c->score = upstream_latency::score(load, peer->weight);
+        c->busy = upstream_latency::busy(load, peer->weight);
         least = ngx_min(least, c->score);
 
         candidate_peers[count++] = peer;
@@ -922,10 +923,11 @@ ngx_upstream_weighted_random_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     time_t now, uint64_t now_us, ngx_uint_t *index, ngx_log_t *log)
 {
     size_t                               first, second;
-    double                               first_score, second_score, floor;
+    double                               floor;
     ngx_uint_t                           i;
     typename P::peer_t                  *peer;
     upstream_latency::PeerLoad           first_load, second_load;
+    upstream_latency::Candidate          first_scored, second_scored;
     upstream_latency::Rng               &rng = lp->conf->main->rng;
     ngx_upstream_latency_list_t<P>      *l;
     ngx_upstream_latency_srv_conf_t<P>  *lcf;
@@ -969,7 +971,10 @@ ngx_upstream_weighted_random_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         if (!lcf->by_latency) {
             load.latency_us = 1;
         }
-        return upstream_latency::score(load, l->weight[i]);
+        return upstream_latency::Candidate{
+                   (uint32_t) i, l->weight[i],
+                   upstream_latency::score(load, l->weight[i]),
+                   upstream_latency::busy(load, l->weight[i])};
     };
 
     /* a peer in slow start is kept with the probability of its ramp */
@@ -1005,21 +1010,21 @@ ngx_upstream_weighted_random_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         if (second != upstream_latency::WeightedSampler::npos) {
             first_load = ngx_upstream_latency_load(lp, first, now_us);
             second_load = ngx_upstream_latency_load(lp, second, now_us);
-            first_score = score_of(first, first_load,
-                                   second_load.latency_us);
-            second_score = score_of(second, second_load,
-                                    first_load.latency_us);
+            first_scored = score_of(first, first_load,
+                                    second_load.latency_us);
+            second_scored = score_of(second, second_load,
+                                     first_load.latency_us);
 
             ngx_log_debug4(P::log_debug, log, 0,
                            "weighted random two: %V %.3f, %V %.3f",
-                           &l->peer[first]->name, first_score,
-                           &l->peer[second]->name, second_score);
+                           &l->peer[first]->name, first_scored.score,
+                           &l->peer[second]->name, second_scored.score);
 
             /* least_conn's scores, requests per weight, are exact */
             floor = lcf->by_latency ? upstream_latency::kTieFloorUs : 0;
 
-            if (!upstream_latency::first_is_better(first_score, second_score,
-                                                   floor, rng))
+            if (!upstream_latency::first_is_better(first_scored,
+                                                   second_scored, floor, rng))
             {
                 first = second;
             }

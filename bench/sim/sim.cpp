@@ -606,7 +606,8 @@ private:
                 }
             }
             candidates_.push_back({static_cast<uint32_t>(i), tie_weight,
-                                   score(load, weight(i))});
+                                   score(load, weight(i)),
+                                   busy(load, weight(i))});
         }
         ramped.update(w.prior);
         std::size_t best = pick_least_score(
@@ -647,10 +648,15 @@ private:
             ramp(in, pool_[first], first_load, {second_us, second_us});
             ramp(in, pool_[second], second_load, {first_us, first_us});
         }
-        double a = score(first_load, weight(pool_[first]));
-        double b = score(second_load, weight(pool_[second]));
-        return first_is_better(a, b, kTieFloorUs, w.rng) ? pool_[first]
-                                                         : pool_[second];
+        auto scored = [this](int i, PeerLoad load) {
+            return Candidate{static_cast<uint32_t>(i), weight(i),
+                             score(load, weight(i)), busy(load, weight(i))};
+        };
+        return first_is_better(scored(pool_[first], first_load),
+                               scored(pool_[second], second_load),
+                               kTieFloorUs, w.rng)
+                   ? pool_[first]
+                   : pool_[second];
     }
 
     // --- candidate policies ----------------------------------------------
@@ -713,6 +719,10 @@ private:
             }
             return load.latency_us;
         };
+        auto scored = [&](int i) {
+            return Candidate{static_cast<uint32_t>(i), weight(i), key(i),
+                             busy(variant_load(in, w, i), weight(i))};
+        };
 
         if (v.choices > 0) {
             // a tournament: each draw against the best so far, as
@@ -726,22 +736,18 @@ private:
                 }
                 drawn_.push_back(i);
             }
-            int best = drawn_[0];
-            double best_key = key(best);
+            Candidate best = scored(drawn_[0]);
             for (std::size_t k = 1; k < drawn_.size(); k++) {
-                double next_key = key(drawn_[k]);
-                if (!first_is_better(best_key, next_key, kTieFloorUs,
-                                     w.rng)) {
-                    best = drawn_[k];
-                    best_key = next_key;
+                Candidate next = scored(drawn_[k]);
+                if (!first_is_better(best, next, kTieFloorUs, w.rng)) {
+                    best = next;
                 }
             }
-            return best;
+            return static_cast<int>(best.peer);
         }
         candidates_.clear();
         for (int i : servers) {
-            candidates_.push_back({static_cast<uint32_t>(i), weight(i),
-                                   key(i)});
+            candidates_.push_back(scored(i));
         }
         std::size_t best = pick_least_score(
             candidates_.data(), candidates_.size(), w.current_weights.data());

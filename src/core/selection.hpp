@@ -97,6 +97,12 @@ inline double score(PeerLoad load, uint32_t weight) noexcept
            * (1.0 + static_cast<double>(load.active) / std::max(weight, 1u));
 }
 
+// Requests in flight per weight: what settles scores that tie.
+inline double busy(PeerLoad load, uint32_t weight) noexcept
+{
+    return static_cast<double>(load.active) / std::max(weight, 1u);
+}
+
 // What a measured time says of the peer's time for one request alone: the
 // time divided by (1 + active / weight), active being the requests the
 // peer had in flight (all workers) when this one was sent.  Recording
@@ -147,14 +153,19 @@ inline double tie_limit(double least, double floor) noexcept
 
 struct Candidate {
     uint32_t peer;    // index into the tie-break weights
-    uint32_t weight;
+    uint32_t weight;  // its share of the ties
     double score;
+    double busy = 0;  // busy(): among ties, the least comes first
 };
 
 // Index into candidates of the lowest score, least, which the caller
-// found while scoring them; ties are broken by smooth weighted round robin
-// over current_weights, kept per worker and indexed by Candidate::peer.
-// count must be at least 1.
+// found while scoring them.  Among the scores that tie, the fewest
+// requests in flight per weight come first, as with least_conn: below the
+// tie floor the score cannot tell a peer with a queue from an idle one (a
+// decayed estimate under a burst; a backlog other balancers left that no
+// answer has shown yet).  The rest is settled by smooth weighted round
+// robin over current_weights, kept per worker and indexed by
+// Candidate::peer.  count must be at least 1.
 std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
                              double least, int64_t* current_weights) noexcept;
 
@@ -163,8 +174,8 @@ std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
                              int64_t* current_weights) noexcept;
 
 // The better of two scored peers (the power of two choices); scores that
-// tie (tie_limit with floor) are settled by a coin.
-bool first_is_better(double first, double second, double floor,
-                     Rng& rng) noexcept;
+// tie (tie_limit with floor) are settled by busy, then by a coin.
+bool first_is_better(const Candidate& first, const Candidate& second,
+                     double floor, Rng& rng) noexcept;
 
 }  // namespace upstream_latency

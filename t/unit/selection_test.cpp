@@ -213,19 +213,52 @@ TEST(PickLeastScore, DifferencesWithinMeasurementNoiseAreTies)
               (std::vector<int>{10, 0}));
 }
 
+// A scored peer for first_is_better.
+Candidate scored(double score, double busy = 0)
+{
+    return {0, 1, score, busy};
+}
+
 TEST(FirstIsBetter, UsesTheSameTieRule)
 {
     Rng rng(7);
     int first = 0;
     for (int i = 0; i < 1000; i++) {
-        first += first_is_better(300, 1200, kTieFloorUs, rng);
+        first += first_is_better(scored(300), scored(1200), kTieFloorUs, rng);
     }
     EXPECT_GT(first, 400);  // a coin: 500 +- 3.2 sigma
     EXPECT_LT(first, 600);
-    EXPECT_TRUE(first_is_better(2000, 12000, kTieFloorUs, rng));
-    EXPECT_FALSE(first_is_better(12000, 2000, kTieFloorUs, rng));
+    EXPECT_TRUE(first_is_better(scored(2000), scored(12000), kTieFloorUs,
+                                rng));
+    EXPECT_FALSE(first_is_better(scored(12000), scored(2000), kTieFloorUs,
+                                 rng));
     // least_conn: one active request against none is no tie
-    EXPECT_TRUE(first_is_better(1, 2, 0, rng));
+    EXPECT_TRUE(first_is_better(scored(1), scored(2), 0, rng));
+}
+
+TEST(FirstIsBetter, TiesGoToFewerRequestsInFlight)
+{
+    // an estimate decayed to next to nothing: 0.02 ms with 40 requests in
+    // flight ties with 0.3 ms idle, and the idle peer wins every time
+    Rng rng(7);
+    for (int i = 0; i < 100; i++) {
+        EXPECT_FALSE(first_is_better(scored(20 * 41, 40), scored(300),
+                                     kTieFloorUs, rng));
+        EXPECT_TRUE(first_is_better(scored(300), scored(20 * 41, 40),
+                                    kTieFloorUs, rng));
+    }
+}
+
+TEST(PickLeastScore, TiesGoToFewerRequestsInFlightPerWeight)
+{
+    // scores that tie: the fewest requests per weight, least_conn's rule,
+    // then turns among those (peers 1 and 2: 2 per weight 2 = 1 per 1)
+    EXPECT_EQ(picks({{0, 1, 400, 3}, {1, 2, 300, 1}, {2, 1, 350, 1},
+                     {3, 1, 100, 2}}, 12),
+              (std::vector<int>{0, 8, 4, 0}));
+    // a clearly lower score still wins whatever its queue
+    EXPECT_EQ(picks({{0, 1, 2000, 0}, {1, 1, 12000 * 3, 2}}, 4),
+              (std::vector<int>{4, 0}));
 }
 
 TEST(PickLeastScore, UnmeasuredIdlePeersComeFirst)
