@@ -1021,7 +1021,7 @@ ngx_upstream_weighted_random_choose(ngx_upstream_latency_peer_data_t<P> *lp,
                            &l->peer[second]->name, second_scored.score);
 
             /* least_conn's scores, requests per weight, are exact */
-            floor = lcf->by_latency ? upstream_latency::kTieFloorUs : 0;
+            floor = lcf->by_latency ? upstream_latency::kNoiseFloorUs : 0;
 
             if (!upstream_latency::first_is_better(first_scored,
                                                    second_scored, floor, rng))

@@ -45,7 +45,7 @@ GET /t
 GET /t
 --- response_body_like: ^199[12]$
 --- error_log eval
-[qr/least time peer 127\.0\.0\.1:\d+, score 0\.000ms of 2/,
+[qr/least time peer 127\.0\.0\.1:\d+, score 1\.000ms of 2/,
  qr/upstream latency sample: header \d+us, response \d+us$/m]
 --- no_error_log
 [error]

@@ -78,8 +78,8 @@ LatencyTest::counts(1991 => [2, 12], 1992 => [2, 12], 1993 => [0, 2])
 
 === TEST 3: without slow start, a server added on reload takes the burst
 The same burst over 1991, 1992, 1993, now measured, and 1994, added with
-slow start off: 1994 scores 0, then the short wait of its requests, and
-gets far more than its share of 3.
+slow start off: 1994 scores the floor (1 ms), then the short wait of
+its requests, and gets far more than its share of 3.
 --- http_config
     upstream app {
         least_time header;

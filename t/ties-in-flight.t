@@ -6,6 +6,36 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
 
+# Two backends answering /warm at once; on /hang, 1991 holds each request
+# for 3 s while 1992 answers at once.  The upstream balances with $method,
+# its estimates halving every 50 ms.
+sub upstream_with {
+    my ($method) = @_;
+    return "
+    upstream app {
+        $method;
+        upstream_latency_half_life 50ms;
+        server 127.0.0.1:\$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:\$TEST_NGINX_RAND_PORT_2;
+    }
+    server { listen 127.0.0.1:\$TEST_NGINX_RAND_PORT_1;
+             location = /warm { echo warm; }
+             location = /hang { echo_sleep 3; echo 1991; } }
+    server { listen 127.0.0.1:\$TEST_NGINX_RAND_PORT_2;
+             location = /warm { echo warm; }
+             location = /hang { echo 1992; } }";
+}
+
+# Four requests to /warm one after another, a second's pause, then ten to
+# /hang, one every 50 ms.
+our $config = "
+    location = /t {
+        ${\ LatencyTest::requests(4, '/app/warm') }
+        echo_sleep 1;
+        ${\ LatencyTest::parallel_requests(10, '/app/hang', 0.05) }
+    }
+    location /app/ { proxy_pass http://app/; }";
+
 no_long_string();
 LatencyTest::skip_least_time_blocks();
 run_tests();
@@ -13,33 +43,16 @@ run_tests();
 __DATA__
 
 === TEST 1: least_time sends tied requests to the server with fewer in flight
-Both servers answer /warm at once; a second later, at a half-life of 50
-ms, both estimates have decayed to nothing.  Then ten requests to /hang,
-one every 50 ms: 1991 holds each for 3 s, 1992 answers at once.  Every
-score ties (1991's estimate stays near 0 while its requests hang), so
-round robin among the ties gave 1991 five of the ten.  The requests in
-flight give it the first one or none.  Tolerance: 1991 at most 2 of 10
-(a second when 1992 has not answered within 50 ms on a loaded machine).
---- http_config
-    upstream app {
-        least_time header;
-        upstream_latency_half_life 50ms;
-        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
-    }
-    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-             location = /warm { echo warm; }
-             location = /hang { echo_sleep 3; echo 1991; } }
-    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
-             location = /warm { echo warm; }
-             location = /hang { echo 1992; } }
+A second after /warm, at a half-life of 50 ms, both estimates have
+decayed to nothing.  Every score of /hang ties (1991's estimate stays
+near 0 while its requests hang), so round robin among the ties gave 1991
+five of the ten.  The requests in flight give it the first one or none.
+Tolerance: 1991 at most 2 of 10 (a second when 1992 has not answered
+within 50 ms on a loaded machine).
+--- http_config eval
+main::upstream_with('least_time header')
 --- config eval
-"location = /t {
-     ${\ LatencyTest::requests(4, '/app/warm') }
-     echo_sleep 1;
-     ${\ LatencyTest::parallel_requests(10, '/app/hang', 0.05) }
- }
- location /app/ { proxy_pass http://app/; }"
+$::config
 --- request
 GET /t
 --- response_body_filters eval
@@ -53,26 +66,10 @@ LatencyTest::counts(warm => [4, 4], 1991 => [0, 2], 1992 => [8, 10])
 === TEST 2: weighted_random two sends tied requests to the server with fewer in flight
 The same with both servers drawn at every choice: the coin that settled
 their ties gave 1991 about five of the ten.  Tolerance: at most 2 of 10.
---- http_config
-    upstream app {
-        weighted_random two least_time=header;
-        upstream_latency_half_life 50ms;
-        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
-    }
-    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-             location = /warm { echo warm; }
-             location = /hang { echo_sleep 3; echo 1991; } }
-    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
-             location = /warm { echo warm; }
-             location = /hang { echo 1992; } }
+--- http_config eval
+main::upstream_with('weighted_random two least_time=header')
 --- config eval
-"location = /t {
-     ${\ LatencyTest::requests(4, '/app/warm') }
-     echo_sleep 1;
-     ${\ LatencyTest::parallel_requests(10, '/app/hang', 0.05) }
- }
- location /app/ { proxy_pass http://app/; }"
+$::config
 --- request
 GET /t
 --- response_body_filters eval

@@ -654,7 +654,7 @@ private:
         };
         return first_is_better(scored(pool_[first], first_load),
                                scored(pool_[second], second_load),
-                               kTieFloorUs, w.rng)
+                               kNoiseFloorUs, w.rng)
                    ? pool_[first]
                    : pool_[second];
     }
@@ -739,7 +739,7 @@ private:
             Candidate best = scored(drawn_[0]);
             for (std::size_t k = 1; k < drawn_.size(); k++) {
                 Candidate next = scored(drawn_[k]);
-                if (!first_is_better(best, next, kTieFloorUs, w.rng)) {
+                if (!first_is_better(best, next, kNoiseFloorUs, w.rng)) {
                     best = next;
                 }
             }

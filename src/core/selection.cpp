@@ -9,7 +9,7 @@ namespace upstream_latency {
 std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
                              double least, int64_t* current_weights) noexcept
 {
-    double limit = tie_limit(least, kTieFloorUs);
+    double limit = tie_limit(least, kNoiseFloorUs);
     double fewest = HUGE_VAL;
 
     for (std::size_t i = 0; i < count; i++) {

@@ -85,15 +85,22 @@ inline PeerLoad observe(const LatencyTable& table, uint32_t index,
                       now_us / 1000);
 }
 
-// Expected time for one more request: latency * (1 + active / weight).
-// Weight acts as capacity: a peer of weight 2 takes twice the concurrent
-// requests before it looks as busy as a peer of weight 1.
+// The jitter of one response on a busy host (on a loaded 2-core machine,
+// responses of 0.3 ms vary up to 1.7 ms).
+inline constexpr double kNoiseFloorUs = 1000;
+
+// Expected time for one more request: latency * (1 + active / weight),
+// the latency at least kNoiseFloorUs: below it a latency is noise, and an
+// estimate that decayed to next to nothing must not hide a queue.  Weight
+// acts as capacity: a peer of weight 2 takes twice the concurrent requests
+// before it looks as busy as a peer of weight 1.
 inline double score(PeerLoad load, uint32_t weight) noexcept
 {
+    double latency = std::max(load.latency_us, kNoiseFloorUs);
     if (load.active == 0) {
-        return load.latency_us;  // the factor is 1: no division
+        return latency;  // the factor is 1: no division
     }
-    return load.latency_us
+    return latency
            * (1.0 + static_cast<double>(load.active) / std::max(weight, 1u));
 }
 
@@ -137,12 +144,9 @@ inline void record_per_request(std::atomic<uint64_t>& estimate,
 
 // Scores this close to the lowest count as equal, so that peers of nearly
 // the same speed share traffic instead of flapping: within 1/8 of it, or
-// within kTieFloorUs, the jitter of one response on a busy host (on a
-// loaded 2-core machine, responses of 0.3 ms vary up to 1.7 ms), so that
-// identical servers are not told apart by noise.  2 ms against 12 ms stays
-// a clear difference.
+// within kNoiseFloorUs, so that identical servers are not told apart by
+// noise.  2 ms against 12 ms stays a clear difference.
 inline constexpr double kTieFactor = 1.125;
-inline constexpr double kTieFloorUs = 1000;
 
 // The highest score that ties with least, for scores in microseconds (the
 // floor) or in requests per weight (least_conn: floor 0).

@@ -25,7 +25,14 @@ TEST(Score, IsLatencyTimesOnePlusActivePerWeight)
     EXPECT_DOUBLE_EQ(score({5000, 0}, 1), 5000);
     EXPECT_DOUBLE_EQ(score({5000, 3}, 1), 20000);
     EXPECT_DOUBLE_EQ(score({5000, 2}, 2), 10000);
-    EXPECT_DOUBLE_EQ(score({0, 7}, 1), 0);
+}
+
+TEST(Score, CountsALatencyBelowTheNoiseFloorAsTheFloor)
+{
+    EXPECT_DOUBLE_EQ(score({300, 0}, 1), kNoiseFloorUs);
+    // an estimate decayed to next to nothing still counts its queue
+    EXPECT_DOUBLE_EQ(score({0, 7}, 1), 8 * kNoiseFloorUs);
+    EXPECT_DOUBLE_EQ(score({20, 3}, 3), 2 * kNoiseFloorUs);
 }
 
 // A table of one peer, seen by two worker processes.
@@ -204,9 +211,9 @@ TEST(PickLeastScore, DifferencesWithinMeasurementNoiseAreTies)
     // two identical servers at about 0.3 ms, apart by some noise
     EXPECT_EQ(picks({{0, 1, 300}, {1, 1, 800}}, 10),
               (std::vector<int>{5, 5}));
-    EXPECT_EQ(picks({{0, 1, 300}, {1, 1, 300 + kTieFloorUs}}, 10),
+    EXPECT_EQ(picks({{0, 1, 300}, {1, 1, 300 + kNoiseFloorUs}}, 10),
               (std::vector<int>{5, 5}));
-    EXPECT_EQ(picks({{0, 1, 300}, {1, 1, 301 + kTieFloorUs}}, 10),
+    EXPECT_EQ(picks({{0, 1, 300}, {1, 1, 301 + kNoiseFloorUs}}, 10),
               (std::vector<int>{10, 0}));
     // 2 ms against 12 ms stays a clear difference
     EXPECT_EQ(picks({{0, 1, 2000}, {1, 1, 12000}}, 10),
@@ -224,13 +231,13 @@ TEST(FirstIsBetter, UsesTheSameTieRule)
     Rng rng(7);
     int first = 0;
     for (int i = 0; i < 1000; i++) {
-        first += first_is_better(scored(300), scored(1200), kTieFloorUs, rng);
+        first += first_is_better(scored(300), scored(1200), kNoiseFloorUs, rng);
     }
     EXPECT_GT(first, 400);  // a coin: 500 +- 3.2 sigma
     EXPECT_LT(first, 600);
-    EXPECT_TRUE(first_is_better(scored(2000), scored(12000), kTieFloorUs,
+    EXPECT_TRUE(first_is_better(scored(2000), scored(12000), kNoiseFloorUs,
                                 rng));
-    EXPECT_FALSE(first_is_better(scored(12000), scored(2000), kTieFloorUs,
+    EXPECT_FALSE(first_is_better(scored(12000), scored(2000), kNoiseFloorUs,
                                  rng));
     // least_conn: one active request against none is no tie
     EXPECT_TRUE(first_is_better(scored(1), scored(2), 0, rng));
@@ -243,9 +250,9 @@ TEST(FirstIsBetter, TiesGoToFewerRequestsInFlight)
     Rng rng(7);
     for (int i = 0; i < 100; i++) {
         EXPECT_FALSE(first_is_better(scored(20 * 41, 40), scored(300),
-                                     kTieFloorUs, rng));
+                                     kNoiseFloorUs, rng));
         EXPECT_TRUE(first_is_better(scored(300), scored(20 * 41, 40),
-                                    kTieFloorUs, rng));
+                                    kNoiseFloorUs, rng));
     }
 }
 

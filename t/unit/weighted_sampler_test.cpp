@@ -188,9 +188,9 @@ TEST(TwoChoices, TheLowerScoreWins)
 {
     Rng rng(5);
     for (int i = 0; i < 100; i++) {
-        EXPECT_TRUE(first_is_better({0, 1, 5000}, {1, 1, 100000}, kTieFloorUs,
+        EXPECT_TRUE(first_is_better({0, 1, 5000}, {1, 1, 100000}, kNoiseFloorUs,
                                     rng));
-        EXPECT_FALSE(first_is_better({0, 1, 100000}, {1, 1, 5000}, kTieFloorUs,
+        EXPECT_FALSE(first_is_better({0, 1, 100000}, {1, 1, 5000}, kNoiseFloorUs,
                                      rng));
     }
 }
@@ -200,7 +200,7 @@ TEST(TwoChoices, TiesAreSettledAtRandom)
     Rng rng(5);
     int first = 0;
     for (int i = 0; i < 10'000; i++) {
-        first += first_is_better({0, 1, 5000}, {1, 1, 5100}, kTieFloorUs, rng);
+        first += first_is_better({0, 1, 5000}, {1, 1, 5100}, kNoiseFloorUs, rng);
     }
     // binomial(10000, 0.5): 5000 +- 5 sigma (250)
     EXPECT_NEAR(first, 5000, 250);
