@@ -386,7 +386,8 @@ ngx_upstream_latency_mapped(ngx_upstream_latency_peer_data_t<P> *lp)
 
 /*
  * The attempt to the peer at index of the current list starts now: it is
- * active, and waits for its answer, in this worker's cell.  The requests
+ * active in this worker's cell, and waits there for its answer if
+ * selections read the peer's waiting times (reads_waiting).  The requests
  * it finds in flight divide its measured times (see measure).
  */
 
@@ -417,8 +418,16 @@ ngx_upstream_latency_start(ngx_upstream_latency_peer_data_t<P> *lp,
     lp->answered = 0;
     lp->connected = 0;
     lp->found_active = upstream_latency::InflightCells::active(cells, workers);
-    lp->waiting = cell
-                  && upstream_latency::InflightCells::enter(*cell, now_us);
+    lp->waiting = 0;
+
+    if (cell) {
+        upstream_latency::InflightCells::enter(*cell);
+
+        lp->waiting = upstream_latency::reads_waiting(lp->conf->options,
+                          slot->estimate(lp->conf->options.metric)
+                              .load(std::memory_order_relaxed))
+                      && upstream_latency::InflightCells::wait(*cell, now_us);
+    }
 
     slot->counters.requests.fetch_add(1, std::memory_order_relaxed);
     slot->selected_ms.store((uint64_t) tp->sec * 1000 + tp->msec,

@@ -36,7 +36,17 @@ public:
     // counts kMaxWaiting; returns whether it was counted as waiting.
     static bool enter(InflightCell& cell, uint64_t start_us) noexcept
     {
-        add(cell.active, 1);
+        enter(cell);
+        return wait(cell, start_us);
+    }
+
+    // A request starts, only active: its waiting time would not be read.
+    static void enter(InflightCell& cell) noexcept { add(cell.active, 1); }
+
+    // A request that entered awaits its answer since start_us, unless the
+    // cell already counts kMaxWaiting; returns whether it was counted.
+    static bool wait(InflightCell& cell, uint64_t start_us) noexcept
+    {
         uint64_t waiting = cell.waiting.load(std::memory_order_relaxed);
         if ((waiting >> 48) == kMaxWaiting) {
             return false;

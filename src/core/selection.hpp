@@ -24,6 +24,15 @@ struct LoadOptions {
     Decay decay;
 };
 
+// Whether a selection reads the waiting times of a peer's requests in
+// flight, the peer's estimate (packed PeakEwma) being estimate: with
+// options.inflight, or while the peer has no sample yet.  A request that
+// starts when they are not read need not be counted as waiting.
+inline bool reads_waiting(LoadOptions options, uint64_t estimate) noexcept
+{
+    return options.inflight || !PeakEwma::measured(estimate);
+}
+
 // What a selection knows of a peer from its estimate (packed PeakEwma) and
 // its requests in flight.  Latency is the decayed estimate; with
 // options.inflight, or while the peer has no sample yet, it is at least the
@@ -33,7 +42,7 @@ inline PeerLoad observe_ms(uint64_t estimate, Inflight inflight,
                            LoadOptions options, uint64_t now_ms) noexcept
 {
     double latency = PeakEwma::read_ms(estimate, now_ms, options.decay);
-    if (options.inflight || !PeakEwma::measured(estimate)) {
+    if (reads_waiting(options, estimate)) {
         latency = std::max(latency, inflight.mean_wait_us);
     }
     return {latency, inflight.active};
@@ -67,11 +76,10 @@ inline PeerLoad observe(const PeerSlot& slot, Inflight inflight,
     const InflightCell* cells = table.cells_of(index);
     Inflight inflight;
 
-    if (!options.inflight && PeakEwma::measured(estimate)) {
-        // the waiting times do not count: only the active requests
-        inflight = {InflightCells::active(cells, table.workers), 0, 0.0};
-    } else {
+    if (reads_waiting(options, estimate)) {
         inflight = InflightCells::read_ms(cells, table.workers, now_ms);
+    } else {
+        inflight = {InflightCells::active(cells, table.workers), 0, 0.0};
     }
 
     return observe_ms(estimate, inflight, options, now_ms);

@@ -157,6 +157,30 @@ TEST(Observe, UnmeasuredPeerIsFreeUntilItsFirstRequestWaits)
                      3000);
 }
 
+// The shim counts a request as waiting only where a selection reads it:
+// a measured peer without inflight is scored by its active requests only,
+// and a request entered as active alone changes nothing else.
+TEST(Observe, WaitingIsReadOnlyWithInflightOrBeforeTheFirstSample)
+{
+    OnePeer p;
+    LoadOptions plain{Metric::header, false, kSecond};
+    LoadOptions inflight{Metric::header, true, kSecond};
+    uint64_t none = p.slot.header_time.load();
+    EXPECT_TRUE(reads_waiting(plain, none));
+    EXPECT_TRUE(reads_waiting(inflight, none));
+
+    measure(p.slot, 2000);
+    uint64_t measured = p.slot.header_time.load();
+    EXPECT_FALSE(reads_waiting(plain, measured));
+    EXPECT_TRUE(reads_waiting(inflight, measured));
+
+    InflightCells::enter(p.table->cells(0)[1]);
+    PeerLoad load = p.observe(plain);
+    EXPECT_EQ(load.active, 1u);
+    EXPECT_DOUBLE_EQ(load.latency_us, 2000);
+    EXPECT_EQ(p.table->inflight(0, kNow).waiting, 0u);
+}
+
 // Picks n times from fixed scores; returns how often each peer was chosen.
 std::vector<int> picks(const std::vector<Candidate>& candidates, int n)
 {
