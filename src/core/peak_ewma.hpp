@@ -137,8 +137,12 @@ public:
         return (value << kStampBits) | ((now_us / 1000) & kStampMask);
     }
 
-    static void record(std::atomic<uint64_t>& cell, uint64_t sample_us,
-                       SampleKind kind, uint64_t now_us, Decay decay) noexcept
+    // Inline: on the path of every response, where a call cost a third
+    // of it.
+    [[gnu::always_inline]] static void record(std::atomic<uint64_t>& cell,
+                                              uint64_t sample_us,
+                                              SampleKind kind, uint64_t now_us,
+                                              Decay decay) noexcept
     {
         uint64_t old = cell.load(std::memory_order_relaxed);
         for (;;) {
