@@ -1,44 +1,9 @@
 #include "selection.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 
 namespace upstream_latency {
-
-std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
-                             double least, int64_t* current_weights) noexcept
-{
-    double limit = tie_limit(least, kNoiseFloorUs);
-    double fewest = HUGE_VAL;
-
-    for (std::size_t i = 0; i < count; i++) {
-        if (candidates[i].score <= limit) {
-            fewest = std::min(fewest, candidates[i].busy);
-        }
-    }
-
-    std::size_t best = 0;
-    int64_t best_weight = INT64_MIN;
-    int64_t total = 0;
-
-    for (std::size_t i = 0; i < count; i++) {
-        const Candidate& c = candidates[i];
-        if (c.score > limit || c.busy > fewest) {
-            continue;
-        }
-        int64_t weight = current_weights[c.peer] + c.weight;
-        current_weights[c.peer] = weight;
-        total += c.weight;
-        if (weight > best_weight) {
-            best_weight = weight;
-            best = i;
-        }
-    }
-
-    current_weights[candidates[best].peer] -= total;
-    return best;
-}
 
 std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
                              int64_t* current_weights) noexcept

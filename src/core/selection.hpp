@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -178,9 +179,42 @@ struct Candidate {
 // decayed estimate under a burst; a backlog other balancers left that no
 // answer has shown yet).  The rest is settled by smooth weighted round
 // robin over current_weights, kept per worker and indexed by
-// Candidate::peer.  count must be at least 1.
-std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
-                             double least, int64_t* current_weights) noexcept;
+// Candidate::peer.  count must be at least 1.  Inline: least_time's
+// every choice ends here.
+inline std::size_t pick_least_score(const Candidate* candidates,
+                                    std::size_t count, double least,
+                                    int64_t* current_weights) noexcept
+{
+    double limit = tie_limit(least, kNoiseFloorUs);
+    double fewest = HUGE_VAL;
+
+    for (std::size_t i = 0; i < count; i++) {
+        if (candidates[i].score <= limit) {
+            fewest = std::min(fewest, candidates[i].busy);
+        }
+    }
+
+    std::size_t best = 0;
+    int64_t best_weight = INT64_MIN;
+    int64_t total = 0;
+
+    for (std::size_t i = 0; i < count; i++) {
+        const Candidate& c = candidates[i];
+        if (c.score > limit || c.busy > fewest) {
+            continue;
+        }
+        int64_t weight = current_weights[c.peer] + c.weight;
+        current_weights[c.peer] = weight;
+        total += c.weight;
+        if (weight > best_weight) {
+            best_weight = weight;
+            best = i;
+        }
+    }
+
+    current_weights[candidates[best].peer] -= total;
+    return best;
+}
 
 // The same, finding the least score.
 std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
