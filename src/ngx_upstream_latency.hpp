@@ -293,6 +293,7 @@ ngx_upstream_latency_has_slot(ngx_upstream_latency_peer_data_t<P> *lp,
 template <class P>
 struct ngx_upstream_latency_scan_t {
     typename P::peers_t               *peers;
+    ngx_flag_t                         shared;  /* peers in a zone: lock */
     uintptr_t                         *tried;
     const uint32_t                    *mapped;  /* resolvable: per index */
     ngx_uint_t                         bound;   /* resolvable: mapped */
@@ -310,6 +311,7 @@ ngx_upstream_latency_scan(ngx_upstream_latency_peer_data_t<P> *lp) noexcept
     l = &lp->conf->lists[lp->list];
 
     scan.peers = lp->rrp.peers;
+    scan.shared = P::shared(scan.peers);
     scan.tried = lp->rrp.tried;
     scan.mapped = lp->conf->resolvable ? l->slot : NULL;
     scan.bound = l->bound;
@@ -324,7 +326,7 @@ ngx_upstream_latency_scan(ngx_upstream_latency_peer_data_t<P> *lp) noexcept
  * this request, else LatencyTable::npos.
  */
 template <class P>
-inline uint32_t
+[[gnu::always_inline]] inline uint32_t
 ngx_upstream_latency_available_slot(const ngx_upstream_latency_scan_t<P> &scan,
     typename P::peer_t *peer, ngx_uint_t index, time_t now) noexcept
 {
@@ -349,6 +351,11 @@ ngx_upstream_latency_available_slot(const ngx_upstream_latency_scan_t<P> &scan,
 
     } else {
         return upstream_latency::LatencyTable::npos;
+    }
+
+    if (!scan.shared) {
+        return ngx_upstream_latency_usable<P>(peer, now)
+               ? slot : upstream_latency::LatencyTable::npos;
     }
 
     P::peer_lock(scan.peers, peer);
