@@ -379,15 +379,18 @@ ngx_upstream_latency_slot_index(ngx_upstream_latency_peer_data_t<P> *lp,
 }
 
 
+/* The load of the peer at index of the current list, at now_ms. */
+
 template <class P>
-inline upstream_latency::PeerLoad
+[[gnu::always_inline]] inline upstream_latency::PeerLoad
 ngx_upstream_latency_load(ngx_upstream_latency_peer_data_t<P> *lp,
-    ngx_uint_t index, uint64_t now_us) noexcept
+    const upstream_latency::TableView &view, ngx_uint_t index,
+    uint64_t now_ms) noexcept
 {
-    return upstream_latency::observe(*lp->conf->main->table,
-                                     ngx_upstream_latency_slot_index(lp,
-                                                                     index),
-                                     lp->conf->options, now_us);
+    return upstream_latency::observe_ms(view,
+                                        ngx_upstream_latency_slot_index(lp,
+                                                                        index),
+                                        lp->conf->options, now_ms);
 }
 
 
@@ -409,10 +412,10 @@ ngx_upstream_latency_slot(ngx_upstream_latency_peer_data_t<P> *lp,
 template <class P>
 inline double
 ngx_upstream_latency_ramp(ngx_upstream_latency_peer_data_t<P> *lp,
-    ngx_uint_t index, uint64_t now_us, upstream_latency::PeerLoad *load,
+    ngx_uint_t index, uint64_t now_ms, upstream_latency::PeerLoad *load,
     upstream_latency::JoinPrior prior) noexcept
 {
     return lp->conf->slow_start.apply(ngx_upstream_latency_slot(lp, index),
-                                      lp->conf->options.metric,
-                                      now_us / 1000, prior, *load);
+                                      lp->conf->options.metric, now_ms,
+                                      prior, *load);
 }

@@ -15,19 +15,4 @@ std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
     return pick_least_score(candidates, count, least, current_weights);
 }
 
-bool first_is_better(const Candidate& first, const Candidate& second,
-                     double floor, Rng& rng) noexcept
-{
-    if (tie_limit(first.score, floor) < second.score) {
-        return true;
-    }
-    if (tie_limit(second.score, floor) < first.score) {
-        return false;
-    }
-    if (first.busy != second.busy) {
-        return first.busy < second.busy;
-    }
-    return rng.coin();
-}
-
 }  // namespace upstream_latency

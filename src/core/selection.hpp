@@ -222,7 +222,19 @@ std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
 
 // The better of two scored peers (the power of two choices); scores that
 // tie (tie_limit with floor) are settled by busy, then by a coin.
-bool first_is_better(const Candidate& first, const Candidate& second,
-                     double floor, Rng& rng) noexcept;
+inline bool first_is_better(const Candidate& first, const Candidate& second,
+                            double floor, Rng& rng) noexcept
+{
+    if (tie_limit(first.score, floor) < second.score) {
+        return true;
+    }
+    if (tie_limit(second.score, floor) < first.score) {
+        return false;
+    }
+    if (first.busy != second.busy) {
+        return first.busy < second.busy;
+    }
+    return rng.coin();
+}
 
 }  // namespace upstream_latency

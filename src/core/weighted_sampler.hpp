@@ -55,10 +55,22 @@ public:
     // Constant time while most of the weight is usable; after
     // kMaxRejections misses, one pass over all indexes, drawing among the
     // usable ones with the same probabilities.
+    // The first draw is inline: it is nearly always the last.
     template <class Usable>
-    std::size_t draw(Rng& rng, Usable&& usable) const noexcept
+    [[gnu::always_inline]] std::size_t draw(Rng& rng, Usable&& usable) const
+        noexcept
     {
-        for (int attempt = 0; attempt < kMaxRejections; attempt++) {
+        std::size_t i = sample(rng);
+        return usable(i) ? i : redraw(rng, usable);
+    }
+
+private:
+    // draw() after its first draw missed.
+    template <class Usable>
+    [[gnu::noinline]] std::size_t redraw(Rng& rng, Usable& usable) const
+        noexcept
+    {
+        for (int attempt = 1; attempt < kMaxRejections; attempt++) {
             std::size_t i = sample(rng);
             if (usable(i)) {
                 return i;
@@ -92,7 +104,6 @@ public:
         return last;
     }
 
-private:
     const AliasEntry* entries_;
     const uint32_t* weights_;
     std::size_t count_;
