@@ -142,10 +142,10 @@ inline uint64_t per_request_sample(uint64_t elapsed_us, uint32_t active,
 // load it found at dispatch, found_active of the peer's requests in flight
 // over all workers.  Failure penalties go to PeakEwma::record as they are.
 // Inline, as PeakEwma::record.
-[[gnu::always_inline]] inline void record_per_request(std::atomic<uint64_t>& estimate,
-                               uint64_t elapsed_us, uint32_t found_active,
-                               uint32_t weight, SampleKind kind,
-                               uint64_t now_us, Decay decay) noexcept
+[[gnu::always_inline]] inline void record_per_request(
+    std::atomic<uint64_t>& estimate, uint64_t elapsed_us,
+    uint32_t found_active, uint32_t weight, SampleKind kind, uint64_t now_us,
+    Decay decay) noexcept
 {
     PeakEwma::record(estimate,
                      per_request_sample(elapsed_us, found_active, weight),
