@@ -162,8 +162,6 @@ struct ngx_upstream_latency_srv_conf_t {
     upstream_latency::Candidate       *candidates;
     typename P::peer_t               **candidate_peers;
     int64_t                           *current_weights;
-    upstream_latency::JoinPrior        prior;  /* slow start: the peers
-                                                  seen last */
     ngx_upstream_latency_list_t<P>     lists[2];  /* primary, backup */
 };
 

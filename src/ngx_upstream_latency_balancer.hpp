@@ -766,46 +766,81 @@ ngx_upstream_latency_failed(upstream_latency::PeerSlot *slot,
 
 
 /*
- * Slow start's prior before a worker's first choice in the list: from the
- * measured peers, so that not even the first choice takes a joining peer
- * for an instant one.
+ * Slow start in a choice that met joining peers (ramp below 1, or joined
+ * and not yet measured): their latency counts as at least the prior
+ * (JoinPrior) of the choice's other peers, those at full ramp, so these
+ * are summed first; then the joining peers are scored again, at their
+ * ramp.  Returns the least score.  Out of line: a pool without joining
+ * peers never gets here.
  */
 
 template <class P>
-upstream_latency::JoinPrior
-ngx_upstream_latency_first_prior(ngx_upstream_latency_peer_data_t<P> *lp,
-    uint64_t now_us) noexcept
+[[gnu::noinline]] double
+ngx_upstream_least_time_joining(ngx_upstream_latency_peer_data_t<P> *lp,
+    typename P::peer_t **candidate_peers, size_t count, uint64_t now_ms,
+    ngx_log_t *log) noexcept
 {
-    uint64_t                        estimate;
-    ngx_uint_t                      i;
-    upstream_latency::JoinPrior     prior;
-    upstream_latency::LoadOptions   options;
-    upstream_latency::JoinPriorSum  measured;
+    double                               ramp, least;
+    size_t                               k;
+    uint32_t                             slot;
+    uint64_t                             joined;
+    typename P::peer_t                  *peer;
+    upstream_latency::PeerLoad           load;
+    upstream_latency::Candidate         *c;
+    upstream_latency::JoinPrior          prior;
+    upstream_latency::JoinPriorSum       ramped;
+    upstream_latency::LoadOptions        options;
+    upstream_latency::SlowStart          slow_start;
+    ngx_upstream_latency_srv_conf_t<P>  *lcf;
 
-    options = lp->conf->options;
+    lcf = lp->conf;
+    options = lcf->options;
+    slow_start = lcf->slow_start;
+    upstream_latency::TableView  view(*lcf->main->table, options.metric);
 
-    for (i = 0; i < lp->rrp.peers->number; i++) {
-        if (!ngx_upstream_latency_has_slot(lp, i)) {
-            continue;
+    for (k = 0; k < count; k++) {
+        slot = ngx_upstream_latency_slot_index(lp, lcf->candidates[k].peer);
+        joined = view.slots[slot].joined_ms.load(std::memory_order_relaxed);
+
+        if (slow_start.ramp(joined, now_ms) == 1.0) {
+            ramped.add(upstream_latency::observe_ms(view, slot, options,
+                                                    now_ms).latency_us);
         }
-
-        estimate = ngx_upstream_latency_slot(lp, i).estimate(options.metric)
-                       .load(std::memory_order_relaxed);
-
-        measured.add(upstream_latency::PeakEwma::read(estimate, now_us,
-                                                      options.decay));
     }
 
-    measured.update(prior);
+    ramped.update(prior);
 
-    return prior;
+    least = HUGE_VAL;
+
+    for (k = 0; k < count; k++) {
+        c = &lcf->candidates[k];
+        peer = candidate_peers[k];
+        slot = ngx_upstream_latency_slot_index(lp, c->peer);
+        load = upstream_latency::observe_ms(view, slot, options, now_ms);
+        ramp = slow_start.apply(view.slots[slot], options.metric, now_ms,
+                                prior, load);
+
+        if (ramp < 1.0) {
+            c->weight = upstream_latency::ramped_weight(peer->weight, ramp);
+
+            ngx_log_debug3(P::log_debug, log, 0,
+                           "least time peer %V in slow start at %.2f, "
+                           "latency %.3fms", &peer->name, ramp,
+                           load.latency_us / 1000);
+        }
+
+        c->score = upstream_latency::score(load, peer->weight);
+        c->busy = upstream_latency::busy(load, peer->weight);
+        least = ngx_min(least, c->score);
+    }
+
+    return least;
 }
 
 
 /*
- * Scores every available peer of the current list and takes the least.
- * Slow start's prior (JoinPrior), from the fully ramped peers, is kept
- * from one choice to the next for the joining peers of the next.
+ * Scores every available peer of the current list and takes the least;
+ * a choice that meets joining peers scores them again (see joining).
  */
 
 template <class P>
@@ -814,17 +849,15 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     time_t now, uint64_t now_us, ngx_uint_t *index, ngx_log_t *log)
 {
     size_t                               best;
-    double                               ramp, least;
-    uint32_t                             slot, weight;
+    double                               least;
+    uint32_t                             slot;
     uint64_t                             now_ms, joined;
-    ngx_uint_t                           i, count;
+    ngx_uint_t                           i, count, joining;
     typename P::peer_t                  *peer, **candidate_peers;
     upstream_latency::PeerLoad           load;
-    upstream_latency::JoinPriorSum       ramped;
     upstream_latency::SlowStart          slow_start;
     upstream_latency::Candidate         *c, *candidates;
     upstream_latency::LoadOptions        options;
-    upstream_latency::LatencyTable      *table;
     ngx_upstream_latency_scan_t<P>       scan;
     ngx_upstream_latency_srv_conf_t<P>  *lcf;
 
@@ -833,13 +866,13 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     lcf = lp->conf;
     candidates = lcf->candidates;
     candidate_peers = lcf->candidate_peers;
-    table = lcf->main->table;
     options = lcf->options;
-    upstream_latency::TableView  view(*table, options.metric);
+    upstream_latency::TableView  view(*lcf->main->table, options.metric);
     slow_start = lcf->slow_start;
     scan = ngx_upstream_latency_scan(lp);
     now_ms = now_us / 1000;
     count = 0;
+    joining = 0;
     least = HUGE_VAL;
 
     for (peer = scan.peers->peer, i = 0; peer; peer = peer->next, i++) {
@@ -851,38 +884,19 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         }
 
         load = upstream_latency::observe_ms(view, slot, options, now_ms);
-        weight = upstream_latency::ramped_weight(peer->weight, 1.0);
-
         joined = view.slots[slot].joined_ms.load(std::memory_order_relaxed);
 
-        if (joined && slow_start.window_ms) {
-            if (lcf->prior.mean_us == 0) {
-                lcf->prior = ngx_upstream_latency_first_prior(lp, now_us);
-            }
-
-            ramp = slow_start.apply(table->slot(slot), options.metric, now_ms,
-                                    lcf->prior, load);
-
-            if (ramp < 1.0) {
-                weight = upstream_latency::ramped_weight(peer->weight, ramp);
-
-                ngx_log_debug3(P::log_debug, log, 0,
-                               "least time peer %V in slow start at %.2f, "
-                               "latency %.3fms", &peer->name, ramp,
-                               load.latency_us / 1000);
-            }
-
-        } else {
-            ramp = 1.0;
-        }
-
-        if (ramp == 1.0) {
-            ramped.add(load.latency_us);
+        if (joined && slow_start.window_ms
+            && (slow_start.ramp(joined, now_ms) < 1.0
+                || !upstream_latency::PeakEwma::measured(
+                       view.estimate_of(slot))))
+        {
+            joining = 1;
         }
 
         c = &candidates[count];
         c->peer = i;
-        c->weight = weight;
+        c->weight = upstream_latency::ramped_weight(peer->weight, 1.0);
         c->score = upstream_latency::score(load, peer->weight);
         c->busy = upstream_latency::busy(load, peer->weight);
         least = ngx_min(least, c->score);
@@ -894,7 +908,10 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         return NULL;
     }
 
-    ramped.update(lcf->prior);
+    if (joining) {
+        least = ngx_upstream_least_time_joining<P>(lp, candidate_peers, count,
+                                                   now_ms, log);
+    }
 
     best = upstream_latency::pick_least_score(candidates, count, least,
                                               lcf->current_weights + lp->base);

@@ -91,7 +91,6 @@ struct Worker {
     std::vector<uint32_t> own_inflight;  // the module's, this worker only
     std::vector<int64_t> current_weights;
     Rng rng;
-    JoinPrior prior;  // slow start: the peers seen last
 };
 
 // A candidate policy's estimate of one server (Variant).
@@ -137,8 +136,7 @@ public:
                 in.workers.push_back({std::vector<uint32_t>(n, 0),
                                       std::vector<uint32_t>(n, 0),
                                       std::vector<int64_t>(n, 0),
-                                      Rng(seed * 1000003 + i * 131 + w),
-                                      JoinPrior{}});
+                                      Rng(seed * 1000003 + i * 131 + w)});
             }
         }
         result_.policy = p.name;
@@ -593,23 +591,29 @@ private:
     int module_least_time(Instance& in, Worker& w,
                           const std::vector<int>& servers)
     {
+        // slow start's prior: the peers of this choice at full ramp
+        JoinPrior prior;
+        if (slow_start_.window_ms) {
+            JoinPriorSum ramped;
+            for (int i : servers) {
+                if (slow_start_.ramp(in.slots[i], clock() / 1000) == 1.0) {
+                    ramped.add(module_load(in, i).latency_us);
+                }
+            }
+            ramped.update(prior);
+        }
         candidates_.clear();
-        JoinPriorSum ramped;
         for (int i : servers) {
             PeerLoad load = module_load(in, i);
             uint32_t tie_weight = weight(i);
             if (slow_start_.window_ms) {
-                double r = ramp(in, i, load, w.prior);
-                tie_weight = ramped_weight(weight(i), r);
-                if (r == 1.0) {
-                    ramped.add(load.latency_us);
-                }
+                tie_weight = ramped_weight(weight(i),
+                                           ramp(in, i, load, prior));
             }
             candidates_.push_back({static_cast<uint32_t>(i), tie_weight,
                                    score(load, weight(i)),
                                    busy(load, weight(i))});
         }
-        ramped.update(w.prior);
         std::size_t best = pick_least_score(
             candidates_.data(), candidates_.size(), w.current_weights.data());
         return static_cast<int>(candidates_[best].peer);

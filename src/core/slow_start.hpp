@@ -26,8 +26,8 @@ inline constexpr double kRampFloor = 0.1;
 inline constexpr uint32_t kRampWeightScale = 16;
 
 // What a joining peer is taken to be worth until it shows otherwise, from
-// the fully ramped, measured peers it competes with (those of the
-// previous choice).  During its ramp, their mean latency: it is no faster
+// the fully ramped, measured peers it competes with (those of the same
+// choice).  During its ramp, their mean latency: it is no faster
 // than the pool it joins, so the short wait of its first requests, or an
 // average decayed while it was out (back from failure), does not draw a
 // surge.  After the ramp, while still unmeasured, the least: it ties with
@@ -38,7 +38,7 @@ struct JoinPrior {
     double least_us = 0;
 };
 
-// Sums up the peers of one choice into the next choice's JoinPrior.
+// Sums up the peers of a choice at full ramp into its JoinPrior.
 class JoinPriorSum {
 public:
     // A peer at full ramp, and its latency (0: unknown).

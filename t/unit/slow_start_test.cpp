@@ -214,26 +214,31 @@ int requests_to_the_last_peer(LatencyTable& table, SlowStart slow_start,
     uint32_t peers = table.used();
     LoadOptions options{Metric::header, false, kSecond};
     std::vector<int64_t> current_weights(peers, 0);
-    JoinPrior prior;
     int to_last = 0;
 
     for (int request = 0; request < count; request++) {
-        std::vector<Candidate> candidates;
+        // the prior of the peers of this choice at full ramp
+        JoinPrior prior;
         JoinPriorSum ramped;
+        for (uint32_t i = 0; i < peers; i++) {
+            if (slow_start.ramp(table.slot(i), now_ms) == 1) {
+                ramped.add(observe(table, i, options, now_ms * 1000)
+                               .latency_us);
+            }
+        }
+        ramped.update(prior);
+
+        std::vector<Candidate> candidates;
         for (uint32_t i = 0; i < peers; i++) {
             PeerLoad load = observe(table, i, options, now_ms * 1000);
             uint32_t weight = 1;
             if (slow_start.window_ms) {
-                double ramp = slow_start.apply(table.slot(i), options.metric,
-                                               now_ms, prior, load);
-                if (ramp == 1) {
-                    ramped.add(load.latency_us);
-                }
-                weight = ramped_weight(1, ramp);
+                weight = ramped_weight(
+                    1, slow_start.apply(table.slot(i), options.metric, now_ms,
+                                        prior, load));
             }
             candidates.push_back({i, weight, score(load, 1)});
         }
-        ramped.update(prior);
         uint32_t chosen = candidates[pick_least_score(
                                          candidates.data(), candidates.size(),
                                          current_weights.data())]
@@ -282,8 +287,8 @@ TEST(Joining, ANewPeerInALoadedPoolGetsNoSurge)
 
 // Requests one at a time to 5, 20 and 20 ms peers, and d, which joined a
 // minute ago and was never chosen: d ties with the 5 ms peer, so it gets
-// tried.  A prior of the others' mean (15 ms) would leave it out (after
-// the first choice, which no prior precedes) until the 5 ms peer is busy.
+// tried.  A prior of the others' mean (15 ms) would leave it out until the
+// 5 ms peer is busy.
 TEST(Joining, AnUnmeasuredPeerAfterItsRampIsTriedWithoutLoad)
 {
     Memory m(LatencyTable::bytes_for(4, 1));
