@@ -294,7 +294,7 @@ void fleet_report(int instances, double load, bool weighted)
     // the candidates that differ elsewhere; the fleet is the costly run
     table(run_all(fleet(instances, load, 200, weighted),
                   policies({}, {"A ", "C ", "D ", "E ", "G ", "C2", "C4", "H ",
-                                "I "})),
+                                "I ", "J", "K"})),
           "greedy oracle", -1);
 }
 

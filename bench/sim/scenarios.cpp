@@ -36,6 +36,7 @@ Policy fast_only()
 std::vector<Policy> candidate_policies()
 {
     Variant peak;                  // the rule before C, in the study's code
+    peak.hold = false;             // and before J: decaying from the sample
     Variant ewma = peak;           // no peak: a slow sample moves 1/4 too
     ewma.upward_weight = 0.25;
     Variant per_request = peak;    // samples divided by (1 + active then)
@@ -66,6 +67,12 @@ std::vector<Policy> candidate_policies()
     per_request_quarter_up.loaded_upward_weight = 0.25;
     Variant worker = per_request;
     worker.worker_inflight = true;
+    Variant hold = per_request;    // the estimate held a half-life (Decay)
+    hold.hold = true;
+    Variant slower = per_request;  // a longer half-life
+    slower.half_life_ms = 3000;
+    Variant slowest = per_request;
+    slowest.half_life_ms = 5000;
 
     return {
         {"A  peak, product (the rule before C)", Method::variant, false, peak},
@@ -89,6 +96,10 @@ std::vector<Policy> candidate_policies()
          per_request_half_up},
         {"I  C, loaded peak 1/4", Method::variant, false,
          per_request_quarter_up},
+        {"J  C, estimate held a half-life, then halving (least_time)",
+         Method::variant, false, hold},
+        {"K3 C, half-life 3 s, not held", Method::variant, false, slower},
+        {"K5 C, half-life 5 s, not held", Method::variant, false, slowest},
     };
 }
 

@@ -673,15 +673,25 @@ private:
         const Estimate& e = in.estimates[server];
         double latency = 0;
         if (e.value_us > 0) {
-            latency = e.value_us
-                      * decay_.factor(static_cast<int64_t>(
-                          (clock() - e.at_us) / 1000));
+            latency = variant_decayed(e);
         } else {
             latency = inflight.mean_wait_us;
         }
         uint32_t active = v.worker_inflight ? w.own_inflight[server]
                                             : inflight.active;
         return {latency, active};
+    }
+
+    // A Variant's estimate now, decayed as the variant says.
+    double variant_decayed(const Estimate& e) const
+    {
+        const Variant& v = p_.variant;
+        Decay decay = v.half_life_ms ? Decay{v.half_life_ms} : decay_;
+        auto elapsed = static_cast<int64_t>((clock() - e.at_us) / 1000);
+        if (!v.hold) {
+            elapsed += decay.half_life_ms;  // past Decay's hold at once
+        }
+        return e.value_us * decay.factor(elapsed);
     }
 
     // hot_cold: the active count above which a server is hot
@@ -769,11 +779,7 @@ private:
             sample_us /= 1.0 + static_cast<double>(r.active_before)
                                    / weight(r.server);
         }
-        double current = e.value_us > 0
-                             ? e.value_us
-                                   * decay_.factor(static_cast<int64_t>(
-                                       (clock() - e.at_us) / 1000))
-                             : 0;
+        double current = e.value_us > 0 ? variant_decayed(e) : 0;
         double next;
         if (current == 0 || (!exact && sample_us > current)) {
             next = sample_us;

@@ -66,6 +66,11 @@ struct Variant {
                                     // drawn at random (2: weighted_random two)
     bool worker_inflight = false;   // active from this worker's requests only
     double tie_factor = upstream_latency::kTieFactor;  // scores within it tie
+    // the estimate's decay: held for a half-life after a sample, then
+    // halving every half-life, as Decay does since candidate J; false:
+    // halving from the sample on (the rule before J)
+    bool hold = true;
+    uint32_t half_life_ms = 0;  // 0: the scenario's
 };
 
 struct Policy {

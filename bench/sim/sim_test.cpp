@@ -119,10 +119,11 @@ TEST(QueueingServers, TailBelowLeastConn)
 // it): 10 clients on 8 worker slots, so either the 12 ms server takes over
 // 1% of the requests or the fast ones hold them all.  Counting queueing
 // twice sent the slow server 6% of them (p99 1.4 times the floor).
-// Tolerance: least_time within 10% of the fast-only p99 (seed 7: 1.06
-// with one nginx, 0.96 with three), under 1.5% of the requests to the slow
-// server (0.3%, 0.9%; counting queueing twice: 6.7%, 2.9%), at least 99%
-// of fast-only's requests (1.00, 1.02).
+// Tolerance: least_time within 10% of the fast-only p99 (seed 7: 1.04
+// with one nginx, 0.93 with three), under 1.5% of the requests to the slow
+// server (0.10%, 0.45%; decaying from the sample on: 0.30%, 1.22%;
+// counting queueing twice: 6.7%, 2.9%), at least 99% of fast-only's
+// requests (1.00, 1.02).
 TEST(QueueingServers, LeastTimeQueuesOnTheFastServersNotTheSlowOne)
 {
     for (int instances : {1, 3}) {
@@ -138,10 +139,11 @@ TEST(QueueingServers, LeastTimeQueuesOnTheFastServersNotTheSlowOne)
 // 20 nginx in front of 60 heterogeneous servers at 70% load, each nginx
 // with its own table: no herding.  Tolerance: the load's coefficient of
 // variation no more than random two least_conn's (seed 7: 1.53; least_time
-// 0.84, weighted_random two 0.96), p99 below least_conn's with zone.  The
-// issue asks for the best p99 of the simulated balancers: least_time is
-// second, behind nginx 1.31's least_time (30.1 against 26.4 ms); this
-// guards that gap at 15%.
+// 0.88, weighted_random two 0.94), p99 below least_conn's with zone.  The
+// issue asks for the best p99 of the simulated balancers: with 200 servers
+// least_time is first (bench/sim/FINDINGS.md); with these 60 it is second,
+// behind nginx 1.31's least_time (27.6 against 26.4 ms; 30.1 when the
+// estimates decayed from the sample on); this guards that gap at 8%.
 TEST(ManyBalancers, NoHerding)
 {
     Scenario s = fleet(20, 0.7, 60);
@@ -157,7 +159,7 @@ TEST(ManyBalancers, NoHerding)
     Result nginx_least_time = run(
         s, {"nginx 1.31", Method::nginx_least_time, true}, kSeed);
     EXPECT_LE(run(s, module_least_time(), kSeed).p99_ms,
-              1.15 * nginx_least_time.p99_ms);
+              1.08 * nginx_least_time.p99_ms);
 }
 
 // Two servers join 20 servers at 85% load behind 20 nginx instances

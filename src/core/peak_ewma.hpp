@@ -10,8 +10,13 @@
 
 namespace upstream_latency {
 
-// How old estimates fade: the value halves every half_life_ms without new
-// samples, so that a peer that was slow once is probed again.
+// How old estimates fade: without new samples the value holds for
+// half_life_ms, then halves every half_life_ms, so that a peer that was slow
+// once is probed again.  The hold keeps a peer that a balancer samples now
+// and then (one of many, or one of many balancers' choices) at its measured
+// speed between samples: decaying from the sample on, the slower peers
+// looked faster between two samples and drew requests as probes that the
+// fast ones would have served sooner (simulated, bench/sim/FINDINGS.md).
 struct Decay {
     // The factors of the first kTabulatedMs elapsed milliseconds come from
     // a table made once (tabulate): factor(ms) = fine[ms % 64] * coarse[ms /
@@ -26,6 +31,7 @@ struct Decay {
 
     double factor(int64_t elapsed_ms) const noexcept
     {
+        elapsed_ms -= half_life_ms;  // the hold
         if (elapsed_ms <= 0) {
             return 1.0;
         }
@@ -37,7 +43,7 @@ struct Decay {
     }
 
     // Fills table[0..kTableSize) for half_life_ms: the factors of 0 to 63
-    // ms, then of 0, 64, 128 ... 4032 ms.
+    // ms past the hold, then of 0, 64, 128 ... 4032 ms past it.
     static void tabulate(uint32_t half_life_ms, double* table) noexcept
     {
         Decay decay{half_life_ms};

@@ -70,26 +70,29 @@ TEST(PeakEwma, LowerBoundIsAFirstSampleToo)
     EXPECT_DOUBLE_EQ(PeakEwma::read(e, kStart, kSecond), 3000);
 }
 
-TEST(PeakEwma, HalvesEveryHalfLifeWithoutSamples)
+TEST(PeakEwma, HoldsForAHalfLifeThenHalvesEveryHalfLife)
 {
     uint64_t e = sampled(0, 4'000'000, SampleKind::exact);
-    EXPECT_NEAR(PeakEwma::read(e, kStart + 1'000'000, kSecond), 2'000'000, 1);
-    EXPECT_NEAR(PeakEwma::read(e, kStart + 3'000'000, kSecond), 500'000, 1);
+    EXPECT_DOUBLE_EQ(PeakEwma::read(e, kStart + 500'000, kSecond), 4'000'000);
+    EXPECT_DOUBLE_EQ(PeakEwma::read(e, kStart + 1'000'000, kSecond),
+                     4'000'000);
+    EXPECT_NEAR(PeakEwma::read(e, kStart + 2'000'000, kSecond), 2'000'000, 1);
+    EXPECT_NEAR(PeakEwma::read(e, kStart + 4'000'000, kSecond), 500'000, 1);
 }
 
-TEST(PeakEwma, FourSecondPeerLooksFastAgainWithinTenSeconds)
+TEST(PeakEwma, FourSecondPeerLooksFastAgainWithinElevenSeconds)
 {
     // others answer in 5 ms; ties are within 1/8, see selection.hpp
     uint64_t e = sampled(0, 4'000'000, SampleKind::exact);
-    EXPECT_GT(PeakEwma::read(e, kStart + 9'000'000, kSecond), 5000 * 1.125);
-    EXPECT_LT(PeakEwma::read(e, kStart + 10'000'000, kSecond), 5000 * 1.125);
+    EXPECT_GT(PeakEwma::read(e, kStart + 10'000'000, kSecond), 5000 * 1.125);
+    EXPECT_LT(PeakEwma::read(e, kStart + 11'000'000, kSecond), 5000 * 1.125);
 }
 
 TEST(PeakEwma, DecayStartsFromTheDecayedValue)
 {
     uint64_t e = sampled(0, 8000, SampleKind::exact);
-    // one half-life later the estimate is 4000; a 4000 sample keeps it
-    uint64_t later = kStart + 1'000'000;
+    // two half-lives later the estimate is 4000; a 4000 sample keeps it
+    uint64_t later = kStart + 2'000'000;
     e = sampled(e, 4000, SampleKind::exact, later);
     EXPECT_NEAR(PeakEwma::read(e, later, kSecond), 4000, 1);
 }
@@ -103,8 +106,8 @@ TEST(PeakEwma, SampleStampedByAnotherWorkerAMomentLaterDoesNotGrow)
 TEST(PeakEwma, DecayIsCorrectAcrossTheMillisecondClockWrap)
 {
     uint64_t wrap = (uint64_t{1} << PeakEwma::kStampBits) * 1000;
-    uint64_t e = sampled(0, 8000, SampleKind::exact, wrap - 500'000);
-    EXPECT_NEAR(PeakEwma::read(e, wrap + 500'000, kSecond), 4000, 1);
+    uint64_t e = sampled(0, 8000, SampleKind::exact, wrap - 1'000'000);
+    EXPECT_NEAR(PeakEwma::read(e, wrap + 1'000'000, kSecond), 4000, 1);
 }
 
 TEST(PeakEwma, AMonthOldEstimateHasFaded)

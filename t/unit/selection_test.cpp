@@ -107,7 +107,7 @@ TEST(PerRequestSample, LowerBoundsAreDividedToo)
 TEST(Observe, UsesTheChosenMetricDecayed)
 {
     OnePeer p;
-    measure(p.slot, 8000, kNow - 1'000'000);
+    measure(p.slot, 8000, kNow - 2'000'000);
     PeakEwma::record(p.slot.response_time, 30000, SampleKind::exact, kNow,
                      kSecond);
 
