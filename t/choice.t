@@ -11,7 +11,7 @@ __DATA__
 
 === TEST 1: a 2 ms backend takes nearly all requests from a 20 ms one
 After one probe each, the 20 ms backend is chosen again only when its
-estimate decays below the 2 ms one's (about 3 s at the 1 s half-life) or
+estimate decays below the 2 ms one's (about 4 s at the 1 s half-life: held 1 s, then halving) or
 when a hiccup of the 2 ms backend (a slower response replaces its
 average) makes it look slower; on a loaded machine that happens a few
 times.  Tolerance: at least 85 of 100 to the 2 ms backend.

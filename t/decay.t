@@ -29,12 +29,13 @@ __DATA__
 === TEST 1: a 200 ms peer is probed about twice a second at a 50 ms half-life, not at 1 s
 Two upstreams, each a 2 ms and a 200 ms backend, take turns for 600
 requests (about 3 s idle, longer on a loaded machine).  At 50 ms a probe
-comes every log2(200 / 2.25) = 6.5 half-lives plus the probe itself,
-0.5 s: 2 a second; at most 2.8 if the fast one slows to 20 ms, at least
-1.5 if the probes take 300 ms.  At 1 s the same decay takes 6.5 s (3.2 s
-if the fast one is at 20 ms): at most 0.3 more probes a second (0.35
-seen with both cores busy), none in an idle run.  Without decay neither is probed again; with the half-life
-ignored, both would be probed alike.
+comes every 1 + log2(200 / 2.25) = 7.5 half-lives (the estimate holds
+for one, then halves) plus the probe itself, 0.58 s: 1.7 a second; at
+most 2.5 if the fast one slows to 20 ms, at least 1.4 if the probes take
+300 ms.  At 1 s the same decay takes 7.5 s (4.2 s if the fast one is at
+20 ms): at most 0.25 more probes a second, none in an idle run.  Without
+decay neither is probed again; with the half-life ignored, both would be
+probed alike.
 --- http_config
     upstream fast_decay {
         least_time header;
