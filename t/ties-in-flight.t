@@ -26,15 +26,25 @@ sub upstream_with {
              location = /hang { echo 1992; } }";
 }
 
-# Four requests to /warm one after another, a second's pause, then ten to
-# /hang, one every 50 ms.
-our $config = "
-    location = /t {
-        ${\ LatencyTest::requests(4, '/app/warm') }
-        echo_sleep 1;
-        ${\ LatencyTest::parallel_requests(10, '/app/hang', 0.05) }
-    }
-    location /app/ { proxy_pass http://app/; }";
+# Every block: four requests to /warm one after another, a second's
+# pause, then ten to /hang, one every 50 ms; 1991 may take at most 2 of
+# the ten (a second when 1992 has not answered within 50 ms on a loaded
+# machine).
+add_block_preprocessor(sub {
+    my ($block) = @_;
+    $block->set_value(config => "
+        location = /t {
+            ${\ LatencyTest::requests(4, '/app/warm') }
+            echo_sleep 1;
+            ${\ LatencyTest::parallel_requests(10, '/app/hang', 0.05) }
+        }
+        location /app/ { proxy_pass http://app/; }");
+    $block->set_value(request => 'GET /t');
+    $block->set_value(response_body_filters => \&LatencyTest::tally);
+    $block->set_value(response_body_like => LatencyTest::counts(
+        warm => [4, 4], 1991 => [0, 2], 1992 => [8, 10]));
+    $block->set_value(timeout => 15);
+});
 
 no_long_string();
 LatencyTest::skip_least_time_blocks();
@@ -47,33 +57,13 @@ A second after /warm, at a half-life of 50 ms, both estimates have
 decayed to nothing.  Every score of /hang ties (1991's estimate stays
 near 0 while its requests hang), so round robin among the ties gave 1991
 five of the ten.  The requests in flight give it the first one or none.
-Tolerance: 1991 at most 2 of 10 (a second when 1992 has not answered
-within 50 ms on a loaded machine).
 --- http_config eval
 main::upstream_with('least_time header')
---- config eval
-$::config
---- request
-GET /t
---- response_body_filters eval
-\&LatencyTest::tally
---- response_body_like eval
-LatencyTest::counts(warm => [4, 4], 1991 => [0, 2], 1992 => [8, 10])
---- timeout: 15
 
 
 
 === TEST 2: weighted_random two sends tied requests to the server with fewer in flight
 The same with both servers drawn at every choice: the coin that settled
-their ties gave 1991 about five of the ten.  Tolerance: at most 2 of 10.
+their ties gave 1991 about five of the ten.
 --- http_config eval
 main::upstream_with('weighted_random two least_time=header')
---- config eval
-$::config
---- request
-GET /t
---- response_body_filters eval
-\&LatencyTest::tally
---- response_body_like eval
-LatencyTest::counts(warm => [4, 4], 1991 => [0, 2], 1992 => [8, 10])
---- timeout: 15
