@@ -172,10 +172,23 @@ struct Candidate {
     double busy = 0;  // busy(): among ties, the least comes first
 };
 
+// The latency a candidate's score was built on: score() is it times
+// 1 + busy().
+inline double latency_of(const Candidate& c) noexcept
+{
+    return c.score / (1.0 + c.busy);
+}
+
 // Index into candidates of the lowest score, least, which the caller
-// found while scoring them.  Among the scores that tie, the fewest
-// requests in flight per weight come first, as with least_conn: below the
-// tie floor the score cannot tell a peer with a queue from an idle one (a
+// found while scoring them.  Among the scores that tie, the fastest
+// servers come first: those whose latency ties the least latency among
+// them, so that a fast server with a request in flight is not left for a
+// slow idle one (6 ms times 2 against 12 ms: the slow one's every answer
+// is the fast one's worst case; behind three nginx, each seeing a third
+// of the requests in flight, such ties sent 3-5% of the requests to a
+// server three times slower, bench/sim/FINDINGS.md).  Among those, the
+// fewest requests in flight per weight, as with least_conn: below the tie
+// floor the score cannot tell a peer with a queue from an idle one (a
 // decayed estimate under a burst; a backlog other balancers left that no
 // answer has shown yet).  The rest is settled by smooth weighted round
 // robin over current_weights, kept per worker and indexed by
@@ -186,10 +199,21 @@ inline std::size_t pick_least_score(const Candidate* candidates,
                                     int64_t* current_weights) noexcept
 {
     double limit = tie_limit(least, kNoiseFloorUs);
-    double fewest = HUGE_VAL;
+    double fastest = HUGE_VAL;
 
     for (std::size_t i = 0; i < count; i++) {
         if (candidates[i].score <= limit) {
+            fastest = std::min(fastest, latency_of(candidates[i]));
+        }
+    }
+
+    double fast_limit = tie_limit(fastest, kNoiseFloorUs);
+    double fewest = HUGE_VAL;
+
+    for (std::size_t i = 0; i < count; i++) {
+        if (candidates[i].score <= limit
+            && latency_of(candidates[i]) <= fast_limit)
+        {
             fewest = std::min(fewest, candidates[i].busy);
         }
     }
@@ -200,7 +224,9 @@ inline std::size_t pick_least_score(const Candidate* candidates,
 
     for (std::size_t i = 0; i < count; i++) {
         const Candidate& c = candidates[i];
-        if (c.score > limit || c.busy > fewest) {
+        if (c.score > limit || c.busy > fewest
+            || latency_of(c) > fast_limit)
+        {
             continue;
         }
         int64_t weight = current_weights[c.peer] + c.weight;
@@ -221,7 +247,8 @@ std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
                              int64_t* current_weights) noexcept;
 
 // The better of two scored peers (the power of two choices); scores that
-// tie (tie_limit with floor) are settled by busy, then by a coin.
+// tie (tie_limit with floor) are settled as pick_least_score settles
+// them: by latency, then busy, then a coin.
 inline bool first_is_better(const Candidate& first, const Candidate& second,
                             double floor, Rng& rng) noexcept
 {
@@ -229,6 +256,14 @@ inline bool first_is_better(const Candidate& first, const Candidate& second,
         return true;
     }
     if (tie_limit(second.score, floor) < first.score) {
+        return false;
+    }
+    double first_us = latency_of(first);
+    double second_us = latency_of(second);
+    if (tie_limit(first_us, floor) < second_us) {
+        return true;
+    }
+    if (tie_limit(second_us, floor) < first_us) {
         return false;
     }
     if (first.busy != second.busy) {

@@ -292,6 +292,27 @@ TEST(PickLeastScore, TiesGoToFewerRequestsInFlightPerWeight)
               (std::vector<int>{4, 0}));
 }
 
+TEST(PickLeastScore, AmongTiesTheFastServersComeBeforeFewerInFlight)
+{
+    // 6 ms with one request in flight ties 12 ms idle: the fast server,
+    // whose request in flight may well run beside the next, is the one
+    // whose worst case is the slow server's every case
+    EXPECT_EQ(picks({{0, 1, 12000, 1}, {1, 1, 12000, 0}}, 4),
+              (std::vector<int>{4, 0}));
+    // servers of about the same speed: fewer in flight first, as before
+    EXPECT_EQ(picks({{0, 1, 12000, 1}, {1, 1, 6500, 0}}, 4),
+              (std::vector<int>{0, 4}));
+}
+
+TEST(FirstIsBetter, AmongTiesTheFastServerComesBeforeFewerInFlight)
+{
+    Rng rng(7);
+    EXPECT_TRUE(first_is_better(scored(12000, 1), scored(12000, 0),
+                                kNoiseFloorUs, rng));
+    EXPECT_FALSE(first_is_better(scored(12000, 1), scored(6500, 0),
+                                 kNoiseFloorUs, rng));
+}
+
 TEST(PickLeastScore, UnmeasuredIdlePeersComeFirst)
 {
     EXPECT_EQ(picks({{0, 1, 2000}, {1, 1, 0}, {2, 1, 0}}, 4),
