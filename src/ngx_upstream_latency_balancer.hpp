@@ -831,6 +831,7 @@ ngx_upstream_least_time_joining(ngx_upstream_latency_peer_data_t<P> *lp,
 
         c->score = upstream_latency::score(load, peer->weight);
         c->busy = upstream_latency::busy(load, peer->weight);
+        c->latency = upstream_latency::floored_latency(load);
         least = ngx_min(least, c->score);
     }
 
@@ -899,6 +900,7 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         c->weight = upstream_latency::ramped_weight(peer->weight, 1.0);
         c->score = upstream_latency::score(load, peer->weight);
         c->busy = upstream_latency::busy(load, peer->weight);
+        c->latency = upstream_latency::floored_latency(load);
         least = ngx_min(least, c->score);
 
         candidate_peers[count++] = peer;

@@ -103,9 +103,14 @@ inline constexpr double kNoiseFloorUs = 1000;
 // estimate that decayed to next to nothing must not hide a queue.  Weight
 // acts as capacity: a peer of weight 2 takes twice the concurrent requests
 // before it looks as busy as a peer of weight 1.
+inline double floored_latency(PeerLoad load) noexcept
+{
+    return std::max(load.latency_us, kNoiseFloorUs);
+}
+
 inline double score(PeerLoad load, uint32_t weight) noexcept
 {
-    double latency = std::max(load.latency_us, kNoiseFloorUs);
+    double latency = floored_latency(load);
     if (load.active == 0) {
         return latency;  // the factor is 1: no division
     }
@@ -170,14 +175,10 @@ struct Candidate {
     uint32_t weight;  // its share of the ties
     double score;
     double busy = 0;  // busy(): among ties, the least comes first
+    // the latency the score was built on (score() is it times 1 + busy);
+    // among ties, the fastest come first
+    double latency = score / (1.0 + busy);
 };
-
-// The latency a candidate's score was built on: score() is it times
-// 1 + busy().
-inline double latency_of(const Candidate& c) noexcept
-{
-    return c.score / (1.0 + c.busy);
-}
 
 // Index into candidates of the lowest score, least, which the caller
 // found while scoring them.  Among the scores that tie, the fastest
@@ -194,16 +195,16 @@ inline double latency_of(const Candidate& c) noexcept
 // robin over current_weights, kept per worker and indexed by
 // Candidate::peer.  count must be at least 1.  Inline: least_time's
 // every choice ends here.
-inline std::size_t pick_least_score(const Candidate* candidates,
-                                    std::size_t count, double least,
-                                    int64_t* current_weights) noexcept
+[[gnu::always_inline]] inline std::size_t pick_least_score(
+    const Candidate* candidates, std::size_t count, double least,
+    int64_t* current_weights) noexcept
 {
     double limit = tie_limit(least, kNoiseFloorUs);
     double fastest = HUGE_VAL;
 
     for (std::size_t i = 0; i < count; i++) {
         if (candidates[i].score <= limit) {
-            fastest = std::min(fastest, latency_of(candidates[i]));
+            fastest = std::min(fastest, candidates[i].latency);
         }
     }
 
@@ -212,7 +213,7 @@ inline std::size_t pick_least_score(const Candidate* candidates,
 
     for (std::size_t i = 0; i < count; i++) {
         if (candidates[i].score <= limit
-            && latency_of(candidates[i]) <= fast_limit)
+            && candidates[i].latency <= fast_limit)
         {
             fewest = std::min(fewest, candidates[i].busy);
         }
@@ -224,9 +225,7 @@ inline std::size_t pick_least_score(const Candidate* candidates,
 
     for (std::size_t i = 0; i < count; i++) {
         const Candidate& c = candidates[i];
-        if (c.score > limit || c.busy > fewest
-            || latency_of(c) > fast_limit)
-        {
+        if (c.score > limit || c.busy > fewest || c.latency > fast_limit) {
             continue;
         }
         int64_t weight = current_weights[c.peer] + c.weight;
@@ -258,12 +257,10 @@ inline bool first_is_better(const Candidate& first, const Candidate& second,
     if (tie_limit(second.score, floor) < first.score) {
         return false;
     }
-    double first_us = latency_of(first);
-    double second_us = latency_of(second);
-    if (tie_limit(first_us, floor) < second_us) {
+    if (tie_limit(first.latency, floor) < second.latency) {
         return true;
     }
-    if (tie_limit(second_us, floor) < first_us) {
+    if (tie_limit(second.latency, floor) < first.latency) {
         return false;
     }
     if (first.busy != second.busy) {
