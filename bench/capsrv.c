@@ -10,6 +10,10 @@
  * One thread reads requests from all connections (epoll) and queues a
  * connection when its request is complete; a worker takes it, sleeps,
  * answers, and hands the connection back to epoll for its next request.
+ *
+ * GET /queue is answered at once by the reading thread, never queued:
+ * "queued Q busy B", the requests waiting and those being served, for
+ * bench/capacity to wait until a run's leftovers are gone.
  */
 
 #define _GNU_SOURCE
@@ -44,6 +48,7 @@ static size_t answer_len;
 /* the FIFO queue of connections with a complete request */
 static int queue[MAX_FDS];
 static size_t head, tail;
+static int busy;  /* workers serving a request */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ready = PTHREAD_COND_INITIALIZER;
 
@@ -86,10 +91,15 @@ worker(void *arg)
             pthread_cond_wait(&ready, &lock);
         }
         fd = queue[head++ % MAX_FDS];
+        busy++;
         pthread_mutex_unlock(&lock);
 
         /* the worker is occupied for the whole delay */
         while (nanosleep(&delay, NULL) == -1 && errno == EINTR) { }
+
+        pthread_mutex_lock(&lock);
+        busy--;
+        pthread_mutex_unlock(&lock);
 
         if (write(fd, answer, answer_len) != (ssize_t) answer_len) {
             drop(fd);
@@ -100,6 +110,30 @@ worker(void *arg)
     return NULL;
 }
 
+/* Answers GET /queue on fd at once, and closes it. */
+static void
+report_queue(int fd)
+{
+    char    body[64], reply[256];
+    size_t  queued;
+    int     serving, len;
+
+    pthread_mutex_lock(&lock);
+    queued = tail - head;
+    serving = busy;
+    pthread_mutex_unlock(&lock);
+
+    snprintf(body, sizeof(body), "queued %zu busy %d\n", queued, serving);
+    len = snprintf(reply, sizeof(reply),
+                   "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                   "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                   strlen(body), body);
+    if (write(fd, reply, len) != len) {
+        /* the prober went away: nothing to report to */
+    }
+    drop(fd);
+}
+
 /* Reads what fd has; queues it once a request header is complete. */
 static void
 readable(int fd)
@@ -107,6 +141,7 @@ readable(int fd)
     struct conn *c = conns[fd];
     ssize_t      n;
     char        *end;
+    int          queue_asked;
 
     n = read(fd, c->buf + c->used, BUF_SIZE - 1 - c->used);
     if (n <= 0) {
@@ -127,8 +162,14 @@ readable(int fd)
     }
     /* requests carry no body; anything after the header is the next one */
     end += 4;
+    queue_asked = strncmp(c->buf, "GET /queue ", 11) == 0;
     c->used -= end - c->buf;
     memmove(c->buf, end, c->used);
+
+    if (queue_asked) {
+        report_queue(fd);
+        return;
+    }
 
     pthread_mutex_lock(&lock);
     queue[tail++ % MAX_FDS] = fd;
