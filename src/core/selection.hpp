@@ -201,21 +201,29 @@ struct Candidate {
 {
     double limit = tie_limit(least, kNoiseFloorUs);
     double fastest = HUGE_VAL;
+    bool busy_ties = false;
 
     for (std::size_t i = 0; i < count; i++) {
         if (candidates[i].score <= limit) {
             fastest = std::min(fastest, candidates[i].latency);
+            busy_ties |= candidates[i].busy > 0;
         }
     }
 
     double fast_limit = tie_limit(fastest, kNoiseFloorUs);
-    double fewest = HUGE_VAL;
 
-    for (std::size_t i = 0; i < count; i++) {
-        if (candidates[i].score <= limit
-            && candidates[i].latency <= fast_limit)
-        {
-            fewest = std::min(fewest, candidates[i].busy);
+    // idle ties all pass: their latency is their score, and the fastest
+    // of them has the least score
+    double fewest = 0;
+
+    if (busy_ties) {
+        fewest = HUGE_VAL;
+        for (std::size_t i = 0; i < count; i++) {
+            if (candidates[i].score <= limit
+                && candidates[i].latency <= fast_limit)
+            {
+                fewest = std::min(fewest, candidates[i].busy);
+            }
         }
     }
 
