@@ -12,19 +12,11 @@ use LatencyTest;
 # both in 410 ms.  The estimates are held for 10 s.
 sub upstream_with {
     my ($method) = @_;
-    return "
-    upstream app {
-        $method;
-        upstream_latency_half_life 10s;
-        server 127.0.0.1:\$TEST_NGINX_RAND_PORT_1;
-        server 127.0.0.1:\$TEST_NGINX_RAND_PORT_2;
-    }
-    server { listen 127.0.0.1:\$TEST_NGINX_RAND_PORT_1;
-             location = /warm { echo_sleep 0.2; echo 1991; }
-             location = /hold { echo_sleep 2; echo 1991; } }
-    server { listen 127.0.0.1:\$TEST_NGINX_RAND_PORT_2;
-             location = /warm { echo_sleep 0.41; echo 1992; }
-             location = /hold { echo_sleep 0.41; echo 1992; } }";
+    return LatencyTest::two_backends($method, '10s',
+        'location = /warm { echo_sleep 0.2; echo 1991; }
+         location = /hold { echo_sleep 2; echo 1991; }',
+        'location = /warm { echo_sleep 0.41; echo 1992; }
+         location = /hold { echo_sleep 0.41; echo 1992; }');
 }
 
 # Every block: three requests to /warm one after another (the first two

@@ -11,19 +11,11 @@ use LatencyTest;
 # its estimates halving every 50 ms.
 sub upstream_with {
     my ($method) = @_;
-    return "
-    upstream app {
-        $method;
-        upstream_latency_half_life 50ms;
-        server 127.0.0.1:\$TEST_NGINX_RAND_PORT_1;
-        server 127.0.0.1:\$TEST_NGINX_RAND_PORT_2;
-    }
-    server { listen 127.0.0.1:\$TEST_NGINX_RAND_PORT_1;
-             location = /warm { echo warm; }
-             location = /hang { echo_sleep 3; echo 1991; } }
-    server { listen 127.0.0.1:\$TEST_NGINX_RAND_PORT_2;
-             location = /warm { echo warm; }
-             location = /hang { echo 1992; } }";
+    return LatencyTest::two_backends($method, '50ms',
+        'location = /warm { echo warm; }
+         location = /hang { echo_sleep 3; echo 1991; }',
+        'location = /warm { echo warm; }
+         location = /hang { echo 1992; }');
 }
 
 # Every block: four requests to /warm one after another, a second's

@@ -115,6 +115,24 @@ sub parallel_requests {
     return join "echo_sleep $gap;\n", ("echo_location_async $uri;\n") x $n;
 }
 
+# http_config: upstream "app" balanced by $method, its estimates held and
+# halved every $half_life, over two backends, on $TEST_NGINX_RAND_PORT_1
+# and _2, whose server blocks hold $locations_1 and $locations_2.
+sub two_backends {
+    my ($method, $half_life, $locations_1, $locations_2) = @_;
+    return "
+    upstream app {
+        $method;
+        upstream_latency_half_life $half_life;
+        server 127.0.0.1:\$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:\$TEST_NGINX_RAND_PORT_2;
+    }
+    server { listen 127.0.0.1:\$TEST_NGINX_RAND_PORT_1;
+             $locations_1 }
+    server { listen 127.0.0.1:\$TEST_NGINX_RAND_PORT_2;
+             $locations_2 }";
+}
+
 # Response body filter: each line names the backend that answered; the
 # result is one line "backend: count" per backend, in order.
 sub tally {
