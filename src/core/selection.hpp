@@ -181,20 +181,27 @@ struct Candidate {
 };
 
 // Index into candidates of the lowest score, least, which the caller
-// found while scoring them.  Among the scores that tie, the fastest
-// servers come first: those whose latency ties the least latency among
-// them, so that a fast server with a request in flight is not left for a
-// slow idle one (6 ms times 2 against 12 ms: the slow one's every answer
-// is the fast one's worst case; behind three nginx, each seeing a third
-// of the requests in flight, such ties sent 3-5% of the requests to a
-// server three times slower, bench/sim/FINDINGS.md).  Among those, the
-// fewest requests in flight per weight, as with least_conn: below the tie
-// floor the score cannot tell a peer with a queue from an idle one (a
-// decayed estimate under a burst; a backlog other balancers left that no
-// answer has shown yet).  The rest is settled by smooth weighted round
-// robin over current_weights, kept per worker and indexed by
-// Candidate::peer.  count must be at least 1.  Inline: least_time's
-// every choice ends here.
+// found while scoring them.  Among the scores that tie:
+//
+// - When fewer than half of the candidates are idle, the fastest come
+//   first: those whose latency ties the least latency among the ties.
+//   A fast server with a request in flight is then not left for a slow
+//   idle one (6 ms times 2 against 12 ms: the slow one's every answer is
+//   the fast one's worst case).  Behind three nginx, each seeing a third
+//   of the requests in flight, such ties sent 3-5% of the requests to a
+//   server three times slower (bench/sim/FINDINGS.md, candidate L).
+//   When most candidates are idle, a busy one is the exception, as a
+//   "hot" server is in Prequal (requests in flight above the quantile):
+//   in front of many servers its requests in flight may be the start of
+//   a queue other balancers add to, and speed does not come first.
+// - Then the fewest requests in flight per weight, as with least_conn:
+//   below the tie floor the score cannot tell a peer with a queue from an
+//   idle one (a decayed estimate under a burst; a backlog other balancers
+//   left that no answer has shown yet).
+// - The rest is settled by smooth weighted round robin over
+//   current_weights, kept per worker and indexed by Candidate::peer.
+//
+// count must be at least 1.  Inline: least_time's every choice ends here.
 [[gnu::always_inline]] inline std::size_t pick_least_score(
     const Candidate* candidates, std::size_t count, double least,
     int64_t* current_weights) noexcept
@@ -202,15 +209,18 @@ struct Candidate {
     double limit = tie_limit(least, kNoiseFloorUs);
     double fastest = HUGE_VAL;
     bool busy_ties = false;
+    std::size_t idle = 0;
 
     for (std::size_t i = 0; i < count; i++) {
+        idle += candidates[i].busy == 0;
         if (candidates[i].score <= limit) {
             fastest = std::min(fastest, candidates[i].latency);
             busy_ties |= candidates[i].busy > 0;
         }
     }
 
-    double fast_limit = tie_limit(fastest, kNoiseFloorUs);
+    double fast_limit = 2 * idle >= count ? HUGE_VAL
+                                          : tie_limit(fastest, kNoiseFloorUs);
 
     // idle ties all pass: their latency is their score, and the fastest
     // of them has the least score
@@ -254,8 +264,10 @@ std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
                              int64_t* current_weights) noexcept;
 
 // The better of two scored peers (the power of two choices); scores that
-// tie (tie_limit with floor) are settled as pick_least_score settles
-// them: by latency, then busy, then a coin.
+// tie (tie_limit with floor) are settled by latency, then busy, then a
+// coin: two drawn servers do not tell whether most of the pool is idle
+// (pick_least_score), and the fastest first won both behind three nginx
+// and in the simulated fleet.
 inline bool first_is_better(const Candidate& first, const Candidate& second,
                             double floor, Rng& rng) noexcept
 {

@@ -292,16 +292,25 @@ TEST(PickLeastScore, TiesGoToFewerRequestsInFlightPerWeight)
               (std::vector<int>{4, 0}));
 }
 
-TEST(PickLeastScore, AmongTiesTheFastServersComeBeforeFewerInFlight)
+TEST(PickLeastScore, WhenMostAreBusyTheFastServersComeFirstInTies)
 {
-    // 6 ms with one request in flight ties 12 ms idle: the fast server,
-    // whose request in flight may well run beside the next, is the one
-    // whose worst case is the slow server's every case
+    // three servers of 6 ms with a request in flight each tie a 12 ms
+    // server that is idle: the fast ones, whose requests in flight may
+    // well run beside the next, take the ties
+    EXPECT_EQ(picks({{0, 1, 12000, 1}, {1, 1, 12000, 1}, {2, 1, 12000, 1},
+                     {3, 1, 12000, 0}}, 6),
+              (std::vector<int>{2, 2, 2, 0}));
+}
+
+TEST(PickLeastScore, WhenMostAreIdleFewerInFlightComeFirstInTies)
+{
+    // half the servers idle: a busy one is the exception, and the idle
+    // 12 ms server takes the tie from the busy 6 ms one
     EXPECT_EQ(picks({{0, 1, 12000, 1}, {1, 1, 12000, 0}}, 4),
-              (std::vector<int>{4, 0}));
-    // servers of about the same speed: fewer in flight first, as before
-    EXPECT_EQ(picks({{0, 1, 12000, 1}, {1, 1, 6500, 0}}, 4),
               (std::vector<int>{0, 4}));
+    EXPECT_EQ(picks({{0, 1, 12000, 1}, {1, 1, 12000, 0}, {2, 1, 30000, 0},
+                     {3, 1, 12000, 1}}, 4),
+              (std::vector<int>{0, 4, 0, 0}));
 }
 
 TEST(FirstIsBetter, AmongTiesTheFastServerComesBeforeFewerInFlight)
