@@ -98,16 +98,17 @@ inline PeerLoad observe(const LatencyTable& table, uint32_t index,
 // responses of 0.3 ms vary up to 1.7 ms).
 inline constexpr double kNoiseFloorUs = 1000;
 
-// Expected time for one more request: latency * (1 + active / weight),
-// the latency at least kNoiseFloorUs: below it a latency is noise, and an
-// estimate that decayed to next to nothing must not hide a queue.  Weight
-// acts as capacity: a peer of weight 2 takes twice the concurrent requests
-// before it looks as busy as a peer of weight 1.
+// The latency a score counts: at least kNoiseFloorUs.
 inline double floored_latency(PeerLoad load) noexcept
 {
     return std::max(load.latency_us, kNoiseFloorUs);
 }
 
+// Expected time for one more request: latency * (1 + active / weight),
+// the latency at least kNoiseFloorUs: below it a latency is noise, and an
+// estimate that decayed to next to nothing must not hide a queue.  Weight
+// acts as capacity: a peer of weight 2 takes twice the concurrent requests
+// before it looks as busy as a peer of weight 1.
 inline double score(PeerLoad load, uint32_t weight) noexcept
 {
     double latency = floored_latency(load);
@@ -189,7 +190,7 @@ struct Candidate {
 //   idle one (6 ms times 2 against 12 ms: the slow one's every answer is
 //   the fast one's worst case).  Behind three nginx, each seeing a third
 //   of the requests in flight, such ties sent 3-5% of the requests to a
-//   server three times slower (bench/sim/FINDINGS.md, candidate L).
+//   server three times slower (bench/sim/FINDINGS.md, candidates L, L2).
 //   When most candidates are idle, a busy one is the exception, as a
 //   "hot" server is in Prequal (requests in flight above the quantile):
 //   in front of many servers its requests in flight may be the start of
