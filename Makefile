@@ -11,8 +11,10 @@
 #                        the module's, in one run; bench/results/<date>.*,
 #                        then the stream ones, bench/results/<date>-stream.*,
 #                        bench-capacity, bench-cost and bench-sim
-#   make bench-capacity  backends that queue (bench/capacity, about 6 min);
-#                        bench/results/capacity-<date>.*
+#   make bench-capacity  backends that queue (bench/capacity: one queue per
+#                        backend, then one per worker; about 12 min);
+#                        bench/results/capacity-<date>.* and
+#                        capacity-<date>-per-worker.*
 #   make bench-cost      instructions per proxied request of each balancer,
 #                        counted by callgrind (bench/cost, about 3 min);
 #                        bench/results/cost-<date>.*
@@ -280,12 +282,16 @@ bench: bench-deps
 	bench/run
 	bench/stream
 	bench/capacity
+	BENCH_CAPACITY_QUEUES=per-worker BENCH_CAPACITY_SCENARIOS="one three" \
+	    bench/capacity
 	bench/cost
 	$(MAKE) bench-sim
 
 bench-capacity: deps
 	@$(MAKE) -s --no-print-directory module >/dev/null
 	bench/capacity
+	BENCH_CAPACITY_QUEUES=per-worker BENCH_CAPACITY_SCENARIOS="one three" \
+	    bench/capacity
 
 bench-cost: bench-deps
 	@$(MAKE) -s --no-print-directory module >/dev/null

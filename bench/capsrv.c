@@ -1,11 +1,19 @@
 /*
  * A backend with a capacity, for bench/capacity: WORKERS threads each serve
- * one request at a time, blocking DELAY_MS in nanosleep(); requests that
- * find every worker busy wait in one FIFO queue, as in a thread-pool
- * application server.  HTTP/1.1 with keep-alive; every answer is the port,
- * so that bench/count.lua can tell the backends apart.
+ * one request at a time, blocking DELAY_MS in nanosleep().  HTTP/1.1 with
+ * keep-alive; every answer is the port, so that bench/count.lua can tell
+ * the backends apart.
  *
- *   capsrv PORT WORKERS DELAY_MS
+ *   capsrv PORT WORKERS DELAY_MS [shared|per-worker]
+ *
+ * shared (the default): requests that find every worker busy wait in one
+ * FIFO queue, as in a thread-pool application server.  per-worker: each
+ * worker has a queue of its own, and a request joins one at random, where
+ * it waits even while another worker is idle: a server of worker processes
+ * (nginx, prefork), where a request waits for the process that accepted
+ * its keep-alive connection, whichever connection nginx reused.  Drawn per
+ * request, not per connection, so that one run's luck in spreading
+ * connections over the processes does not last the whole run.
  *
  * One thread reads requests from all connections (epoll) and queues a
  * connection when its request is complete; a worker takes it, sleeps,
@@ -45,12 +53,18 @@ static struct timespec delay;
 static char answer[256];
 static size_t answer_len;
 
-/* the FIFO queue of connections with a complete request */
-static int queue[MAX_FDS];
-static size_t head, tail;
+/* FIFO queues of connections with a complete request: one, or one per
+ * worker */
+struct queue {
+    int fds[MAX_FDS];
+    size_t head, tail;
+    pthread_cond_t ready;
+};
+
+static struct queue *queues;
+static int nqueues;
 static int busy;  /* workers serving a request */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t ready = PTHREAD_COND_INITIALIZER;
 
 static void
 die(const char *what)
@@ -81,16 +95,15 @@ drop(int fd)
 static void *
 worker(void *arg)
 {
-    int fd;
-
-    (void) arg;
+    int           fd;
+    struct queue *q = arg;
 
     for ( ;; ) {
         pthread_mutex_lock(&lock);
-        while (head == tail) {
-            pthread_cond_wait(&ready, &lock);
+        while (q->head == q->tail) {
+            pthread_cond_wait(&q->ready, &lock);
         }
-        fd = queue[head++ % MAX_FDS];
+        fd = q->fds[q->head++ % MAX_FDS];
         busy++;
         pthread_mutex_unlock(&lock);
 
@@ -116,10 +129,13 @@ report_queue(int fd)
 {
     char    body[64], reply[256];
     size_t  queued;
-    int     serving, len;
+    int     serving, len, i;
 
+    queued = 0;
     pthread_mutex_lock(&lock);
-    queued = tail - head;
+    for (i = 0; i < nqueues; i++) {
+        queued += queues[i].tail - queues[i].head;
+    }
     serving = busy;
     pthread_mutex_unlock(&lock);
 
@@ -138,10 +154,11 @@ report_queue(int fd)
 static void
 readable(int fd)
 {
-    struct conn *c = conns[fd];
-    ssize_t      n;
-    char        *end;
-    int          queue_asked;
+    struct conn  *c = conns[fd];
+    struct queue *q;
+    ssize_t       n;
+    char         *end;
+    int           queue_asked;
 
     n = read(fd, c->buf + c->used, BUF_SIZE - 1 - c->used);
     if (n <= 0) {
@@ -172,28 +189,37 @@ readable(int fd)
     }
 
     pthread_mutex_lock(&lock);
-    queue[tail++ % MAX_FDS] = fd;
-    pthread_cond_signal(&ready);
+    q = &queues[nqueues > 1 ? random() % nqueues : 0];
+    q->fds[q->tail++ % MAX_FDS] = fd;
+    pthread_cond_signal(&q->ready);
     pthread_mutex_unlock(&lock);
 }
 
 int
 main(int argc, char **argv)
 {
-    int                 port, workers, ls, fd, i, n, one = 1;
+    int                 port, workers, per_worker, ls, fd, i, n, one = 1;
     double              ms;
     pthread_t           t;
     struct sockaddr_in  sin;
     struct epoll_event  events[64];
     char                body[16];
 
-    if (argc != 4) {
-        fprintf(stderr, "usage: capsrv PORT WORKERS DELAY_MS\n");
+    per_worker = argc == 5 && strcmp(argv[4], "per-worker") == 0;
+    if ((argc != 4 && argc != 5)
+        || (argc == 5 && !per_worker && strcmp(argv[4], "shared") != 0))
+    {
+        fprintf(stderr,
+                "usage: capsrv PORT WORKERS DELAY_MS [shared|per-worker]\n");
         return 2;
     }
     port = atoi(argv[1]);
     workers = atoi(argv[2]);
     ms = atof(argv[3]);
+    if (workers < 1) {
+        fprintf(stderr, "capsrv: WORKERS must be at least 1\n");
+        return 2;
+    }
     delay.tv_sec = (time_t) (ms / 1000);
     delay.tv_nsec = (long) ((ms - delay.tv_sec * 1000) * 1e6);
 
@@ -231,8 +257,18 @@ main(int argc, char **argv)
         die("epoll_ctl");
     }
 
+    nqueues = per_worker ? workers : 1;
+    srandom(port);
+    queues = calloc(nqueues, sizeof(struct queue));
+    if (queues == NULL) {
+        die("calloc");
+    }
+    for (i = 0; i < nqueues; i++) {
+        pthread_cond_init(&queues[i].ready, NULL);
+    }
+
     for (i = 0; i < workers; i++) {
-        if (pthread_create(&t, NULL, worker, NULL) != 0) {
+        if (pthread_create(&t, NULL, worker, &queues[i % nqueues]) != 0) {
             die("pthread_create");
         }
     }
