@@ -155,19 +155,25 @@ void table(const std::vector<Row>& rows, const std::string& reference,
     std::printf("\n");
 }
 
-void issue(int instances, double jitter)
+void issue(int instances, double jitter, bool per_worker = false)
 {
     Scenario s;
     s.servers = issue_servers();
     s.instances = instances;
     s.clients = 10;
     s.jitter_sigma = jitter;
-    std::printf("## Queueing servers, %d nginx instance%s\n\n"
-                "Four servers of two workers blocking 4, 4, 4 and 12 ms; "
+    s.per_worker_queues = per_worker;
+    std::printf("## Queueing servers, %d nginx instance%s%s\n\n"
+                "Four servers of two workers blocking 4, 4, 4 and 12 ms%s; "
                 "%d nginx instance%s of 2 workers; 10 closed-loop clients "
                 "spread over them; service times log-normal, sigma %.2g; "
                 "%.0f s after %.0f s of warm-up.\n\n",
-                instances, instances > 1 ? "s" : "", instances,
+                instances, instances > 1 ? "s" : "",
+                per_worker ? ", a queue per worker" : "",
+                per_worker ? ", each worker with a queue of its own that a "
+                         "request joins at random (worker processes)"
+                       : "",
+                instances,
                 instances > 1 ? "s, each its own table" : "", jitter,
                 s.seconds - s.warmup_s, s.warmup_s);
     table(run_all(s, policies({fast_only()})), fast_only().name, 3);
@@ -400,6 +406,11 @@ int main(int argc, char** argv)
     if (wanted("three")) {
         issue(3, 0.3);
         issue(3, 0.02);
+    }
+    // worker processes: bench/capacity with BENCH_CAPACITY_QUEUES=per-worker
+    if (wanted("per-worker")) {
+        issue(1, 0.02, true);
+        issue(3, 0.02, true);
     }
     if (wanted("fixed")) {
         fixed(5, 100, 1);

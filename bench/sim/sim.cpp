@@ -43,6 +43,7 @@ struct Request {
     uint32_t generation;  // of the attempt: stale events are ignored
     int client;  // closed loop; -1: open loop
     int instance, worker, server;
+    int lane;    // the server's queue it waits in
     int step;    // open loop: the rate step it arrived in
     bool live;   // not yet answered
     // the client gave up (timeout_s): the balancer has let the attempt go,
@@ -70,14 +71,31 @@ struct Event {
     }
 };
 
+// One queue of a server and the workers that take from it: all of them
+// (one queue per server), or one (a queue per worker).
+struct Lane {
+    int workers;
+    int busy = 0;
+    std::deque<int> queue;
+};
+
 struct ServerState {
     double service_ms;
     int workers;
-    int busy = 0;
     bool alive = true;
     bool joined = false;
-    std::deque<int> queue;
+    std::vector<Lane> lanes;
     std::vector<int> serving;  // requests in service
+
+    // requests served and waiting
+    int held() const
+    {
+        int n = 0;
+        for (const Lane& l : lanes) {
+            n += l.busy + static_cast<int>(l.queue.size());
+        }
+        return n;
+    }
 };
 
 // nginx's per-peer failure accounting (max_fails=1), per instance.
@@ -121,6 +139,11 @@ public:
             ServerState st;
             st.service_ms = spec.service_ms;
             st.workers = spec.workers;
+            if (s.per_worker_queues) {
+                st.lanes.assign(spec.workers, Lane{1, 0, {}});
+            } else {
+                st.lanes.assign(1, Lane{spec.workers, 0, {}});
+            }
             servers_.push_back(st);
         }
         instances_.resize(s.instances);
@@ -339,17 +362,22 @@ private:
             push(now_ + us(s_.network_ms / 2000), Kind::response, id, 1);
             return;
         }
-        if (sv.busy < sv.workers) {
+        // a queue per worker: the one of the process that holds the
+        // request's connection, any of them
+        Request& r = requests_[id];
+        r.lane = static_cast<int>(env_.below(sv.lanes.size()));
+        Lane& lane = sv.lanes[r.lane];
+        if (lane.busy < lane.workers) {
             begin_service(id);
         } else {
-            sv.queue.push_back(id);
+            lane.queue.push_back(id);
         }
     }
 
     void begin_service(int id)
     {
         ServerState& sv = servers_[requests_[id].server];
-        sv.busy++;
+        sv.lanes[requests_[id].lane].busy++;
         sv.serving.push_back(id);
         double ms = sv.service_ms;
         if (s_.jitter_sigma > 0) {
@@ -368,11 +396,12 @@ private:
             return;  // failed when the server died, and sent elsewhere
         }
         sv.serving.erase(it);
-        sv.busy--;
+        Lane& lane = sv.lanes[requests_[id].lane];
+        lane.busy--;
         push(now_ + us(s_.network_ms / 2000), Kind::response, id, 0);
-        if (!sv.queue.empty()) {
-            int next = sv.queue.front();
-            sv.queue.pop_front();
+        if (!lane.queue.empty()) {
+            int next = lane.queue.front();
+            lane.queue.pop_front();
             begin_service(next);
         }
     }
@@ -391,12 +420,14 @@ private:
         for (int id : sv.serving) {
             push(now_ + us(s_.network_ms / 2000), Kind::response, id, 1);
         }
-        for (int id : sv.queue) {
-            push(now_ + us(s_.network_ms / 2000), Kind::response, id, 1);
+        for (Lane& lane : sv.lanes) {
+            for (int id : lane.queue) {
+                push(now_ + us(s_.network_ms / 2000), Kind::response, id, 1);
+            }
+            lane.queue.clear();
+            lane.busy = 0;
         }
         sv.serving.clear();
-        sv.queue.clear();
-        sv.busy = 0;
     }
 
     void join(int server)
@@ -436,8 +467,7 @@ private:
             if (!sv.alive) {
                 continue;
             }
-            double load = static_cast<double>(sv.busy + sv.queue.size())
-                          / sv.workers;
+            double load = static_cast<double>(sv.held()) / sv.workers;
             if (last_join_s_ > 0 && now_ < us(last_join_s_ + 1)) {
                 double& peak = s_.servers[i].join_s == last_join_s_
                                    ? result_.joined_peak_load
@@ -807,7 +837,7 @@ private:
             if (!sv.alive) {
                 continue;
             }
-            double held = static_cast<double>(sv.busy + sv.queue.size());
+            double held = sv.held();
             double wait = held < sv.workers
                               ? 0
                               : (held - sv.workers + 1) / sv.workers;

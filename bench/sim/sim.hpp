@@ -7,10 +7,11 @@
 //
 // The model:
 //   server    `workers` requests served at once, the others wait in one
-//             FIFO queue; a service takes service_ms (times a log-normal
-//             jitter if asked); it can change speed, die (refuse at once)
-//             or join the pool at given times (a reload of every
-//             instance: the module's table marks it joining).
+//             FIFO queue (or, per_worker_queues, in the queue of one
+//             worker drawn at random); a service takes service_ms (times
+//             a log-normal jitter if asked); it can change speed, die
+//             (refuse at once) or join the pool at given times (a reload
+//             of every instance: the module's table marks it joining).
 //   instance  one nginx: `workers` worker processes, each with its own
 //             round-robin weights, connection counts (without `zone`) and
 //             random generator; the module's latency table is shared by
@@ -109,6 +110,10 @@ struct Scenario {
     double seconds = 8;
     double warmup_s = 1;       // requests started before are not counted
     double jitter_sigma = 0;   // log-normal sigma of service times
+    // every worker of a server has its own queue, which a request joins
+    // at random (a keep-alive connection stays with the worker process
+    // that accepted it); false: one queue per server (a thread pool)
+    bool per_worker_queues = false;
     double network_ms = 0.1;   // balancer to server and back
     double timeout_s = 1;      // a response later than this is an error
     uint32_t half_life_ms = 1000;
