@@ -14,15 +14,16 @@ run_tests();
 __DATA__
 
 === TEST 1: times are recorded per request
-Four requests sent at once to a server that answers each in 200 ms (more
-on a loaded machine, but all four alike) found 0, 1, 2 and 3 others in
-flight, and end in that order: they count T, T/2, T/3 and T/4 per
-request, the first replacing the average, the others moving it down by
-a quarter each, to about 0.62 T.  Recorded as measured, the average
-stays at the shortest of the four times or more: near their mean, the
-response_time_hist's sum over its count.  The bound, 0.8 of the mean,
-lies between.  The half-life is a day, so that the average read a
-second later has not decayed.
+One request to a location that answers in 50 ms, sent with three to one
+that answers in 400 ms (T; more on a loaded machine, but the three
+alike), all at once: the three found 1, 2 and 3 others in flight, and
+count T/2, T/3 and T/4 per request.  The first of them raises the
+average to T/2 (a slower time replaces it); the others, faster, move it
+down a little.  Recorded as measured, the average would be T, above the
+mean response time, (50 ms + 3 T) / 4, the response_time_hist's sum
+over its count; per request it is about 0.6 of it.  The bound, 0.8 of
+the mean, lies between.  The half-life is a day, so that the average
+read a second later has not decayed.
 --- http_config
     upstream app {
         least_time header;
@@ -30,14 +31,16 @@ second later has not decayed.
         server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
     server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-             location / { echo_sleep 0.2; echo 1991; } }
+             location /fast { echo_sleep 0.05; echo 1991; }
+             location /slow { echo_sleep 0.4; echo 1991; } }
 --- config eval
 "location = /t {
-     ${\ LatencyTest::parallel_requests(4, '/app', 0) }
+     echo_location_async /app/fast;
+     ${\ LatencyTest::parallel_requests(3, '/app/slow', 0) }
      echo_sleep 1.5;
      echo_location /upstreams 'format=json';
  }
- location = /app { proxy_pass http://app; }
+ location /app/ { proxy_pass http://app/; }
  location = /upstreams { upstream_latency_status; }"
 --- request
 GET /t

@@ -118,10 +118,13 @@ public:
     }
 
     // The packed value after one sample; unchanged when a lower bound is
-    // below the current estimate.
+    // below the current estimate.  An exact sample below the estimate
+    // moves it by downward_weight.
     static uint64_t with_sample(uint64_t packed, uint64_t sample_us,
                                 SampleKind kind, uint64_t now_us,
-                                Decay decay) noexcept
+                                Decay decay,
+                                double downward_weight = kDownwardWeight)
+        noexcept
     {
         double current = read(packed, now_us, decay);
         uint64_t sample = std::clamp<uint64_t>(sample_us, 1, kMaxMicros);
@@ -133,7 +136,7 @@ public:
             return packed;
         } else {
             double next = current
-                          + kDownwardWeight
+                          + downward_weight
                                 * (static_cast<double>(sample) - current);
             // clamped, so the signed conversion (shorter) is exact
             value = static_cast<uint64_t>(static_cast<int64_t>(
@@ -145,14 +148,15 @@ public:
 
     // Inline: on the path of every response, where a call cost a third
     // of it.
-    [[gnu::always_inline]] static void record(std::atomic<uint64_t>& cell,
-                                              uint64_t sample_us,
-                                              SampleKind kind, uint64_t now_us,
-                                              Decay decay) noexcept
+    [[gnu::always_inline]] static void record(
+        std::atomic<uint64_t>& cell, uint64_t sample_us, SampleKind kind,
+        uint64_t now_us, Decay decay,
+        double downward_weight = kDownwardWeight) noexcept
     {
         uint64_t old = cell.load(std::memory_order_relaxed);
         for (;;) {
-            uint64_t next = with_sample(old, sample_us, kind, now_us, decay);
+            uint64_t next = with_sample(old, sample_us, kind, now_us, decay,
+                                        downward_weight);
             if (next == old
                 || cell.compare_exchange_weak(old, next,
                                               std::memory_order_relaxed))

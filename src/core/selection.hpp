@@ -143,6 +143,18 @@ inline uint64_t per_request_sample(uint64_t elapsed_us, uint32_t active,
         / (1.0 + static_cast<double>(active) / std::max(weight, 1u)));
 }
 
+// Weight of a faster time below the estimate when its request found
+// others in flight.  Divided by the load, such a time is a guess: which
+// worker's queue the request waited in, and behind how many, is unknown
+// (a server of worker processes queues each request behind its own
+// process's, whatever the others do), and these times scatter from
+// 1 / (1 + active) of the time alone to all of it.  Moving by a quarter,
+// the estimate followed the lucky ones, identical servers looked up to
+// twice as fast as each other, and the one that looked fastest piled up
+// requests; at 1/64 it keeps near the top of the scatter, the time one
+// request takes alone.  A time measured alone moves it by kDownwardWeight.
+inline constexpr double kLoadedDownwardWeight = 1.0 / 64;
+
 // Records the time an attempt took (exact, or a lower bound when it was
 // cut short) into one of the peer's estimates, per request: divided by the
 // load it found at dispatch, found_active of the peer's requests in flight
@@ -155,7 +167,9 @@ inline uint64_t per_request_sample(uint64_t elapsed_us, uint32_t active,
 {
     PeakEwma::record(estimate,
                      per_request_sample(elapsed_us, found_active, weight),
-                     kind, now_us, decay);
+                     kind, now_us, decay,
+                     found_active == 0 ? kDownwardWeight
+                                       : kLoadedDownwardWeight);
 }
 
 // Scores this close to the lowest count as equal, so that peers of nearly

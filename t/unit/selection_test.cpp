@@ -92,6 +92,49 @@ TEST(PerRequestSample, AQueueingFastPeerStaysAheadOfAnIdleSlowOne)
     EXPECT_NEAR(candidates[0].score, 8000, 1);
 }
 
+// A time measured alone says what the peer takes: a faster one moves the
+// estimate by a quarter.  One that found others in flight, divided by
+// them, is a guess (which worker's queue it waited in is unknown): it
+// moves the estimate by 1/64.
+TEST(PerRequestSample, AFasterTimeUnderLoadMovesTheEstimateLittle)
+{
+    PeerSlot alone{}, loaded{};
+    measure(alone, 4000);
+    measure(loaded, 4000);
+    record_per_request(alone.header_time, 2000, 0, 1, SampleKind::exact,
+                       kNow, kSecond);
+    record_per_request(loaded.header_time, 2400, 2, 1, SampleKind::exact,
+                       kNow, kSecond);
+    EXPECT_DOUBLE_EQ(PeakEwma::read(alone.header_time.load(), kNow, kSecond),
+                     3500);
+    // 800 per request: 1/64 of the way from 4000
+    EXPECT_DOUBLE_EQ(PeakEwma::read(loaded.header_time.load(), kNow,
+                                    kSecond),
+                     3950);
+}
+
+// A fast server of issue 10 (4 ms), of two workers each with its own
+// queue: each request found 3 others in flight and took 4, 8, 12 or 16
+// ms by the worker's queue it waited in (1 to 4 services), so its time
+// per request scatters from 1 to 4 ms.  Moving by a quarter, the estimate
+// follows the scatter; at 1/64 it stays near the top, the time of a
+// request alone, and a fast server with 3 in flight loses to an idle
+// 12 ms one, whose every answer it would match at best.
+TEST(PerRequestSample, ScatteredTimesUnderLoadKeepTheEstimateNearTheTop)
+{
+    PeerSlot fast{};
+    measure(fast, 4000);
+    for (int i = 0; i < 64; i++) {
+        uint64_t elapsed = 4000 * (1 + (i * 7 % 4));
+        record_per_request(fast.header_time, elapsed, 3, 1,
+                           SampleKind::exact, kNow, kSecond);
+    }
+    PeerLoad load = observe(fast, Inflight{3, 0, 0.0},
+                            {Metric::header, false, kSecond}, kNow);
+    EXPECT_GT(load.latency_us, 3500);
+    EXPECT_GT(score(load, 1), tie_limit(12000, kNoiseFloorUs));
+}
+
 // A request cut short after 30 ms that had found 2 others in flight shows
 // at least 10 ms per request; failure penalties are not divided.
 TEST(PerRequestSample, LowerBoundsAreDividedToo)
