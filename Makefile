@@ -7,7 +7,7 @@
 #   make deb             Debian packages of the modules, in build/deb/
 #   make test-deb        (root) installs them with apt, proxies a request
 #                        through each module, purges them
-#   make bench           bench/ (about 50 min): nginx's balancers, HAProxy and
+#   make bench           bench/ (about 35 min): nginx's balancers, HAProxy and
 #                        the module's, in one run; bench/results/<date>.*,
 #                        then the stream ones, bench/results/<date>-stream.*,
 #                        bench-capacity, bench-cost and bench-sim
