@@ -119,7 +119,7 @@ TEST(PerRequestSample, AFasterTimeUnderLoadMovesTheEstimateLittle)
 // per request scatters from 1 to 4 ms.  Moving by a quarter, the estimate
 // follows the scatter; at 1/64 it stays near the top, the time of a
 // request alone, and a fast server with 3 in flight loses to an idle
-// 12 ms one, whose every answer it would match at best.
+// 12 ms one, as half of its requests would take 12 ms or more.
 TEST(PerRequestSample, ScatteredTimesUnderLoadKeepTheEstimateNearTheTop)
 {
     PeerSlot fast{};
