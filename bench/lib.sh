@@ -681,6 +681,17 @@ json_string() {
     printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"
 }
 
+# nginx131_check BINARY: NGINX131_VERSION, the version of BINARY, an nginx
+# of 1.31 or later (BENCH_NGINX_131); dies if it is not one
+nginx131_check() {
+    NGINX131_VERSION=$("$1" -v 2>&1 \
+        | sed -n 's|^nginx version: nginx/\([0-9.]*\).*|\1|p') || true
+    [ -n "$NGINX131_VERSION" ] \
+        || die "BENCH_NGINX_131 is not an nginx binary: $1"
+    printf '1.31\n%s\n' "$NGINX131_VERSION" | sort -V -C \
+        || die "BENCH_NGINX_131 is nginx $NGINX131_VERSION, not 1.31 or later: $1"
+}
+
 nginx_version() {
     "$NGINX_BINARY" -v 2>&1 | sed 's/^nginx version: //'
 }
