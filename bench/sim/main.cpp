@@ -2,13 +2,17 @@
 // nginx's balancers, the module's, the oracle and the candidate rules, each
 // over fixed seeds; Markdown on stdout.  Figures are medians over the seeds.
 //
-//   build/sim [--quick] [--candidates] [--only=PREFIX,...] [SCENARIO...]
+//   build/sim [--quick] [--seeds=N] [--per-seed] [--candidates]
+//             [--only=PREFIX,...] [SCENARIO...]
 //
-// --quick: one seed; --candidates: also the candidate rules of FINDINGS.md;
-// --only: only the balancers whose names start with one of the prefixes.
+// --quick: one seed; --seeds: seeds 1..N (3); --per-seed: each seed's
+// p99, p99.9 and shares of the servers (up to 8) on stderr;
+// --candidates: also the candidate rules of FINDINGS.md; --only: only the
+// balancers whose names start with one of the prefixes.
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -23,6 +27,7 @@ namespace {
 using namespace sim;
 
 int seeds = 3;
+bool per_seed = false;
 bool with_candidates = false;
 std::vector<std::string> only;
 
@@ -76,6 +81,27 @@ std::vector<Policy> policies(std::vector<Policy> first,
     return first;
 }
 
+// Each seed's figures of one row, on stderr (--per-seed).
+void print_seeds(const Row& row)
+{
+    for (std::size_t k = 0; k < row.runs.size(); k++) {
+        const Result& r = row.runs[k];
+        uint64_t total = 0;
+        for (uint64_t n : r.per_server) {
+            total += n;
+        }
+        std::fprintf(stderr, "%s, seed %zu: p99 %.2f ms, p99.9 %.2f ms",
+                     row.name.c_str(), k + 1, r.p99_ms, r.p999_ms);
+        if (total && r.per_server.size() <= 8) {
+            std::fprintf(stderr, ", shares");
+            for (uint64_t n : r.per_server) {
+                std::fprintf(stderr, " %.2f%%", 100.0 * n / total);
+            }
+        }
+        std::fprintf(stderr, "\n");
+    }
+}
+
 std::vector<Row> run_all(const Scenario& s, const std::vector<Policy>& ps)
 {
     std::vector<Row> rows;
@@ -93,6 +119,9 @@ std::vector<Row> run_all(const Scenario& s, const std::vector<Policy>& ps)
         }
         for (std::thread& t : threads) {
             t.join();
+        }
+        if (per_seed) {
+            print_seeds(row);
         }
         rows.push_back(row);
     }
@@ -372,6 +401,14 @@ int main(int argc, char** argv)
     for (int i = 1; i < argc; i++) {
         if (std::strcmp(argv[i], "--quick") == 0) {
             seeds = 1;
+        } else if (std::strncmp(argv[i], "--seeds=", 8) == 0) {
+            seeds = std::atoi(argv[i] + 8);
+            if (seeds < 1 || seeds > 64) {
+                std::fprintf(stderr, "--seeds: 1 to 64\n");
+                return 2;
+            }
+        } else if (std::strcmp(argv[i], "--per-seed") == 0) {
+            per_seed = true;
         } else if (std::strcmp(argv[i], "--candidates") == 0) {
             with_candidates = true;
         } else if (std::strncmp(argv[i], "--only=", 7) == 0) {
