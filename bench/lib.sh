@@ -37,6 +37,8 @@
 #                                   per backend per $SLICE_MS ms (count.lua)
 #   record, derive_ratio, stat, cell, figures_json
 #                                   figures of repeated runs, see "figures"
+#   nginx131_check BINARY           NGINX131_VERSION, or dies unless BINARY
+#                                   is an nginx of 1.31 or later
 #
 # Settings (environment): NGINX_BINARY, MODULE, STREAM_MODULE,
 # NGINX_STREAM_MODULE, ECHO_MODULE, WRK, HAPROXY;
