@@ -51,9 +51,10 @@ ngx_http_upstream_latency_init_header_filter() noexcept
 ngx_http_upstream_latency_answered(ngx_http_upstream_latency_peer_data_t *lp,
     uint64_t now_us)
 {
-    uint64_t              header;
-    ngx_uint_t            status;
-    ngx_http_upstream_t  *u;
+    uint64_t                 header;
+    ngx_uint_t               status;
+    ngx_http_upstream_t     *u;
+    upstream_latency::Decay  decay;
 
     u = lp->session->upstream;
     status = u->headers_in.status_n;
@@ -65,12 +66,14 @@ ngx_http_upstream_latency_answered(ngx_http_upstream_latency_peer_data_t *lp,
         return;
     }
 
+    decay = ngx_upstream_latency_decay(lp->conf, now_us);
+
     ngx_upstream_latency_measure(lp, lp->slot->header_time, header,
-                                 SampleKind::exact, now_us);
+                                 SampleKind::exact, now_us, decay);
 
     if (u->upgrade) {
         ngx_upstream_latency_measure(lp, lp->slot->response_time, header,
-                                     SampleKind::exact, now_us);
+                                     SampleKind::exact, now_us, decay);
         ngx_upstream_latency_count(lp->slot->counters, 0, status, header);
         ngx_upstream_latency_leave(lp);
 

@@ -95,7 +95,7 @@ ngx_stream_upstream_latency_record(ngx_stream_upstream_latency_peer_data_t *lp,
     complete = !failed && lp->answered;
 
     elapsed = now_us > lp->start_us ? now_us - lp->start_us : 0;
-    decay = lp->conf->options.decay;
+    decay = ngx_upstream_latency_decay(lp->conf, now_us);
 
     if (failed) {
         PeakEwma::record(lp->slot->connect_time,
@@ -105,7 +105,7 @@ ngx_stream_upstream_latency_record(ngx_stream_upstream_latency_peer_data_t *lp,
 
     } else if (!lp->connected) {
         ngx_upstream_latency_measure(lp, lp->slot->connect_time, elapsed,
-                                     SampleKind::lower_bound, now_us);
+                                     SampleKind::lower_bound, now_us, decay);
     }
 
     ngx_upstream_latency_record(lp, failed, complete, now_us,
@@ -163,7 +163,9 @@ ngx_stream_upstream_notify_latency_peer(ngx_peer_connection_t *pc,
     lp->connected = 1;
 
     ngx_upstream_latency_measure(lp, lp->slot->connect_time, connect,
-                                 SampleKind::exact, now_us);
+                                 SampleKind::exact, now_us,
+                                 ngx_upstream_latency_decay(lp->conf,
+                                                            now_us));
 
     ngx_log_debug1(NGX_LOG_DEBUG_STREAM, pc->log, 0,
                    "upstream latency sample: connect %uLus", connect);
@@ -198,7 +200,9 @@ ngx_stream_upstream_latency_filter(ngx_stream_session_t *s, ngx_chain_t *in,
 
             ngx_upstream_latency_measure(lp, lp->slot->header_time,
                                          lp->header_us, SampleKind::exact,
-                                         now_us);
+                                         now_us,
+                                         ngx_upstream_latency_decay(lp->conf,
+                                                                    now_us));
 
             ngx_log_debug1(NGX_LOG_DEBUG_STREAM, s->connection->log, 0,
                            "upstream latency sample: first byte %uLus",

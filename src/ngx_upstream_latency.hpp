@@ -52,6 +52,8 @@ typedef void (*ngx_upstream_latency_status_pt)(
 struct ngx_upstream_latency_main_conf_s {
     ngx_array_t                        keys;   /* PeerKey, in slot order */
     ngx_array_t                        down;   /* uint8_t, as keys */
+    ngx_array_t                        upstream_keys;  /* PeerKey, in
+                                                          entry order */
     size_t                             zone_size;
     ngx_upstream_latency_where_t       zone_where;
     ngx_cycle_t                       *cycle;  /* of this configuration */
@@ -152,6 +154,8 @@ struct ngx_upstream_latency_srv_conf_t {
     ngx_upstream_latency_where_t       half_life_where;
     ngx_upstream_latency_where_t       slow_start_where;
 
+    uint32_t                           entry;  /* the upstream's, for
+                                                  its clock */
     ngx_uint_t                         first_slot;
     ngx_uint_t                         nprimary;
     ngx_uint_t                         nbackup;
@@ -180,6 +184,8 @@ struct ngx_upstream_latency_peer_data_t {
     upstream_latency::PeerSlot             *slot;
     upstream_latency::InflightCell         *cell;   /* this worker's */
     uint64_t                                start_us;
+    uint64_t                                paused_ms;  /* the upstream's,
+                                                   as the choice started */
     uint64_t                                header_us;  /* if answered */
     uint32_t                                found_active; /* the peer's
                                                    requests in flight, all
@@ -377,6 +383,55 @@ ngx_upstream_latency_slot_index(ngx_upstream_latency_peer_data_t<P> *lp,
 }
 
 
+/*
+ * The upstream's clock (upstream_latency::UpstreamClock): its estimates
+ * age only while it serves.
+ */
+
+template <class P>
+inline upstream_latency::UpstreamClock &
+ngx_upstream_latency_clock(ngx_upstream_latency_srv_conf_t<P> *lcf) noexcept
+{
+    return lcf->main->table->upstream(lcf->entry).clock;
+}
+
+
+/* How the upstream's estimates fade at now_us, on its clock. */
+
+template <class P>
+[[gnu::always_inline]] inline upstream_latency::Decay
+ngx_upstream_latency_decay(ngx_upstream_latency_srv_conf_t<P> *lcf,
+    uint64_t now_us) noexcept
+{
+    upstream_latency::Decay  decay;
+
+    decay = lcf->options.decay;
+    decay.paused_ms = ngx_upstream_latency_clock(lcf).paused_ms(
+                          now_us / 1000, lcf->half_life);
+
+    return decay;
+}
+
+
+/*
+ * What a choice reads of the estimates: the upstream's options, with the
+ * upstream's pauses when the choice started.
+ */
+
+template <class P>
+[[gnu::always_inline]] inline upstream_latency::LoadOptions
+ngx_upstream_latency_options(ngx_upstream_latency_peer_data_t<P> *lp)
+    noexcept
+{
+    upstream_latency::LoadOptions  options;
+
+    options = lp->conf->options;
+    options.decay.paused_ms = lp->paused_ms;
+
+    return options;
+}
+
+
 /* The load of the peer at index of the current list, at now_ms. */
 
 template <class P>
@@ -388,7 +443,8 @@ ngx_upstream_latency_load(ngx_upstream_latency_peer_data_t<P> *lp,
     return upstream_latency::observe_ms(view,
                                         ngx_upstream_latency_slot_index(lp,
                                                                         index),
-                                        lp->conf->options, now_ms);
+                                        ngx_upstream_latency_options(lp),
+                                        now_ms);
 }
 
 

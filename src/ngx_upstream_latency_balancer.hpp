@@ -84,6 +84,16 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
 
     peers = (typename P::peers_t *) us->peer.data;
 
+    key = (upstream_latency::PeerKey *)
+              ngx_array_push(&lcf->main->upstream_keys);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    *key = upstream_latency::PeerKey::of(
+               {(const char *) us->host.data, us->host.len}, {});
+
+    lcf->entry = lcf->main->upstream_keys.nelts - 1;
     lcf->first_slot = lcf->main->keys.nelts;
     lcf->nprimary = peers->number;
 
@@ -461,6 +471,10 @@ ngx_upstream_latency_get(ngx_peer_connection_t *pc,
 
     now_us = ngx_upstream_latency_now_us();
 
+    /* a request of the upstream starts: its estimates age on */
+    lp->paused_ms = ngx_upstream_latency_clock(lp->conf).serve(
+                        now_us / 1000, lp->conf->half_life);
+
     peers = lp->rrp.peers;
 
     if (peers->single) {
@@ -604,19 +618,21 @@ ngx_upstream_latency_stop_waiting(ngx_upstream_latency_peer_data_t<P> *lp)
 /*
  * Records a time the attempt took into one of the peer's estimates, per
  * request (record_per_request), so that the score counts the peer's queue
- * once.  Failure penalties are recorded as they are, not through here.
+ * once, stamped on the upstream's clock (decay.paused_ms).  Failure
+ * penalties are recorded as they are, not through here.
  */
 
 template <class P>
 [[gnu::always_inline]] inline void
 ngx_upstream_latency_measure(ngx_upstream_latency_peer_data_t<P> *lp,
     std::atomic<uint64_t> &estimate, uint64_t elapsed_us,
-    upstream_latency::SampleKind kind, uint64_t now_us) noexcept
+    upstream_latency::SampleKind kind, uint64_t now_us,
+    upstream_latency::Decay decay) noexcept
 {
     upstream_latency::record_per_request(estimate, elapsed_us,
                                          lp->found_active,
                                          lp->rrp.current->weight, kind,
-                                         now_us, lp->conf->options.decay);
+                                         now_us, decay);
 }
 
 
@@ -688,7 +704,10 @@ ngx_upstream_latency_record(ngx_upstream_latency_peer_data_t<P> *lp,
     upstream_latency::Decay   decay;
     upstream_latency::SampleKind  kind, header_kind;
 
+    /* the attempt ends: the upstream's estimates age on */
     decay = lp->conf->options.decay;
+    decay.paused_ms = ngx_upstream_latency_clock(lp->conf).serve(
+                          now_us / 1000, lp->conf->half_life);
     elapsed = now_us > lp->start_us ? now_us - lp->start_us : 0;
 
     if (failed) {
@@ -719,11 +738,11 @@ ngx_upstream_latency_record(ngx_upstream_latency_peer_data_t<P> *lp,
     } else {
         if (!lp->answered) {
             ngx_upstream_latency_measure(lp, lp->slot->header_time, header,
-                                         header_kind, now_us);
+                                         header_kind, now_us, decay);
         }
 
         ngx_upstream_latency_measure(lp, lp->slot->response_time, sample,
-                                     kind, now_us);
+                                     kind, now_us, decay);
     }
 
     ngx_log_debug5(P::log_debug, log, 0,
@@ -794,7 +813,7 @@ ngx_upstream_least_time_joining(ngx_upstream_latency_peer_data_t<P> *lp,
     ngx_upstream_latency_srv_conf_t<P>  *lcf;
 
     lcf = lp->conf;
-    options = lcf->options;
+    options = ngx_upstream_latency_options(lp);
     slow_start = lcf->slow_start;
     upstream_latency::TableView  view(*lcf->main->table, options.metric);
 
@@ -867,7 +886,7 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     lcf = lp->conf;
     candidates = lcf->candidates;
     candidate_peers = lcf->candidate_peers;
-    options = lcf->options;
+    options = ngx_upstream_latency_options(lp);
     upstream_latency::TableView  view(*lcf->main->table, options.metric);
     slow_start = lcf->slow_start;
     scan = ngx_upstream_latency_scan(lp);

@@ -229,6 +229,7 @@ ngx_upstream_latency_collect(ngx_array_t *upstreams,
         u.decay = lcf->options.decay;
 
         if (lcf->initialized && table) {
+            u.decay = ngx_upstream_latency_decay(lcf, now_us);
             ngx_upstream_latency_balanced_peers<P>(u, uscfp[i], lcf, texts,
                                                    now, now_us);
 

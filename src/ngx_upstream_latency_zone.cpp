@@ -89,6 +89,8 @@ ngx_upstream_latency_init_main_conf(ngx_conf_t *cf,
     if (ngx_array_init(&lmcf->keys, cf->pool, 16, sizeof(PeerKey))
         != NGX_OK
         || ngx_array_init(&lmcf->down, cf->pool, 16, sizeof(uint8_t))
+           != NGX_OK
+        || ngx_array_init(&lmcf->upstream_keys, cf->pool, 4, sizeof(PeerKey))
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -244,7 +246,8 @@ ngx_upstream_latency_add_zone(ngx_conf_t *cf,
 
     lmcf->workers = ngx_upstream_latency_workers(cf->cycle);
     needed = LatencyTable::bytes_for(lmcf->keys.nelts + reserved,
-                                     lmcf->workers);
+                                     lmcf->workers,
+                                     lmcf->upstream_keys.nelts);
 
     if (lmcf->zone_size == NGX_CONF_UNSET_SIZE) {
         size = ngx_upstream_latency_zone_size(needed);
@@ -260,7 +263,7 @@ ngx_upstream_latency_add_zone(ngx_conf_t *cf,
                           size / 1024,
                           LatencyTable::capacity_of(
                               ngx_upstream_latency_table_bytes(size),
-                              lmcf->workers),
+                              lmcf->workers, lmcf->upstream_keys.nelts),
                           lmcf->keys.nelts + reserved,
                           reserved ? " (" ngx_value(
                                          NGX_UPSTREAM_LATENCY_RESOLVED_SLOTS)
@@ -275,7 +278,7 @@ ngx_upstream_latency_add_zone(ngx_conf_t *cf,
     /* the slots after the configured peers' are for resolved ones */
     lmcf->resolved_slots = LatencyTable::capacity_of(
                                ngx_upstream_latency_table_bytes(size),
-                               lmcf->workers)
+                               lmcf->workers, lmcf->upstream_keys.nelts)
                            - lmcf->keys.nelts;
 
     shm_zone = ngx_shared_memory_add(cf, name, size, tag);
@@ -440,7 +443,10 @@ ngx_upstream_latency_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                                      (uint32_t) lmcf->workers,
                                      previous, previous_bytes,
                                      {ngx_upstream_latency_now_us() / 1000,
-                                      (const uint8_t *) lmcf->down.elts});
+                                      (const uint8_t *) lmcf->down.elts},
+                                     (const PeerKey *)
+                                         lmcf->upstream_keys.elts,
+                                     lmcf->upstream_keys.nelts);
 
     } catch (const std::exception &e) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,

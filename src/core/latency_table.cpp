@@ -80,7 +80,7 @@ const LatencyTable* LatencyTable::attach(const void* mem,
     if (h.magic != kMagic || h.version != kVersion
         || h.slot_size != sizeof(PeerSlot) || h.bytes > bytes
         || h.used > h.capacity || h.workers == 0
-        || bytes_for(h.capacity, h.workers) > h.bytes)
+        || bytes_for(h.capacity, h.workers, h.upstreams) > h.bytes)
     {
         return nullptr;
     }
@@ -91,9 +91,12 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
                                    const PeerKey* keys, std::size_t nkeys,
                                    uint32_t workers, const void* predecessor,
                                    std::size_t predecessor_bytes,
-                                   Joining joining)
+                                   Joining joining,
+                                   const PeerKey* upstream_keys,
+                                   std::size_t nupstreams)
 {
-    std::size_t capacity = workers ? capacity_of(bytes, workers) : 0;
+    std::size_t capacity =
+        workers ? capacity_of(bytes, workers, nupstreams) : 0;
     if (nkeys > capacity || capacity > UINT32_MAX) {
         return nullptr;
     }
@@ -110,9 +113,26 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
     }
 
     auto table = new (mem) LatencyTable;
-    table->header_ = {kMagic, kVersion, sizeof(PeerSlot), bytes,
+    table->header_ = {kMagic,
+                      kVersion,
+                      sizeof(PeerSlot),
+                      bytes,
                       static_cast<uint32_t>(capacity),
-                      static_cast<uint32_t>(nkeys), 0, workers};
+                      static_cast<uint32_t>(nkeys),
+                      0,
+                      workers,
+                      static_cast<uint32_t>(nupstreams)};
+
+    for (std::size_t i = 0; i < nupstreams; i++) {
+        UpstreamEntry* entry = new (&table->entries()[i]) UpstreamEntry();
+        entry->key.store(upstream_keys[i]);
+        for (uint32_t j = 0; old != nullptr && j < old->upstreams(); j++) {
+            if (old->upstream(j).key.load() == upstream_keys[i]) {
+                entry->clock.copy(old->upstream(j).clock);
+                break;
+            }
+        }
+    }
 
     for (std::size_t i = 0; i < capacity; i++) {
         PeerSlot* slot = new (&table->slots()[i]) PeerSlot();

@@ -1,5 +1,5 @@
-// The latency table shared by all worker processes: a header and one slot
-// per peer, laid out in shared memory.  Plain data only: no pointers, no
+// The latency table shared by all worker processes: a header, an entry per
+// upstream and one slot per peer, laid out in shared memory.  Plain data only: no pointers, no
 // virtual functions, so any process can map it and a new configuration can
 // read the table of the previous one.
 #pragma once
@@ -12,6 +12,7 @@
 
 #include "inflight.hpp"
 #include "peak_ewma.hpp"
+#include "upstream_clock.hpp"
 
 namespace upstream_latency {
 
@@ -153,6 +154,13 @@ struct Joining {
     const uint8_t* down = nullptr;
 };
 
+// An upstream's own entry: its key, PeerKey::of(name, {}) (no peer has
+// an empty address), and its clock.
+struct alignas(64) UpstreamEntry {
+    SlotKey key;
+    UpstreamClock clock;
+};
+
 struct alignas(64) TableHeader {
     uint64_t magic;
     uint32_t version;
@@ -162,35 +170,43 @@ struct alignas(64) TableHeader {
     uint32_t used;
     uint32_t kept;     // slots whose statistics came from the predecessor
     uint32_t workers;  // worker processes, each with a row of InflightCells
+    uint32_t upstreams;  // UpstreamEntries, before the slots
 };
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(std::is_standard_layout_v<PeerSlot>);
 static_assert(std::is_standard_layout_v<TableHeader>);
+static_assert(std::is_standard_layout_v<UpstreamEntry>);
+static_assert(sizeof(UpstreamEntry) == 64);
 static_assert(std::is_trivially_destructible_v<PeerSlot>);
 static_assert(sizeof(PeerSlot) == 256);
 
 class LatencyTable {
 public:
     static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
-    static constexpr uint32_t kVersion = 9;
+    static constexpr uint32_t kVersion = 10;
     static constexpr uint32_t npos = UINT32_MAX;
 
-    // Bytes for capacity slots and the requests in flight of workers.
+    // Bytes for capacity slots, the requests in flight of workers and
+    // the entries of upstreams.
     static constexpr std::size_t bytes_for(std::size_t capacity,
-                                           std::size_t workers) noexcept
+                                           std::size_t workers,
+                                           std::size_t upstreams = 0) noexcept
     {
-        return sizeof(TableHeader)
+        return sizeof(TableHeader) + upstreams * sizeof(UpstreamEntry)
                + capacity * (sizeof(PeerSlot) + workers * sizeof(InflightCell));
     }
 
     // The most slots whose table fits in bytes.
     static constexpr std::size_t capacity_of(std::size_t bytes,
-                                             std::size_t workers) noexcept
+                                             std::size_t workers,
+                                             std::size_t upstreams = 0)
+        noexcept
     {
-        return bytes < sizeof(TableHeader)
+        std::size_t fixed = bytes_for(0, workers, upstreams);
+        return bytes < fixed
                    ? 0
-                   : (bytes - sizeof(TableHeader))
+                   : (bytes - fixed)
                          / (sizeof(PeerSlot) + workers * sizeof(InflightCell));
     }
 
@@ -202,13 +218,17 @@ public:
     // flight are not, they belong to the old worker processes.  With a
     // predecessor, a peer joins (slot.joined_ms = joining.now_ms) when its
     // key is new, or when it was down and no longer is; a kept peer keeps
-    // its time of joining.  Throws
-    // std::bad_alloc; returns nullptr when the keys do not fit.
+    // its time of joining.  Each of the nupstreams upstream_keys has an
+    // entry, in order, its clock carried from the predecessor's entry of
+    // the same key.  Throws std::bad_alloc; returns nullptr when the keys
+    // do not fit.
     static LatencyTable* create(void* mem, std::size_t bytes,
                                 const PeerKey* keys, std::size_t nkeys,
                                 uint32_t workers, const void* predecessor,
                                 std::size_t predecessor_bytes,
-                                Joining joining = {});
+                                Joining joining = {},
+                                const PeerKey* upstream_keys = nullptr,
+                                std::size_t nupstreams = 0);
 
     // The table at mem if it has this layout, else nullptr.
     static const LatencyTable* attach(const void* mem,
@@ -218,6 +238,16 @@ public:
     uint32_t used() const noexcept { return header_.used; }
     uint32_t kept() const noexcept { return header_.kept; }
     uint32_t workers() const noexcept { return header_.workers; }
+    uint32_t upstreams() const noexcept { return header_.upstreams; }
+
+    UpstreamEntry& upstream(uint32_t index) noexcept
+    {
+        return entries()[index];
+    }
+    const UpstreamEntry& upstream(uint32_t index) const noexcept
+    {
+        return entries()[index];
+    }
 
     PeerSlot& slot(uint32_t index) noexcept { return slots()[index]; }
     const PeerSlot& slot(uint32_t index) const noexcept
@@ -316,13 +346,22 @@ public:
     static constexpr uint32_t kCarried = (uint32_t{1} << 30) - 1;
 
 private:
+    UpstreamEntry* entries() noexcept
+    {
+        return reinterpret_cast<UpstreamEntry*>(this + 1);
+    }
+    const UpstreamEntry* entries() const noexcept
+    {
+        return reinterpret_cast<const UpstreamEntry*>(this + 1);
+    }
     PeerSlot* slots() noexcept
     {
-        return reinterpret_cast<PeerSlot*>(this + 1);
+        return reinterpret_cast<PeerSlot*>(entries() + header_.upstreams);
     }
     const PeerSlot* slots() const noexcept
     {
-        return reinterpret_cast<const PeerSlot*>(this + 1);
+        return reinterpret_cast<const PeerSlot*>(entries()
+                                                 + header_.upstreams);
     }
     InflightCell* cell_rows() noexcept
     {

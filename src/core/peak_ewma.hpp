@@ -28,6 +28,9 @@ struct Decay {
 
     uint32_t half_life_ms;
     const double* table = nullptr;  // kTableSize factors, or nullptr
+    // The time estimates are stamped and aged on: the monotonic clock less
+    // this, the upstream's pauses (UpstreamClock::paused_ms).
+    uint64_t paused_ms = 0;
 
     double factor(int64_t elapsed_ms) const noexcept
     {
@@ -80,8 +83,9 @@ constexpr uint64_t failure_sample_us(uint64_t elapsed_us,
 inline constexpr double kDownwardWeight = 0.25;
 
 // Layout: estimate in microseconds (high 26 bits, up to 67 s; 0 = no
-// sample yet) and the time of the last sample in milliseconds (low 38
-// bits, wrapping after 8.7 years).
+// sample yet) and the time of the last sample in milliseconds of the
+// estimates' time (Decay::paused_ms; low 38 bits, wrapping after 8.7
+// years).
 class PeakEwma {
 public:
     static constexpr unsigned kStampBits = 38;
@@ -105,7 +109,7 @@ public:
         }
         // milliseconds since the stamp, modulo its wrap; none, or a
         // moment "later" (another process stamped after now_ms): no decay
-        uint64_t diff = (now_ms - packed) & kStampMask;
+        uint64_t diff = (now_ms - decay.paused_ms - packed) & kStampMask;
         if (diff == 0 || diff > kStampMask / 2) {
             return static_cast<double>(value);
         }
@@ -143,7 +147,8 @@ public:
                 std::clamp(next, 1.0, static_cast<double>(kMaxMicros))));
         }
 
-        return (value << kStampBits) | ((now_us / 1000) & kStampMask);
+        return (value << kStampBits)
+               | ((now_us / 1000 - decay.paused_ms) & kStampMask);
     }
 
     // Inline: on the path of every response, where a call cost a third

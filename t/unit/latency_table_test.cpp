@@ -39,6 +39,7 @@ TEST(LatencyTable, SelectionReadsOneCacheLinePerPeer)
     EXPECT_LT(offsetof(PeerSlot, connect_time), 64u);
     EXPECT_EQ(offsetof(PeerSlot, counters), 64u);
     // header, slots, then 16 bytes of in-flight cells a slot per worker
+    // (and no upstream entry)
     EXPECT_EQ(LatencyTable::bytes_for(10, 4), 64u + 10 * (256u + 4 * 16u));
     for (std::size_t n : {1, 2, 10, 100, 1000}) {
         for (std::size_t w : {1, 2, 64, 300}) {
@@ -192,6 +193,65 @@ TEST(LatencyTable, CellRowsDoNotOverlapSlotsOrEachOther)
     EXPECT_EQ(table->cells(1), table->cells(0) + 4);
     EXPECT_LE(reinterpret_cast<char*>(table->cells(2) + 4),
               m.data.get() + m.bytes);
+}
+
+TEST(LatencyTable, UpstreamEntriesComeBeforeTheSlots)
+{
+    // header, 64 bytes an upstream, then the slots and cells
+    EXPECT_EQ(LatencyTable::bytes_for(10, 4, 3),
+              64u + 3 * 64u + 10 * (256u + 4 * 16u));
+    for (std::size_t u : {1, 2, 50}) {
+        std::size_t bytes = LatencyTable::bytes_for(7, 2, u);
+        EXPECT_EQ(LatencyTable::capacity_of(bytes, 2, u), 7u);
+        EXPECT_EQ(LatencyTable::capacity_of(bytes - 1, 2, u), 6u);
+    }
+
+    std::vector<PeerKey> upstreams = {PeerKey::of("app", {}),
+                                      PeerKey::of("api", {})};
+    Memory m(LatencyTable::bytes_for(3, 2, 2));
+    auto keys = keys_of("app", {"a:1", "b:1", "c:1"});
+    LatencyTable* table = LatencyTable::create(
+        m.data.get(), m.bytes, keys.data(), keys.size(), 2, nullptr, 0, {},
+        upstreams.data(), upstreams.size());
+    ASSERT_NE(table, nullptr);
+    EXPECT_EQ(table->capacity(), 3u);
+    EXPECT_EQ(table->upstreams(), 2u);
+    EXPECT_EQ(table->upstream(1).key.load(), upstreams[1]);
+    EXPECT_EQ(table->upstream(0).clock.paused_ms(kNow / 1000, 1000), 0u);
+    auto end = reinterpret_cast<char*>(&table->upstream(1) + 1);
+    EXPECT_EQ(reinterpret_cast<char*>(&table->slot(0)), end);
+    EXPECT_EQ(table->slot(2).key.load(), keys[2]);
+    EXPECT_LE(reinterpret_cast<char*>(table->cells(2) + 2),
+              m.data.get() + m.bytes);
+    EXPECT_NE(LatencyTable::attach(m.data.get(), m.bytes), nullptr);
+}
+
+// An upstream's pauses go on with its name: its estimates, carried, are
+// stamped on its clock.
+TEST(LatencyTable, ReloadKeepsEachUpstreamsClock)
+{
+    std::vector<PeerKey> before_upstreams = {PeerKey::of("app", {}),
+                                             PeerKey::of("old", {})};
+    Memory before(LatencyTable::bytes_for(1, 2, 2));
+    auto keys = keys_of("app", {"a:1"});
+    LatencyTable* old = LatencyTable::create(
+        before.data.get(), before.bytes, keys.data(), keys.size(), 2, nullptr,
+        0, {}, before_upstreams.data(), before_upstreams.size());
+    ASSERT_NE(old, nullptr);
+    uint64_t now_ms = kNow / 1000;
+    old->upstream(0).clock.serve(now_ms, 1000);
+    old->upstream(0).clock.serve(now_ms + 5000, 1000);
+
+    std::vector<PeerKey> after_upstreams = {PeerKey::of("new", {}),
+                                            PeerKey::of("app", {})};
+    Memory after(LatencyTable::bytes_for(1, 2, 2));
+    LatencyTable* table = LatencyTable::create(
+        after.data.get(), after.bytes, keys.data(), keys.size(), 2,
+        before.data.get(), before.bytes, {}, after_upstreams.data(),
+        after_upstreams.size());
+    ASSERT_NE(table, nullptr);
+    EXPECT_EQ(table->upstream(1).clock.paused_ms(now_ms + 5000, 1000), 4000u);
+    EXPECT_EQ(table->upstream(0).clock.paused_ms(now_ms + 5000, 1000), 0u);
 }
 
 TEST(LatencyTable, ConcurrentWritersLoseNoUpdate)
