@@ -787,10 +787,11 @@ ngx_upstream_latency_failed(upstream_latency::PeerSlot *slot,
 /*
  * Slow start in a choice that met joining peers (ramp below 1, or joined
  * and not yet measured): their latency counts as at least the prior
- * (JoinPrior) of the choice's other peers, those at full ramp, so these
- * are summed first; then the joining peers are scored again, at their
- * ramp.  Returns the least score.  Out of line: a pool without joining
- * peers never gets here.
+ * (JoinPrior) of the choice's other peers, those at full ramp (or those
+ * ramping, if none of these is measured), so these are summed first;
+ * then the joining peers are scored again, at their ramp.  Returns the
+ * least score.  Out of line: a pool without joining peers never gets
+ * here.
  */
 
 template <class P>
@@ -821,10 +822,9 @@ ngx_upstream_least_time_joining(ngx_upstream_latency_peer_data_t<P> *lp,
         slot = ngx_upstream_latency_slot_index(lp, lcf->candidates[k].peer);
         joined = view.slots[slot].joined_ms.load(std::memory_order_relaxed);
 
-        if (slow_start.ramp(joined, now_ms) == 1.0) {
-            ramped.add(upstream_latency::observe_ms(view, slot, options,
-                                                    now_ms).latency_us);
-        }
+        ramped.add(upstream_latency::observe_ms(view, slot, options,
+                                                now_ms).latency_us,
+                   slow_start.ramp(joined, now_ms) == 1.0);
     }
 
     ramped.update(prior);

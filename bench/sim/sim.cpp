@@ -626,9 +626,9 @@ private:
         if (slow_start_.window_ms) {
             JoinPriorSum ramped;
             for (int i : servers) {
-                if (slow_start_.ramp(in.slots[i], clock() / 1000) == 1.0) {
-                    ramped.add(module_load(in, i).latency_us);
-                }
+                ramped.add(module_load(in, i).latency_us,
+                           slow_start_.ramp(in.slots[i], clock() / 1000)
+                               == 1.0);
             }
             ramped.update(prior);
         }

@@ -38,32 +38,47 @@ struct JoinPrior {
     double least_us = 0;
 };
 
-// Sums up the peers of a choice at full ramp into its JoinPrior.
+// Sums up the peers of a choice into its JoinPrior: those at full ramp,
+// or, when none of them is measured, those ramping (a pool that is itself
+// joining: an unmeasured newcomer is no faster than the peers measured
+// before it; before, it counted as the 1 ms floor against their 50 ms and
+// took 10 of a burst of 12, t/resolve.t).
 class JoinPriorSum {
 public:
-    // A peer at full ramp, and its latency (0: unknown).
-    void add(double latency_us) noexcept
+    // A peer at full ramp or not, and its latency (0: unknown).
+    void add(double latency_us, bool full_ramp = true) noexcept
     {
-        if (latency_us > 0) {
-            sum_us_ += latency_us;
-            least_us_ = measured_ ? std::min(least_us_, latency_us)
-                                  : latency_us;
-            measured_++;
-        }
+        (full_ramp ? full_ : ramping_).add(latency_us);
     }
 
     // Sets prior from the peers added, if any was measured.
     void update(JoinPrior& prior) const noexcept
     {
-        if (measured_) {
-            prior = {sum_us_ / measured_, least_us_};
+        const Sum& sum = full_.measured ? full_ : ramping_;
+        if (sum.measured) {
+            prior = {sum.sum_us / sum.measured, sum.least_us};
         }
     }
 
 private:
-    double sum_us_ = 0;
-    double least_us_ = 0;
-    uint32_t measured_ = 0;
+    struct Sum {
+        double sum_us = 0;
+        double least_us = 0;
+        uint32_t measured = 0;
+
+        void add(double latency_us) noexcept
+        {
+            if (latency_us > 0) {
+                sum_us += latency_us;
+                least_us = measured ? std::min(least_us, latency_us)
+                                    : latency_us;
+                measured++;
+            }
+        }
+    };
+
+    Sum full_;
+    Sum ramping_;
 };
 
 struct SlowStart {

@@ -186,6 +186,27 @@ TEST(Joining, ThePriorIsTheMeanAndTheLeastOfTheMeasured)
     EXPECT_DOUBLE_EQ(prior.least_us, 5000);
 }
 
+// A pool that is itself joining: with no peer at full ramp measured, the
+// prior comes from the measured ones that ramp; any at full ramp comes
+// first.
+TEST(Joining, WithoutAPeerAtFullRampThePriorIsOfThoseRamping)
+{
+    JoinPrior prior;
+    JoinPriorSum young;
+    young.add(50'000, false);
+    young.add(40'000, false);
+    young.add(0, true);  // at full ramp, unmeasured
+    young.update(prior);
+    EXPECT_DOUBLE_EQ(prior.mean_us, 45'000);
+    EXPECT_DOUBLE_EQ(prior.least_us, 40'000);
+
+    JoinPriorSum mixed;
+    mixed.add(50'000, false);
+    mixed.add(8'000, true);
+    mixed.update(prior);
+    EXPECT_DOUBLE_EQ(prior.mean_us, 8'000);
+}
+
 TEST(Joining, RampedWeightKeepsTheFractionInTies)
 {
     EXPECT_EQ(ramped_weight(1, 1), kRampWeightScale);
@@ -221,10 +242,8 @@ int requests_to_the_last_peer(LatencyTable& table, SlowStart slow_start,
         JoinPrior prior;
         JoinPriorSum ramped;
         for (uint32_t i = 0; i < peers; i++) {
-            if (slow_start.ramp(table.slot(i), now_ms) == 1) {
-                ramped.add(observe(table, i, options, now_ms * 1000)
-                               .latency_us);
-            }
+            ramped.add(observe(table, i, options, now_ms * 1000).latency_us,
+                       slow_start.ramp(table.slot(i), now_ms) == 1);
         }
         ramped.update(prior);
 
