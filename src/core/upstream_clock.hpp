@@ -23,8 +23,11 @@ namespace upstream_latency {
 // One word shared by the worker processes: the pauses so far in
 // milliseconds (high 38 bits, modulo 2^38 as PeakEwma's stamps) and the
 // last start or end of a request of the upstream in monotonic
-// milliseconds (low 26 bits): a pause counts modulo 2^26 ms, 18.6 hours,
-// so after most of a day idle part of it fades.  0: no request yet.
+// milliseconds (low 26 bits): a pause is read modulo 2^26 ms, 18.6 hours,
+// so one longer than that counts, past the hold, in whole multiples of
+// it, and after most of a day idle the estimates have faded; a hold
+// (half-life) beyond 18.6 hours is never exceeded, and pauses count in
+// full.  0: no request yet.
 class UpstreamClock {
 public:
     static constexpr unsigned kStartBits = 26;
