@@ -55,8 +55,8 @@ main::fast_and_slow()
 
 
 === TEST 2: a request every half second sends few to the slow server
-The same servers and estimates; four requests measure both, then eight come half a
-second apart, ten half-lives.  Each gap counts as one half-life, the
+The same servers and estimates; four requests measure both, then eight
+come half a second apart, ten half-lives.  Each gap counts as one half-life, the
 hold, so the 50 ms average holds, then fades over the next requests:
 1992 is probed again after about six gaps (log2(50 / 1.125) + 1
 half-lives, to the tie with 1991's 1 ms floor), at most twice in eight.

@@ -1,7 +1,7 @@
 // The latency table shared by all worker processes: a header, an entry per
-// upstream and one slot per peer, laid out in shared memory.  Plain data only: no pointers, no
-// virtual functions, so any process can map it and a new configuration can
-// read the table of the previous one.
+// upstream and one slot per peer, laid out in shared memory.  Plain data
+// only: no pointers, no virtual functions, so any process can map it and a
+// new configuration can read the table of the previous one.
 #pragma once
 
 #include <atomic>

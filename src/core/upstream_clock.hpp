@@ -13,8 +13,7 @@ namespace upstream_latency {
 // seconds every one would sit on the noise floor, the slow servers as fast
 // as the others, and a burst would spread evenly.  A real bench run showed
 // it: after ten idle seconds the server three times slower than the rest
-// took a quarter of a burst's first requests, queued them, and its inflated
-// estimate then kept it out for over a second, while the fast servers queued
+// took 7 of a burst's first 16 requests within 7 ms and queued them
 // (bench/sim/FINDINGS.md).  So a pause, a stretch in which no request of
 // the upstream starts or ends, counts only up to the hold (the
 // half-life): the estimates are stamped and aged on the monotonic clock
