@@ -40,6 +40,24 @@ ngx_http_upstream_latency_init_header_filter() noexcept
 
 
 /*
+ * The status the server answered the attempt with: the one its protocol
+ * module kept in the attempt's state as it parsed the response, which a
+ * response sent from the cache instead (a stale one for a 500) does not
+ * replace as it does headers_in; headers_in's for a module that keeps none.
+ */
+
+static ngx_uint_t
+ngx_http_upstream_latency_status(ngx_http_upstream_t *u)
+{
+    if (u->state && u->state->status) {
+        return u->state->status;
+    }
+
+    return u->headers_in.status_n;
+}
+
+
+/*
  * The response header of the attempt has arrived: its time, on the
  * monotonic clock, is the header sample (a 5xx status is a failure,
  * recorded when the attempt ends), and the request no longer waits.  An
@@ -57,7 +75,7 @@ ngx_http_upstream_latency_answered(ngx_http_upstream_latency_peer_data_t *lp,
     upstream_latency::Decay  decay;
 
     u = lp->session->upstream;
-    status = u->headers_in.status_n;
+    status = ngx_http_upstream_latency_status(u);
 
     ngx_upstream_latency_answer(lp, now_us);
     header = lp->header_us;
@@ -88,7 +106,10 @@ ngx_http_upstream_latency_answered(ngx_http_upstream_latency_peer_data_t *lp,
  * How the response body of an attempt that nginx finalized ended, by the
  * tests nginx itself makes before finalizing (ngx_http_upstream.c): the
  * whole body, a body the server broke off (closed early, a read error, a
- * timeout, an invalid body), or neither, cut short on the client's side.
+ * timeout, an invalid body), or neither: cut short on the client's side,
+ * or never read, as when nginx finalizes with the header (a HEAD's, whose
+ * server may have had a body to send, X-Accel-Redirect, intercepted
+ * errors) or before it.
  */
 
 typedef enum {
@@ -101,19 +122,26 @@ typedef enum {
 static ngx_http_upstream_latency_body_e
 ngx_http_upstream_latency_body(ngx_http_request_t *r, ngx_peer_connection_t *pc)
 {
+    ngx_uint_t            status;
     ngx_event_t          *rev;
     ngx_event_pipe_t     *p;
     ngx_http_upstream_t  *u;
 
     u = r->upstream;
 
-    if (r->header_only) {
+    status = ngx_http_upstream_latency_status(u);
+
+    if (r->header_only
+        && (status == NGX_HTTP_NO_CONTENT || status == NGX_HTTP_NOT_MODIFIED))
+    {
         return ngx_http_upstream_latency_body_complete;
     }
 
     p = u->pipe;
 
-    if (u->buffering && p && !r->subrequest_in_memory) {
+    /* the pipe runs only once the body is relayed, or read for the cache */
+
+    if (u->buffering && p) {
 
         if (p->upstream_done || (p->upstream_eof && p->length == -1)) {
             return ngx_http_upstream_latency_body_complete;
@@ -122,6 +150,12 @@ ngx_http_upstream_latency_body(ngx_http_request_t *r, ngx_peer_connection_t *pc)
         return p->upstream_eof || p->upstream_error
                ? ngx_http_upstream_latency_body_broken
                : ngx_http_upstream_latency_body_cut;
+    }
+
+    /* unbuffered, u->length counts down only once the header is sent on */
+
+    if (!u->header_sent || r->header_only) {
+        return ngx_http_upstream_latency_body_cut;
     }
 
     rev = pc->connection ? pc->connection->read : NULL;
@@ -138,18 +172,22 @@ ngx_http_upstream_latency_body(ngx_http_request_t *r, ngx_peer_connection_t *pc)
 
 /*
  * Whether a failed attempt met a cached keepalive connection that the
- * server had closed (as its idle timeout ran out, or it reloaded) before
- * any response: that says nothing of the server, and nginx retries it
- * with a try more.
+ * server had closed (as its idle timeout ran out, or it reloaded): an
+ * error, not a timeout, before a byte of the response.  That says nothing
+ * of the server, and nginx retries such an error with a try more.
  */
 
 static ngx_flag_t
 ngx_http_upstream_latency_stale(ngx_peer_connection_t *pc, ngx_uint_t state,
     ngx_http_upstream_t *u)
 {
+    ngx_connection_t  *c;
+
+    c = pc->connection;
+
     return (state & NGX_PEER_FAILED) && pc->cached
-           && (u->state == NULL
-               || u->state->header_time == (ngx_msec_t) -1);
+           && c && !c->read->timedout && !c->write->timedout
+           && (u->state == NULL || u->state->bytes_received == 0);
 }
 
 
@@ -171,7 +209,7 @@ ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
     ngx_http_upstream_latency_body_e   body;
 
     u = lp->session->upstream;
-    status = lp->answered ? u->headers_in.status_n : 0;
+    status = lp->answered ? ngx_http_upstream_latency_status(u) : 0;
 
     body = state ? ngx_http_upstream_latency_body_cut
                  : ngx_http_upstream_latency_body(lp->session, pc);
@@ -220,7 +258,12 @@ ngx_http_upstream_latency_header_arrived(ngx_http_request_t *r,
 
     u = r->upstream;
 
-    if (u && lp->session == r
+    /*
+     * a response sent from the cache instead of the server's (a stale one
+     * for an error) is not the attempt's: it is answered when it ends
+     */
+
+    if (u && lp->session == r && !r->cached
         && u->state && u->state->header_time != (ngx_msec_t) -1
         && ngx_upstream_latency_table_live(lp))
     {

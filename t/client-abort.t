@@ -59,3 +59,29 @@ GET /t
 --- ignore_response
 --- error_log eval
 qr/upstream latency sample: header [4-9]\d{5}us or more, response [4-9]\d{5}us or more$/m
+
+
+
+=== TEST 3: without buffering too, a client leaving before the header makes a lower bound
+As TEST 2 with proxy_buffering off.  Before the header nginx has not set the
+length of the body left to read (0 until then), and the attempt was taken
+for a complete empty response: the half second recorded as an exact
+response time.
+--- http_config
+    upstream app {
+        least_time last_byte;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+    }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 3; echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo_sleep 3; echo 1992; } }
+--- config
+    location = /t { proxy_pass http://app; proxy_buffering off; }
+--- request
+GET /t
+--- abort
+--- timeout: 0.5
+--- wait: 0.5
+--- ignore_response
+--- error_log eval
+qr/upstream latency sample: header [4-9]\d{5}us or more, response [4-9]\d{5}us or more$/m

@@ -9,9 +9,14 @@ use lib 't/lib';
 use LatencyTest;
 use RawBackend;
 
-LatencyTest::file_ports(1);
+LatencyTest::file_ports(2);
 # answers at once and keeps the connection; closes it on the next request
 RawBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_1}, keepalive => 1,
+                  response => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                              . "Connection: keep-alive\r\n\r\nfast\n");
+# the same, but leaves the next request unanswered for 3 s: it hangs
+RawBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_2}, keepalive => 1,
+                  reuse_hold => 3,
                   response => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
                               . "Connection: keep-alive\r\n\r\nfast\n");
 
@@ -54,3 +59,35 @@ LatencyTest::counts(fast => [5, 7], slow => [5, 7])
 --- error_log eval
 qr/upstream latency sample: header \d+us or more, response \d+us or more$/m
 --- timeout: 10
+
+
+
+=== TEST 2: a server that times out on a cached connection has failed
+The first request opens and caches a connection; the second reuses it and
+the server never answers: proxy_read_timeout.  That is the server failing
+(nginx gives no try more for it, as it does for a closed connection), not
+a connection closed while idle; it was taken for one before, so that a
+server that hangs behind keepalive was never counted as failed.
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_2 max_fails=1 fail_timeout=30s;
+        keepalive 8;
+    }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(2, '/app') } }
+ location = /app {
+     proxy_pass http://app;
+     proxy_http_version 1.1;
+     proxy_set_header Connection '';
+     proxy_read_timeout 300ms;
+ }"
+--- request
+GET /t
+--- ignore_response
+--- error_log eval
+[qr/upstream timed out/,
+ qr/upstream latency sample: header 30000000us or more, response 30000000us or more$/m]
+--- no_error_log
+free latency peer, closed keepalive connection
+--- timeout: 5

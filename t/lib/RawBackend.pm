@@ -21,7 +21,8 @@ my $owner = $$;
 # the connection open $hold seconds, and closes it.  With $keepalive, the
 # connection stays open after the response instead, and closes when the
 # next request comes, unanswered, as a server whose idle keep-alive
-# connection times out just as the client reuses it.
+# connection times out just as the client reuses it; or, with $reuse_hold,
+# that many seconds after the next request, as a server that hangs.
 sub start {
     my (%args) = @_;
     my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
@@ -43,7 +44,10 @@ sub start {
         sleep $args{delay} if $args{delay};
         syswrite $client, $args{response};
         sleep $args{hold} if $args{hold};
-        read_request($client) if $args{keepalive};
+        if ($args{keepalive}) {
+            read_request($client);
+            sleep $args{reuse_hold} if $args{reuse_hold};
+        }
         close $client;
         _exit(0);
     }
