@@ -69,12 +69,38 @@ ngx_stream_upstream_latency_has_data(ngx_chain_t *in)
 
 
 /*
+ * Whether a session the server has not answered failed on the server's
+ * side: it reset the connection, or closed it while the client still
+ * spoke (with proxy_half_close, a server may close once the client has
+ * said all it had to), or, over TCP, sat silent on what it was sent until
+ * proxy_timeout ended the session, which nginx ends as if well, with both
+ * sides still open (a session closed as the worker shuts down aside).
+ */
+
+static ngx_flag_t
+ngx_stream_upstream_latency_server_failed(ngx_connection_t *c,
+    ngx_connection_t *pc)
+{
+    if (pc->read->error || pc->read->timedout) {
+        return 1;
+    }
+
+    if (pc->read->eof) {
+        return !c->read->eof;
+    }
+
+    return pc->type == SOCK_STREAM && pc->sent > 0
+           && !c->read->eof && !c->read->error && !c->close;
+}
+
+
+/*
  * Records the session that ends now.  A failed connection, and a session
- * that the server closed, reset or timed out before sending a byte, count
- * as slow for every metric; a session cut short on the client's side
- * before the server answered only shows that it took at least this long.
- * An answered session's end is its last byte, however it ended: a stream
- * has no framing to tell a broken answer from a whole one.
+ * that failed on the server's side before it sent a byte, count as slow
+ * for every metric; a session cut short on the client's side before the
+ * server answered only shows that it took at least this long.  An
+ * answered session's end is its last byte, however it ended: a stream has
+ * no framing to tell a broken answer from a whole one.
  */
 
 static void
@@ -83,14 +109,12 @@ ngx_stream_upstream_latency_record(ngx_stream_upstream_latency_peer_data_t *lp,
 {
     uint64_t                  elapsed;
     ngx_flag_t                failed, complete;
-    ngx_event_t              *rev;
     upstream_latency::Decay   decay;
 
-    rev = pc->connection ? pc->connection->read : NULL;
-
     failed = (state & NGX_PEER_FAILED)
-             || (!lp->answered && rev
-                 && (rev->eof || rev->error || rev->timedout));
+             || (!lp->answered && pc->connection
+                 && ngx_stream_upstream_latency_server_failed(
+                        lp->session->connection, pc->connection));
 
     complete = !failed && lp->answered;
 

@@ -7,9 +7,31 @@
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
+use RawBackend;
 use Unaccepting;
+use IO::Socket::INET;
 
 Unaccepting::start();    # $TEST_NGINX_UNACCEPTING_PORT: connects time out
+LatencyTest::file_ports(1);
+# reads what it is sent to its end, then closes without a byte
+RawBackend::start(port => $ENV{TEST_NGINX_FILE_PORT_1},
+                  request_end => qr/(?!)/, response => '');
+
+# $n sessions through the stream listener, each sending a line, then
+# half-closing, and reading to the end
+sub half_closed_sessions {
+    my ($n) = @_;
+    for (1 .. $n) {
+        my $c = IO::Socket::INET->new(
+            PeerAddr => '127.0.0.1:' . LatencyTest::rand_port(0)) or die $!;
+        syswrite $c, "hello\n";
+        shutdown $c, 1;
+        my $buf;
+        1 while sysread $c, $buf, 4096;
+        close $c;
+    }
+    return "sessions: $n\n";
+}
 
 no_long_string();
 LatencyTest::skip_least_time_blocks();
@@ -188,3 +210,62 @@ upstream timed out (110: Connection timed out) while connecting to upstream
 --- error_log eval
 qr/upstream latency sample: first byte 10000\d{3}us or more/
 --- timeout: 20
+
+
+
+=== TEST 7: a server silent until proxy_timeout has failed
+1991 reads the request and says nothing for 3 s; proxy_timeout ends the
+session after 300 ms, as if well (nginx logs "connection timed out" and
+finalizes with no error).  Before, only the client's time was recorded, a
+lower bound, and a hung server was never counted as failed.
+--- main_config
+    stream {
+        upstream app {
+            least_time first_byte;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 down;
+        }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app;
+                 proxy_timeout 300ms; }
+    }
+--- http_config
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo_sleep 3; echo 1991; } }
+--- config
+    location = /t { proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_0; }
+--- request
+GET /t
+--- ignore_response
+--- error_log eval
+[qr/connection timed out/,
+ qr/upstream latency sample: first byte 10000000us or more, response 10000000us or more/]
+--- timeout: 5
+
+
+
+=== TEST 8: a server that closes once the client has said all it had to has not failed
+With proxy_half_close, the client sends a line and shuts its side down;
+nginx passes that on, and the server, having read it all, closes without
+a byte.  That was counted as the server's failure: any client could mark
+any server failed with a connection and a FIN.
+--- main_config
+    stream {
+        upstream app {
+            least_time first_byte;
+            server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 down;
+        }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app;
+                 proxy_half_close on; }
+    }
+--- config
+    location = /t { return 200; }
+--- request
+GET /t
+--- response_body_filters eval
+sub { main::half_closed_sessions(3) }
+--- response_body
+sessions: 3
+--- error_log eval
+qr/upstream latency sample: first byte \d+us or more/
+--- no_error_log eval
+qr/upstream latency sample: first byte 10000000us/
