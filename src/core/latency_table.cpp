@@ -101,7 +101,9 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
         return nullptr;
     }
 
-    // The previous table's slots sorted by key, to find each new key.
+    // The previous table's slots sorted by key, then index, to find each
+    // new key: the k-th slot of a key (one address twice in an upstream,
+    // as a server and a backup) takes the k-th previous one's statistics.
     std::vector<std::pair<PeerKey, uint32_t>> previous;
     const LatencyTable* old = attach(predecessor, predecessor_bytes);
     if (old != nullptr) {
@@ -111,6 +113,7 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
         }
         std::sort(previous.begin(), previous.end());
     }
+    std::vector<bool> taken(previous.size());
 
     auto table = new (mem) LatencyTable;
     table->header_ = {kMagic,
@@ -145,8 +148,14 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
         auto found = std::lower_bound(
             previous.begin(), previous.end(), std::make_pair(keys[i], 0u),
             [](const auto& a, const auto& b) { return a.first < b.first; });
+        while (found != previous.end() && found->first == keys[i]
+               && taken[found - previous.begin()])
+        {
+            ++found;
+        }
         bool kept = found != previous.end() && found->first == keys[i];
         if (kept) {
+            taken[found - previous.begin()] = true;
             slot->copy_statistics(old->slot(found->second));
             table->header_.kept++;
         }

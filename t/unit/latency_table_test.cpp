@@ -138,6 +138,31 @@ TEST(LatencyTable, SameAddressInAnotherUpstreamIsAnotherPeer)
     EXPECT_EQ(table->kept(), 0u);
 }
 
+TEST(LatencyTable, ReloadKeepsEachOfTwoPeersAtOneAddress)
+{
+    // upstream app { server a:1; server b:1; server a:1 backup; }: two
+    // slots of one key, each keeping its own statistics
+    auto keys = keys_of("app", {"a:1", "b:1", "a:1"});
+
+    Memory before(LatencyTable::bytes_for(3, 2));
+    LatencyTable* old = create(before, keys);
+    ASSERT_NE(old, nullptr);
+    old->slot(0).counters.requests += 1000;
+    PeakEwma::record(old->slot(0).header_time, 2000, SampleKind::exact, kNow,
+                     kSecond);
+    old->slot(2).counters.requests += 3;
+
+    Memory after(LatencyTable::bytes_for(3, 2));
+    LatencyTable* table = create(after, keys, 2, &before);
+    ASSERT_NE(table, nullptr);
+
+    EXPECT_EQ(table->slot(0).counters.requests.load(), 1000u);
+    EXPECT_TRUE(PeakEwma::measured(table->slot(0).header_time.load()));
+    EXPECT_EQ(table->slot(2).counters.requests.load(), 3u);
+    EXPECT_FALSE(PeakEwma::measured(table->slot(2).header_time.load()));
+    EXPECT_EQ(table->kept(), 3u);
+}
+
 TEST(LatencyTable, UnknownPredecessorLayoutStartsFresh)
 {
     Memory before(LatencyTable::bytes_for(1, 2));
