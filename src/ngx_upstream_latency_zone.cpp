@@ -269,7 +269,8 @@ ngx_upstream_latency_add_zone(ngx_conf_t *cf,
                                          NGX_UPSTREAM_LATENCY_RESOLVED_SLOTS)
                                      " for each server with \"resolve\")"
                                    : "",
-                          ngx_upstream_latency_zone_size(needed) / 1024,
+                          (ngx_upstream_latency_zone_size(needed) + 1023)
+                              / 1024,
                           &lmcf->zone_where.file, lmcf->zone_where.line);
             return NGX_ERROR;
         }

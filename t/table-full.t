@@ -53,6 +53,14 @@ isnt($?, 0, 'nginx -t refuses 202 servers in a 32k zone');
 like($out, qr/"upstream_latency_zone" of 32k holds \d+ peers, but 202 are configured; it needs at least \d+k in \S+nginx\.conf:\d+/,
      'with the size needed, file and line');
 
+# the size it says is enough
+my ($needed) = $out =~ /needs at least (\d+)k/;
+OwnNginx::write_file("$prefix/nginx.conf",
+    "${load}error_log $prefix/error.log;\npid $prefix/nginx.pid;\n"
+    . "events {}\nhttp {\n" . http_block("${needed}k", $many) . "}\n");
+$out = `$bin -p $prefix/ -c $prefix/nginx.conf -t 2>&1`;
+is($?, 0, "the size nginx -t asks for, ${needed}k, is taken") or diag($out);
+
 # at reload: the new configuration is refused, the old one keeps serving
 my $nginx = OwnNginx->start(port => $front, http => http_block('1m', ''),
     expected_alerts => qr/\[emerg\] .*"upstream_latency_zone" of 32k/);
