@@ -56,9 +56,12 @@ UNIT_SRCS := $(wildcard t/unit/*.cpp)
 CXXFLAGS ?= -O2 -g
 CORE_CXXFLAGS := -std=c++17 -W -Wall -Wextra -Werror -Wpointer-arith -Isrc
 
-DEB_PACKAGES := nginx nginx-dev libnginx-mod-http-echo libnginx-mod-stream \
-                g++ make debhelper dpkg-dev \
-                libgtest-dev libbenchmark-dev wrk openssl perl \
+# make demo: what it builds and runs with
+DEMO_PACKAGES := nginx nginx-dev libnginx-mod-http-echo g++ make wrk
+# make test: all of it (dpkg-buildpackage needs build-essential)
+DEB_PACKAGES := $(DEMO_PACKAGES) libnginx-mod-stream \
+                build-essential debhelper dpkg-dev \
+                libgtest-dev libbenchmark-dev openssl perl \
                 libtest-base-perl prometheus chromium haproxy gnuplot-nox
 # for make bench only
 BENCH_PACKAGES := valgrind
@@ -273,7 +276,8 @@ test: deps
 	$(MAKE) test-deb
 	$(MAKE) check-sanitizers
 
-demo: deps
+demo:
+	$(call install_missing,$(DEMO_PACKAGES))
 	@$(MAKE) -s --no-print-directory module >/dev/null
 	@bench/demo
 
