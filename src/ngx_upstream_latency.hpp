@@ -58,6 +58,7 @@ struct ngx_upstream_latency_main_conf_s {
     ngx_upstream_latency_where_t       zone_where;
     ngx_cycle_t                       *cycle;  /* of this configuration */
     const char                        *block;  /* "http" or "stream" */
+    ngx_upstream_latency_where_t       block_where;
     upstream_latency::LatencyTable    *table;
     size_t                             zone_bytes;
     ngx_uint_t                         workers; /* rows of in-flight cells */

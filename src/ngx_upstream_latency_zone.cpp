@@ -99,6 +99,7 @@ ngx_upstream_latency_init_main_conf(ngx_conf_t *cf,
     lmcf->zone_size = NGX_CONF_UNSET_SIZE;
     lmcf->cycle = cf->cycle;
     lmcf->block = block;
+    ngx_upstream_latency_remember(cf, &lmcf->block_where);
 
     /* seeded here too: without a master process, a reload starts none */
     ngx_upstream_latency_seed(lmcf);
@@ -432,8 +433,9 @@ ngx_upstream_latency_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                       "upstream latency zone \"%V\" was sized for %ui "
                       "worker processes; \"worker_processes\" must come "
-                      "before the \"%s\" block",
-                      &shm_zone->shm.name, lmcf->workers, lmcf->block);
+                      "before the \"%s\" block in %V:%ui",
+                      &shm_zone->shm.name, lmcf->workers, lmcf->block,
+                      &lmcf->block_where.file, lmcf->block_where.line);
         return NGX_ERROR;
     }
 

@@ -61,6 +61,19 @@ OwnNginx::write_file("$prefix/nginx.conf",
 $out = `$bin -p $prefix/ -c $prefix/nginx.conf -t 2>&1`;
 is($?, 0, "the size nginx -t asks for, ${needed}k, is taken") or diag($out);
 
+# worker_processes after the http block, whose in-flight cells are then
+# sized for this machine's processors: refused, naming the block's line
+OwnNginx::write_file("$prefix/nginx.conf",
+    "${load}error_log $prefix/error.log;\npid $prefix/nginx.pid;\n"
+    . "events {}\nhttp {\n" . http_block('1m', '') . "}\n"
+    . "worker_processes 64;\n");
+$out = `$bin -p $prefix/ -c $prefix/nginx.conf -t 2>&1`;
+isnt($?, 0, 'nginx -t refuses worker_processes after the http block');
+my $http_line = () = $load =~ /\n/g;
+$http_line += 4;
+like($out, qr/"worker_processes" must come before the "http" block in \S+nginx\.conf:$http_line\b/,
+     'naming the http block\'s file and line');
+
 # at reload: the new configuration is refused, the old one keeps serving
 my $nginx = OwnNginx->start(port => $front, http => http_block('1m', ''),
     expected_alerts => qr/\[emerg\] .*"upstream_latency_zone" of 32k/);
