@@ -7,10 +7,11 @@ use lib 't/lib';
 use LatencyTest ();
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my ($module) = grep { m{/ngx_http_upstream_latency_module\.so$} }
-               split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+my %module = map { m{([^/]+)$}; ($1 => $_) }
+             split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
 LatencyTest::cannot_run('TEST_NGINX_LOAD_MODULES does not name the module')
-    unless $module;
+    unless $module{'ngx_http_upstream_latency_module.so'}
+           && $module{'ngx_stream_upstream_latency_module.so'};
 
 my @examples = glob 'conf_examples/*.conf';
 ok(@examples, 'there are examples');
@@ -28,10 +29,16 @@ for my $example (@examples) {
         next;
     }
 
-    # the examples load the module from nginx's modules directory
-    $conf =~ s{load_module modules/ngx_http_upstream_latency_module\.so;}
-              {load_module $module;\nerror_log $prefix/logs/error.log;\npid $prefix/logs/nginx.pid;}
-        or die "$example does not load the module\n";
+    # the examples load modules from nginx's modules directory; nginx's
+    # stream module is built in on some (1.22 to 1.31 built from source
+    # by t/compat/build)
+    $conf =~ s{load_module modules/([^;]+);\n}
+              {$module{$1} ? "load_module $module{$1};\n"
+                           : $1 eq 'ngx_stream_module.so' ? ''
+                           : die "$example: $1 is not in TEST_NGINX_LOAD_MODULES\n"}ge
+        or die "$example loads no module\n";
+    $conf =~ s{\nevents}{\nerror_log $prefix/logs/error.log;\npid $prefix/logs/nginx.pid;\nevents}
+        or die "$example has no events block\n";
 
     open my $out, '>', "$prefix/nginx.conf" or die $!;
     print $out $conf;
