@@ -446,6 +446,22 @@ ngx_upstream_latency_start(ngx_upstream_latency_peer_data_t<P> *lp,
 
 
 /*
+ * The request goes on from the primary servers, primary, to the backup
+ * ones, whose slots follow theirs (resolvable: the list's bound of them).
+ */
+
+template <class P>
+[[gnu::always_inline]] inline void
+ngx_upstream_latency_to_backup(ngx_upstream_latency_peer_data_t<P> *lp,
+    typename P::peers_t *primary) noexcept
+{
+    lp->base += lp->conf->resolvable ? lp->conf->lists[0].bound
+                                     : primary->number;
+    lp->list = 1;
+}
+
+
+/*
  * Primary peers first, then backup ones, as nginx's own balancers do; the
  * balancer's choose() picks within a list.
  */
@@ -508,7 +524,19 @@ ngx_upstream_latency_get(ngx_peer_connection_t *pc,
 
     if (!ngx_upstream_latency_mapped(lp)) {
         P::unlock(peers);
-        return P::get_round_robin_peer(pc, &lp->rrp);
+
+        rc = P::get_round_robin_peer(pc, &lp->rrp);
+
+        /*
+         * round robin went on to the backup servers: a retry then scans
+         * them, whose slots follow the primary ones'
+         */
+
+        if (lp->rrp.peers != peers && lp->list == 0) {
+            ngx_upstream_latency_to_backup(lp, peers);
+        }
+
+        return rc;
     }
 
     for ( ;; ) {
@@ -568,9 +596,7 @@ failed:
                        "get latency peer, backup servers");
 
         lp->rrp.peers = peers->next;
-        lp->base += lp->conf->resolvable ? lp->conf->lists[0].bound
-                                         : peers->number;
-        lp->list = 1;
+        ngx_upstream_latency_to_backup(lp, peers);
 
         n = (lp->rrp.peers->number + (8 * sizeof(uintptr_t) - 1))
                 / (8 * sizeof(uintptr_t));

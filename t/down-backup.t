@@ -2,6 +2,16 @@
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use LatencyTest;
+use JSON::PP;
+
+# Each server's requests and state in the status JSON, the last line of
+# the body.
+sub peer_requests {
+    my @lines = split /\n/, shift;
+    my $status = decode_json(pop @lines);
+    return join '', map { "$_->{server} $_->{state}: requests $_->{requests}\n" }
+                    @{ $status->{upstreams}[0]{peers} };
+}
 
 no_long_string();
 LatencyTest::skip_least_time_blocks();
@@ -79,3 +89,29 @@ LatencyTest::counts(1992 => [1, 19], 1993 => [1, 19])
 --- grep_error_log eval: qr/connect\(\) failed/
 --- grep_error_log_out
 connect() failed
+
+
+
+=== TEST 4: requests that go on to a backup server are counted as its own
+The primary server is down: the backup takes every request, and the
+status counts them in the backup's slot, not the primary's.
+--- http_config
+    upstream app {
+        least_time header;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 down;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 backup;
+    }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo 1992; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(5, '/app') }
+                 echo_location /upstreams 'format=json'; }
+ location = /app { proxy_pass http://app; }
+ location = /upstreams { upstream_latency_status; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&main::peer_requests
+--- response_body
+127.0.0.1:$TEST_NGINX_RAND_PORT_1 down: requests 0
+127.0.0.1:$TEST_NGINX_RAND_PORT_2 up: requests 5
