@@ -40,29 +40,32 @@ ngx_http_upstream_latency_init_header_filter() noexcept
 
 
 /*
- * The status the server answered the attempt with: the one its protocol
- * module kept in the attempt's state as it parsed the response, which a
- * response sent from the cache instead (a stale one for a 500) does not
- * replace as it does headers_in; headers_in's for a module that keeps none.
+ * The status the server answered the attempt with.  When nginx sent a
+ * cached response instead (a stale one for a 500), headers_in holds the
+ * cached one's: the server's is the one its protocol module kept in the
+ * attempt's state, the first it parsed (0: none, or a 103 Early Hints
+ * before it, whose final status is then unknown).
  */
 
 static ngx_uint_t
-ngx_http_upstream_latency_status(ngx_http_upstream_t *u)
+ngx_http_upstream_latency_status(ngx_http_request_t *r,
+    ngx_http_upstream_t *u)
 {
-    if (u->state && u->state->status) {
-        return u->state->status;
+    if (!r->cached) {
+        return u->headers_in.status_n;
     }
 
-    return u->headers_in.status_n;
+    return u->state && u->state->status >= NGX_HTTP_OK ? u->state->status : 0;
 }
 
 
 /*
  * The response header of the attempt has arrived: its time, on the
  * monotonic clock, is the header sample (a 5xx status is a failure,
- * recorded when the attempt ends), and the request no longer waits.  An
- * upgraded connection's response is complete with its header: the tunnel
- * that follows has a lifetime, not a response time.
+ * recorded when the attempt ends; an unknown one is no sample), and the
+ * request no longer waits.  An upgraded connection's response is complete
+ * with its header: the tunnel that follows has a lifetime, not a response
+ * time.
  */
 
 [[gnu::always_inline]] static inline void
@@ -75,12 +78,12 @@ ngx_http_upstream_latency_answered(ngx_http_upstream_latency_peer_data_t *lp,
     upstream_latency::Decay  decay;
 
     u = lp->session->upstream;
-    status = ngx_http_upstream_latency_status(u);
+    status = ngx_http_upstream_latency_status(lp->session, u);
 
     ngx_upstream_latency_answer(lp, now_us);
     header = lp->header_us;
 
-    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR) {
+    if (status == 0 || status >= NGX_HTTP_INTERNAL_SERVER_ERROR) {
         return;
     }
 
@@ -129,7 +132,13 @@ ngx_http_upstream_latency_body(ngx_http_request_t *r, ngx_peer_connection_t *pc)
 
     u = r->upstream;
 
-    status = ngx_http_upstream_latency_status(u);
+    /* nginx read the whole response: the connection can be kept */
+
+    if (u->keepalive) {
+        return ngx_http_upstream_latency_body_complete;
+    }
+
+    status = ngx_http_upstream_latency_status(r, u);
 
     if (r->header_only
         && (status == NGX_HTTP_NO_CONTENT || status == NGX_HTTP_NOT_MODIFIED))
@@ -209,7 +218,8 @@ ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
     ngx_http_upstream_latency_body_e   body;
 
     u = lp->session->upstream;
-    status = lp->answered ? ngx_http_upstream_latency_status(u) : 0;
+    status = lp->answered ? ngx_http_upstream_latency_status(lp->session, u)
+                          : 0;
 
     body = state ? ngx_http_upstream_latency_body_cut
                  : ngx_http_upstream_latency_body(lp->session, pc);

@@ -72,9 +72,9 @@ ngx_stream_upstream_latency_has_data(ngx_chain_t *in)
  * Whether a session the server has not answered failed on the server's
  * side: it reset the connection, or closed it while the client still
  * spoke (with proxy_half_close, a server may close once the client has
- * said all it had to), or, over TCP, sat silent on what it was sent until
- * proxy_timeout ended the session, which nginx ends as if well, with both
- * sides still open (a session closed as the worker shuts down aside).
+ * said all it had to).  A server silent until proxy_timeout has not: over
+ * TCP nginx cannot tell a hung server from one whose protocol never
+ * answers (syslog, metrics), and ends the session as if well.
  */
 
 static ngx_flag_t
@@ -85,12 +85,7 @@ ngx_stream_upstream_latency_server_failed(ngx_connection_t *c,
         return 1;
     }
 
-    if (pc->read->eof) {
-        return !c->read->eof;
-    }
-
-    return pc->type == SOCK_STREAM && pc->sent > 0
-           && !c->read->eof && !c->read->error && !c->close;
+    return pc->read->eof && !c->read->eof;
 }
 
 

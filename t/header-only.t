@@ -52,3 +52,27 @@ HEAD /t
 --- wait: 0.2
 --- error_log eval
 qr/upstream latency sample: header \d+us, response \d+us or more$/m
+
+
+
+=== TEST 3: a HEAD the server answers without a body on a kept connection is complete
+Over HTTP/1.1 to a keepalive upstream, nginx reads the whole answer to a
+HEAD with its header and keeps the connection: nothing was left unread.
+--- http_config
+    upstream app {
+        least_time last_byte;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        keepalive 8;
+    }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+             location / { echo hello; } }
+--- config
+    location = /t {
+        proxy_pass http://app;
+        proxy_http_version 1.1;
+        proxy_set_header Connection '';
+    }
+--- request
+HEAD /t
+--- error_log eval
+qr/upstream latency sample: header \d+us, response \d+us$/m

@@ -213,11 +213,13 @@ qr/upstream latency sample: first byte 10000\d{3}us or more/
 
 
 
-=== TEST 7: a server silent until proxy_timeout has failed
+=== TEST 7: a server silent until proxy_timeout has not failed
 1991 reads the request and says nothing for 3 s; proxy_timeout ends the
-session after 300 ms, as if well (nginx logs "connection timed out" and
-finalizes with no error).  Before, only the client's time was recorded, a
-lower bound, and a hung server was never counted as failed.
+session after 300 ms, as if well (nginx logs "connection timed out").
+nginx cannot tell a hung server from one whose protocol never answers
+(syslog, metrics over TCP), whose every idle client would then count as
+its failure: the session only shows that the first byte takes at least
+that long.
 --- main_config
     stream {
         upstream app {
@@ -237,7 +239,7 @@ GET /t
 --- ignore_response
 --- error_log eval
 [qr/connection timed out/,
- qr/upstream latency sample: first byte 10000000us or more, response 10000000us or more/]
+ qr/upstream latency sample: first byte [3-9]\d{5}us or more, response [3-9]\d{5}us or more/]
 --- timeout: 5
 
 
