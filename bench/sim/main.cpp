@@ -184,7 +184,27 @@ void table(const std::vector<Row>& rows, const std::string& reference,
     std::printf("\n");
 }
 
-void issue(int instances, double jitter, bool per_worker = false)
+// For each balancer, the seeds whose p99 is at least 0.9 times the
+// reference's in the same seed: the rounds in which the slow server was
+// left out while the fast ones queued.
+void slow_runs(const std::vector<Row>& rows, const std::string& reference)
+{
+    const Row& ref = find(rows, reference);
+    std::printf("Seeds with a p99 at least 0.9 times %s's:\n\n",
+                reference.c_str());
+    for (const Row& row : rows) {
+        int slow = 0;
+        for (std::size_t k = 0; k < row.runs.size(); k++) {
+            slow += row.runs[k].p99_ms >= 0.9 * ref.runs[k].p99_ms;
+        }
+        std::printf("- %s: %d of %zu\n", row.name.c_str(), slow,
+                    row.runs.size());
+    }
+    std::printf("\n");
+}
+
+void issue(int instances, double jitter, bool per_worker = false,
+           double stall_share = 0, double stall_ms = 0)
 {
     Scenario s;
     s.servers = issue_servers();
@@ -192,20 +212,33 @@ void issue(int instances, double jitter, bool per_worker = false)
     s.clients = 10;
     s.jitter_sigma = jitter;
     s.per_worker_queues = per_worker;
-    std::printf("## Queueing servers, %d nginx instance%s%s\n\n"
+    s.stall_share = stall_share;
+    s.stall_ms = stall_ms;
+    std::printf("## Queueing servers, %d nginx instance%s%s%s\n\n"
                 "Four servers of two workers blocking 4, 4, 4 and 12 ms%s; "
                 "%d nginx instance%s of 2 workers; 10 closed-loop clients "
                 "spread over them; service times log-normal, sigma %.2g; "
-                "%.0f s after %.0f s of warm-up.\n\n",
+                "%.0f s after %.0f s of warm-up.",
                 instances, instances > 1 ? "s" : "",
                 per_worker ? ", a queue per worker" : "",
+                stall_share > 0 ? ", a busy host" : "",
                 per_worker ? ", each worker with a queue of its own that a "
                          "request joins at random (worker processes)"
                        : "",
                 instances,
                 instances > 1 ? "s, each its own table" : "", jitter,
                 s.seconds - s.warmup_s, s.warmup_s);
-    table(run_all(s, policies({fast_only()})), fast_only().name, 3);
+    if (stall_share > 0) {
+        std::printf("  A busy host: %.2g%% of the answers reach nginx late, "
+                    "by up to %.0f ms (uniform).", 100 * stall_share,
+                    stall_ms);
+    }
+    std::printf("\n\n");
+    std::vector<Row> rows = run_all(s, policies({fast_only()}));
+    table(rows, fast_only().name, 3);
+    if (stall_share > 0) {
+        slow_runs(rows, fast_only().name);
+    }
 }
 
 void fixed(double fast_ms, double slow_ms, int workers)
@@ -448,6 +481,9 @@ int main(int argc, char** argv)
     if (wanted("per-worker")) {
         issue(1, 0.02, true);
         issue(3, 0.02, true);
+    }
+    if (wanted("stalls")) {
+        issue(1, 0.02, true, 0.001, 8);
     }
     if (wanted("fixed")) {
         fixed(5, 100, 1);

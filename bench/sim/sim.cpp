@@ -398,7 +398,11 @@ private:
         sv.serving.erase(it);
         Lane& lane = sv.lanes[requests_[id].lane];
         lane.busy--;
-        push(now_ + us(s_.network_ms / 2000), Kind::response, id, 0);
+        uint64_t stall = 0;
+        if (s_.stall_share > 0 && uniform(env_) < s_.stall_share) {
+            stall = env_.below(us(s_.stall_ms / 1000) + 1);
+        }
+        push(now_ + us(s_.network_ms / 2000) + stall, Kind::response, id, 0);
         if (!lane.queue.empty()) {
             int next = lane.queue.front();
             lane.queue.pop_front();

@@ -115,6 +115,11 @@ struct Scenario {
     // that accepted it); false: one queue per server (a thread pool)
     bool per_worker_queues = false;
     double network_ms = 0.1;   // balancer to server and back
+    // a busy host: this share of the answers reaches the balancer (and
+    // its client) late, by up to stall_ms (uniform), as when the nginx
+    // worker waits for a core; the server is free at once
+    double stall_share = 0;
+    double stall_ms = 0;
     double timeout_s = 1;      // a response later than this is an error
     uint32_t half_life_ms = 1000;
     uint32_t slow_start_ms = 0;  // the module's upstream_latency_slow_start
