@@ -446,8 +446,8 @@ ngx_upstream_latency_start(ngx_upstream_latency_peer_data_t<P> *lp,
 
 
 /*
- * The request goes on from the primary servers, primary, to the backup
- * ones, whose slots follow theirs (resolvable: the list's bound of them).
+ * The request goes on from the primary servers (primary) to the backup
+ * ones, whose slots follow theirs (with resolve, the list's bound of them).
  */
 
 template <class P>
