@@ -42,6 +42,7 @@ HTTP
 
 # at start: nginx -t names the directive, the size needed, file and line
 my $prefix = tempdir(CLEANUP => 1);
+mkdir "$prefix/logs";    # the compiled-in access and error logs of a build
 my $load = join '', map { "load_module $_;\n" }
                     split ' ', $ENV{TEST_NGINX_LOAD_MODULES};
 OwnNginx::write_file("$prefix/nginx.conf",
