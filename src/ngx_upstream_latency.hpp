@@ -117,6 +117,7 @@ struct ngx_upstream_latency_list_t {
 
     uint32_t                          *slot;    /* npos: none left */
     ngx_uint_t                         bound;   /* peers mapped at most */
+    ngx_uint_t                         unslotted;  /* peers with no slot */
     ngx_uint_t                         generation;  /* mapped */
     uint64_t                          *mapped;  /* a bit per resolved slot */
     double                            *share;   /* for the alias table */

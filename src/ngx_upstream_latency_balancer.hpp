@@ -293,7 +293,8 @@ ngx_upstream_latency_map_list(ngx_upstream_latency_srv_conf_t<P> *lcf,
                                       {(const char *) us->host.data,
                                        us->host.len},
                                       {(const char *) peer->name.data,
-                                       peer->name.len}),
+                                       peer->name.len},
+                                      k == 1),
                                   lcf->group + k, now_ms);
 
             if (slot == upstream_latency::LatencyTable::npos) {
@@ -315,6 +316,7 @@ ngx_upstream_latency_map_list(ngx_upstream_latency_srv_conf_t<P> *lcf,
 
     l->number = i;
     l->indexed = list;
+    l->unslotted = missing;
 
     released = table->release_unmapped(lcf->group + k, l->mapped);
 
@@ -333,7 +335,7 @@ ngx_upstream_latency_map_list(ngx_upstream_latency_srv_conf_t<P> *lcf,
     if (missing) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "upstream latency zone is full: %ui servers of "
-                      "upstream \"%V\" are not used; "
+                      "upstream \"%V\" are not measured; "
                       "\"upstream_latency_zone\" needs more room",
                       missing, &us->host);
     }
@@ -462,6 +464,31 @@ ngx_upstream_latency_to_backup(ngx_upstream_latency_peer_data_t<P> *lp,
 
 
 /*
+ * Round robin chooses, unmeasured: where the request's list is not mapped
+ * for its generation (round robin then declines, as nginx's own balancers
+ * do after a change), or where the only peers that may take the request
+ * have no slot.  If it goes on to the backup servers, so does a retry.
+ */
+
+template <class P>
+ngx_int_t
+ngx_upstream_latency_round_robin(ngx_peer_connection_t *pc,
+    ngx_upstream_latency_peer_data_t<P> *lp, typename P::peers_t *primary)
+    noexcept
+{
+    ngx_int_t  rc;
+
+    rc = P::get_round_robin_peer(pc, &lp->rrp);
+
+    if (lp->rrp.peers != primary && lp->list == 0) {
+        ngx_upstream_latency_to_backup(lp, primary);
+    }
+
+    return rc;
+}
+
+
+/*
  * Primary peers first, then backup ones, as nginx's own balancers do; the
  * balancer's choose() picks within a list.
  */
@@ -524,24 +551,21 @@ ngx_upstream_latency_get(ngx_peer_connection_t *pc,
 
     if (!ngx_upstream_latency_mapped(lp)) {
         P::unlock(peers);
-
-        rc = P::get_round_robin_peer(pc, &lp->rrp);
-
-        /*
-         * round robin went on to the backup servers: a retry then scans
-         * them, whose slots follow the primary ones'
-         */
-
-        if (lp->rrp.peers != peers && lp->list == 0) {
-            ngx_upstream_latency_to_backup(lp, peers);
-        }
-
-        return rc;
+        return ngx_upstream_latency_round_robin(pc, lp, peers);
     }
 
     for ( ;; ) {
         peer = lp->conf->choose(lp, now, now_us, &index, pc->log);
+
         if (peer == NULL) {
+
+            /* peers the table had no slot for are used when none else is */
+
+            if (lp->conf->resolvable && lp->conf->lists[lp->list].unslotted) {
+                P::unlock(peers);
+                return ngx_upstream_latency_round_robin(pc, lp, peers);
+            }
+
             goto failed;
         }
 

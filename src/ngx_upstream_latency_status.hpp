@@ -94,6 +94,7 @@ ngx_upstream_latency_balanced_peers(upstream_latency::UpstreamStatus &u,
     std::deque<std::string> &texts, time_t now, uint64_t now_us)
 {
     uint32_t                         id, index, configured;
+    ngx_flag_t                       backup;
     std::string_view                 name, server;
     typename P::peer_t              *peer;
     typename P::peers_t             *list;
@@ -103,10 +104,11 @@ ngx_upstream_latency_balanced_peers(upstream_latency::UpstreamStatus &u,
     id = 0;
     configured = lcf->first_slot;
     table = lcf->main->table;
+    backup = 0;
 
     for (list = (typename P::peers_t *) uscf->peer.data;
          list;
-         list = list->next)
+         list = list->next, backup = 1)
     {
         ngx_upstream_latency_read_lock_t<P>  lock(lcf->resolvable ? list
                                                                  : NULL);
@@ -131,7 +133,7 @@ ngx_upstream_latency_balanced_peers(upstream_latency::UpstreamStatus &u,
             if (P::resolved(peer)) {
                 index = table->find(upstream_latency::PeerKey::of(
                             {(char *) uscf->host.data, uscf->host.len},
-                            name));
+                            name, backup));
 
             } else {
                 index = configured++;

@@ -27,7 +27,7 @@ alarm 180;
 my ($front, $backend, $dns, $stream) = LatencyTest::free_ports(4);
 my $dir = tempdir(CLEANUP => 1);
 my $answer = "$dir/backends.test";
-UdpBackend::dns(port => $dns, name => 'backends.test', file => $answer);
+UdpBackend::dns(port => $dns, names => {'backends.test' => $answer});
 
 my $http = HTTP::Tiny->new(timeout => 5);
 

@@ -59,13 +59,15 @@ void PeerSlot::copy_statistics(const PeerSlot& from) noexcept
     copy(counters.histogram_sum_us, from.counters.histogram_sum_us);
 }
 
-PeerKey PeerKey::of(std::string_view upstream, std::string_view peer) noexcept
+PeerKey PeerKey::of(std::string_view upstream, std::string_view peer,
+                    bool backup) noexcept
 {
     // The separator keeps ("ab", "c") and ("a", "bc") apart.
-    uint64_t high = fnv1a(peer, fnv1a("\n", fnv1a(upstream,
-                                                  0xcbf29ce484222325)));
-    uint64_t low = fnv1a(peer, fnv1a("\n", fnv1a(upstream,
-                                                 0x84222325cbf29ce4)));
+    std::string_view separator = backup ? "\nbackup\n" : "\n";
+    uint64_t high = fnv1a(peer, fnv1a(separator,
+                                      fnv1a(upstream, 0xcbf29ce484222325)));
+    uint64_t low = fnv1a(peer, fnv1a(separator,
+                                     fnv1a(upstream, 0x84222325cbf29ce4)));
     return {mix(high), mix(low ^ 0x9e3779b97f4a7c15)};
 }
 

@@ -21,8 +21,11 @@ struct PeerKey {
     uint64_t high;
     uint64_t low;
 
-    static PeerKey of(std::string_view upstream,
-                      std::string_view peer) noexcept;
+    // backup: the key of a resolved peer among the backup servers, never
+    // that of the same address among the primary ones (the two lists
+    // acquire and release their resolved slots apart)
+    static PeerKey of(std::string_view upstream, std::string_view peer,
+                      bool backup = false) noexcept;
 
     bool operator==(const PeerKey& other) const noexcept
     {

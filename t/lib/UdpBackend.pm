@@ -73,12 +73,13 @@ sub sessions {
     return $out;
 }
 
-# A DNS server on 127.0.0.1:$port: an A query for $name is answered with
-# the IPv4 addresses listed in $file at that moment (one a line; none:
-# no answer), with a TTL of 1 s; other names get NXDOMAIN, other types no
-# answer.
+# A DNS server on 127.0.0.1:$port: an A query for a name of %$names is
+# answered with the IPv4 addresses listed in its file at that moment (one
+# a line; none: no answer), with a TTL of 1 s; other names get NXDOMAIN,
+# other types no answer.
 sub dns {
     my (%args) = @_;
+    my %files = map { (lc $_ => $args{names}{$_}) } keys %{ $args{names} };
     my $socket = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
                                        LocalPort => $args{port},
                                        Proto => 'udp')
@@ -93,14 +94,15 @@ sub dns {
 
     while (1) {
         my $peer = $socket->recv(my $query, 512) // next;
-        my $answer = dns_answer($query, $args{name}, $args{file});
+        my $answer = dns_answer($query, \%files);
         $socket->send($answer, 0, $peer) if defined $answer;
     }
 }
 
-# The answer to one query (RFC 1035 4.1), or undef if it is not one.
+# The answer to one query (RFC 1035 4.1), or undef if it is not one; the
+# addresses of a name from its file in %$files (names in lower case).
 sub dns_answer {
-    my ($query, $name, $file) = @_;
+    my ($query, $files) = @_;
     return undef if length $query < 17;
     my ($id, $flags) = unpack 'n n', $query;
     return undef if $flags & 0x8000;
@@ -117,7 +119,8 @@ sub dns_answer {
     my ($type) = unpack 'n', substr $query, $offset + 1, 2;
 
     my @addresses;
-    my $known = lc join('.', @labels) eq lc $name;
+    my $file = $files->{lc join '.', @labels};
+    my $known = defined $file;
     if ($known && $type == 1 && open my $fh, '<', $file) {
         @addresses = grep { /^\d+\.\d+\.\d+\.\d+$/ }
                      map { s/\s+//gr } <$fh>;
