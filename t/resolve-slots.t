@@ -21,6 +21,9 @@ plan skip_all => LatencyTest::nginx_no_resolve()
 $SIG{ALRM} = sub { die "resolve-slots.t: out of time\n" };
 alarm 120;
 
+# nginx 1.31 and later have least_time of their own
+my $method = LatencyTest::nginx_least_time()
+             ? 'weighted_random two least_time=header' : 'least_time header';
 my ($front, $backend, $dns) = LatencyTest::free_ports(3);
 my $dir = tempdir(CLEANUP => 1);
 my %file = map { ($_ => "$dir/$_") } qw(p.test b.test filler.test);
@@ -84,13 +87,13 @@ sub http_block {
     resolver 127.0.0.1:$dns valid=1s ipv6=off;
     upstream app {
         zone app 64k;
-        least_time header;
+        $method;
         upstream_latency_slow_start off;
         server p.test:$backend resolve max_fails=0;
 $backup    }
     upstream filler {
         zone filler 256k;
-        least_time header;
+        $method;
         server filler.test:$backend resolve max_fails=0;
     }
 $backends
