@@ -335,7 +335,8 @@ ngx_upstream_latency_map_list(ngx_upstream_latency_srv_conf_t<P> *lcf,
     if (missing) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "upstream latency zone is full: %ui servers of "
-                      "upstream \"%V\" are not measured; "
+                      "upstream \"%V\" are not measured, and take "
+                      "requests only when no measured server can; "
                       "\"upstream_latency_zone\" needs more room",
                       missing, &us->host);
     }
@@ -464,6 +465,45 @@ ngx_upstream_latency_to_backup(ngx_upstream_latency_peer_data_t<P> *lp,
 
 
 /*
+ * Whether a peer of the current list that the table had no slot for may
+ * take the request: not yet tried, and usable.  With the list's read lock.
+ */
+
+template <class P>
+ngx_flag_t
+ngx_upstream_latency_unslotted_usable(ngx_upstream_latency_peer_data_t<P> *lp,
+    time_t now) noexcept
+{
+    ngx_uint_t                       i;
+    ngx_flag_t                       usable;
+    typename P::peer_t              *peer;
+    ngx_upstream_latency_scan_t<P>   scan;
+
+    scan = ngx_upstream_latency_scan(lp);
+
+    for (peer = scan.peers->peer, i = 0; peer; peer = peer->next, i++) {
+
+        if (ngx_upstream_latency_has_slot(lp, i)
+            || (scan.tried[i / (8 * sizeof(uintptr_t))]
+                & ((uintptr_t) 1 << i % (8 * sizeof(uintptr_t)))))
+        {
+            continue;
+        }
+
+        P::peer_lock(scan.peers, peer);
+        usable = ngx_upstream_latency_usable<P>(peer, now);
+        P::peer_unlock(scan.peers, peer);
+
+        if (usable) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
  * Round robin chooses, unmeasured: where the request's list is not mapped
  * for its generation (round robin then declines, as nginx's own balancers
  * do after a change), or where the only peers that may take the request
@@ -561,7 +601,9 @@ ngx_upstream_latency_get(ngx_peer_connection_t *pc,
 
             /* peers the table had no slot for are used when none else is */
 
-            if (lp->conf->resolvable && lp->conf->lists[lp->list].unslotted) {
+            if (lp->conf->resolvable && lp->conf->lists[lp->list].unslotted
+                && ngx_upstream_latency_unslotted_usable(lp, now))
+            {
                 P::unlock(peers);
                 return ngx_upstream_latency_round_robin(pc, lp, peers);
             }

@@ -62,12 +62,13 @@ void PeerSlot::copy_statistics(const PeerSlot& from) noexcept
 PeerKey PeerKey::of(std::string_view upstream, std::string_view peer,
                     bool backup) noexcept
 {
-    // The separator keeps ("ab", "c") and ("a", "bc") apart.
-    std::string_view separator = backup ? "\nbackup\n" : "\n";
-    uint64_t high = fnv1a(peer, fnv1a(separator,
-                                      fnv1a(upstream, 0xcbf29ce484222325)));
-    uint64_t low = fnv1a(peer, fnv1a(separator,
-                                     fnv1a(upstream, 0x84222325cbf29ce4)));
+    // The separator keeps ("ab", "c") and ("a", "bc") apart; a backup
+    // peer's hashes start from other seeds, which no name can reach.
+    uint64_t flip = backup ? 0x6261636b75702121 : 0;  // "backup!!"
+    uint64_t high = fnv1a(peer, fnv1a("\n", fnv1a(upstream,
+                                                  0xcbf29ce484222325 ^ flip)));
+    uint64_t low = fnv1a(peer, fnv1a("\n", fnv1a(upstream,
+                                                 0x84222325cbf29ce4 ^ flip)));
     return {mix(high), mix(low ^ 0x9e3779b97f4a7c15)};
 }
 
