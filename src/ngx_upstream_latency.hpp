@@ -327,6 +327,16 @@ ngx_upstream_latency_scan(ngx_upstream_latency_peer_data_t<P> *lp) noexcept
 }
 
 
+/* Whether the request has tried the peer at index of its list. */
+
+[[gnu::always_inline]] inline bool
+ngx_upstream_latency_tried(const uintptr_t *tried, ngx_uint_t index) noexcept
+{
+    return tried[index / (8 * sizeof(uintptr_t))]
+           & ((uintptr_t) 1 << index % (8 * sizeof(uintptr_t)));
+}
+
+
 /*
  * The slot of the peer at index of the scanned list if the peer may take
  * this request, else LatencyTable::npos.
@@ -339,9 +349,7 @@ ngx_upstream_latency_available_slot(const ngx_upstream_latency_scan_t<P> &scan,
     uint32_t    slot;
     ngx_flag_t  usable;
 
-    if (scan.tried[index / (8 * sizeof(uintptr_t))]
-        & ((uintptr_t) 1 << index % (8 * sizeof(uintptr_t))))
-    {
+    if (ngx_upstream_latency_tried(scan.tried, index)) {
         return upstream_latency::LatencyTable::npos;
     }
 

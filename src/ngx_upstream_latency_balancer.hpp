@@ -484,8 +484,7 @@ ngx_upstream_latency_unslotted_usable(ngx_upstream_latency_peer_data_t<P> *lp,
     for (peer = scan.peers->peer, i = 0; peer; peer = peer->next, i++) {
 
         if (ngx_upstream_latency_has_slot(lp, i)
-            || (scan.tried[i / (8 * sizeof(uintptr_t))]
-                & ((uintptr_t) 1 << i % (8 * sizeof(uintptr_t)))))
+            || ngx_upstream_latency_tried(scan.tried, i))
         {
             continue;
         }
