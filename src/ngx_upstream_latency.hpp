@@ -172,6 +172,18 @@ struct ngx_upstream_latency_srv_conf_t {
 };
 
 
+/* The directive that set the upstream's balancing method. */
+
+template <class P>
+inline const char *
+ngx_upstream_latency_method_name(ngx_upstream_latency_srv_conf_t<P> *lcf)
+    noexcept
+{
+    return lcf->method == NGX_UPSTREAM_LATENCY_METHOD_LEAST_TIME
+           ? "least_time" : "weighted_random";
+}
+
+
 template <class P>
 struct ngx_upstream_latency_peer_data_t {
     /* the round robin data must be first */

@@ -77,10 +77,29 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
 {
     uint8_t                        *down;
     double                         *factors;
-    ngx_uint_t                      n, most;
+    ngx_uint_t                      i, n, most;
     typename P::peer_t             *peer;
     typename P::peers_t            *peers, *list;
+    typename P::server_t           *server;
     upstream_latency::PeerKey      *key;
+
+    /* nginx takes any weight; the module keeps them in 32 bits */
+
+    server = (typename P::server_t *) us->servers->elts;
+
+    for (i = 0; i < us->servers->nelts; i++) {
+
+        if (server[i].weight > upstream_latency::kMaxWeight) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"weight=%ui\" of server \"%V\" in upstream "
+                          "\"%V\" is above the %uD that \"%s\" takes in "
+                          "%V:%ui", server[i].weight, &server[i].name,
+                          &us->host, upstream_latency::kMaxWeight,
+                          ngx_upstream_latency_method_name(lcf),
+                          &lcf->method_where.file, lcf->method_where.line);
+            return NGX_ERROR;
+        }
+    }
 
     peers = (typename P::peers_t *) us->peer.data;
 
@@ -1516,9 +1535,7 @@ ngx_upstream_latency_check_upstreams(ngx_conf_t *cf) noexcept
                           "\"%s\" in upstream \"%V\" was replaced by "
                           "another load balancing method; only one method "
                           "is allowed in %V:%ui",
-                          lcf->method
-                              == NGX_UPSTREAM_LATENCY_METHOD_LEAST_TIME
-                          ? "least_time" : "weighted_random",
+                          ngx_upstream_latency_method_name(lcf),
                           &uscfp[i]->host, &lcf->method_where.file,
                           lcf->method_where.line);
             return NGX_ERROR;

@@ -476,3 +476,17 @@ qr/"upstream_latency_slow_start" needs "least_time" or "weighted_random" in the 
 --- must_die
 --- error_log
 "upstream_latency_slow_start" directive is not allowed here
+
+
+
+=== TEST 36: a weight above what the module keeps
+--- http_config
+    upstream app {
+        weighted_random;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 weight=4294967296;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/"weight=4294967296" of server "127\.0\.0\.1:\d+" in upstream "app" is above the 268435455 that "weighted_random" takes in \S+nginx\.conf:\d+/

@@ -222,3 +222,18 @@ qr/"upstream_latency_slow_start" needs "least_time" or "weighted_random" in the 
 --- must_die
 --- error_log eval
 qr/invalid value "-1s" of "upstream_latency_slow_start", expected "off" or a time up to 1h in \S+nginx\.conf:\d+/
+
+
+=== TEST 15: a weight above what the module keeps
+--- main_config
+    stream {
+        upstream app {
+            least_time connect;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 weight=268435456;
+        }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/"weight=268435456" of server "127\.0\.0\.1:\d+" in upstream "app" is above the 268435455 that "least_time" takes in \S+nginx\.conf:\d+/

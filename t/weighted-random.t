@@ -241,3 +241,27 @@ GET /t
 --- response_body_like eval
 LatencyTest::counts(fast => [18, 19], slow => [1, 2])
 --- timeout: 10
+
+
+
+=== TEST 9: the largest weight the module takes keeps its share
+A weight of 268435455 against 1: the light server's chance per draw is
+4e-9, so 100 draws all go to the heavy one.
+--- http_config
+    upstream app {
+        weighted_random;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 weight=268435455;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+    }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { echo heavy; } }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2; location / { echo light; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(100, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body
+heavy: 100
+--- timeout: 20

@@ -25,6 +25,10 @@ inline constexpr double kRampFloor = 0.1;
 // same sequence of weights all scaled by one factor).
 inline constexpr uint32_t kRampWeightScale = 16;
 
+// The largest weight= the module takes: scaled by kRampWeightScale, a
+// weight is kept in 32 bits.
+inline constexpr uint32_t kMaxWeight = UINT32_MAX / kRampWeightScale;
+
 // What a joining peer is taken to be worth until it shows otherwise, from
 // the fully ramped, measured peers it competes with (those of the same
 // choice).  During its ramp, their mean latency: it is no faster
