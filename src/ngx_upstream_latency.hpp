@@ -492,6 +492,5 @@ ngx_upstream_latency_ramp(ngx_upstream_latency_peer_data_t<P> *lp,
     upstream_latency::JoinPrior prior) noexcept
 {
     return lp->conf->slow_start.apply(ngx_upstream_latency_slot(lp, index),
-                                      lp->conf->options.metric, now_ms,
-                                      prior, *load);
+                                      now_ms, prior, *load);
 }

@@ -560,6 +560,7 @@ ngx_upstream_latency_get(ngx_peer_connection_t *pc,
     uint64_t               now_us;
     uintptr_t              m;
     ngx_int_t              rc;
+    ngx_flag_t             probe;
     ngx_uint_t             i, n, index;
     typename P::peer_t    *peer;
     typename P::peers_t   *peers;
@@ -652,6 +653,9 @@ ngx_upstream_latency_get(ngx_peer_connection_t *pc,
         peer->checked = now;
     }
 
+    /* nginx tries a peer that max_fails took out again: it joins now */
+    probe = peer->max_fails && peer->fails >= peer->max_fails;
+
     pc->sockaddr = peer->sockaddr;
     pc->socklen = peer->socklen;
     pc->name = &peer->name;
@@ -668,6 +672,10 @@ ngx_upstream_latency_get(ngx_peer_connection_t *pc,
 
     /* before a change of the list can release the slot */
     ngx_upstream_latency_start(lp, index, now_us);
+
+    if (probe) {
+        upstream_latency::rejoin(*lp->slot, now_us / 1000);
+    }
 
     P::unlock(peers);
 
@@ -743,6 +751,12 @@ ngx_upstream_latency_measure(ngx_upstream_latency_peer_data_t<P> *lp,
                                          lp->found_active,
                                          lp->rrp.current->weight, kind,
                                          now_us, decay);
+
+    if (kind == upstream_latency::SampleKind::exact
+        && &estimate == &lp->slot->estimate(lp->conf->options.metric))
+    {
+        upstream_latency::answered(*lp->slot, lp->start_us);
+    }
 }
 
 
@@ -872,8 +886,10 @@ ngx_upstream_latency_record(ngx_upstream_latency_peer_data_t<P> *lp,
  * and fail_timeout read before round robin's free, which may free a peer
  * nginx's resolver removed).  If the failure made it
  * unavailable (max_fails reached; a racy read with a zone: it only feeds
- * the status and the ramp), the status counts it once, and the peer joins
- * again, in slow start, when fail_timeout is over and nginx tries it.
+ * the status and the ramp), the status counts it once, and the peer stays
+ * at the floor of its ramp until fail_timeout is over; it joins again when
+ * nginx tries it (get), which may be up to a second later: nginx counts
+ * fail_timeout from the second of the failure.
  */
 
 template <class P>
@@ -932,8 +948,10 @@ ngx_upstream_least_time_joining(ngx_upstream_latency_peer_data_t<P> *lp,
         slot = ngx_upstream_latency_slot_index(lp, lcf->candidates[k].peer);
         joined = view.slots[slot].joined_ms.load(std::memory_order_relaxed);
 
-        ramped.add(upstream_latency::observe_ms(view, slot, options,
-                                                now_ms).latency_us,
+        ramped.add(upstream_latency::known_latency(
+                       upstream_latency::observe_ms(view, slot, options,
+                                                    now_ms).latency_us,
+                       joined),
                    slow_start.ramp(joined, now_ms) == 1.0);
     }
 
@@ -946,8 +964,7 @@ ngx_upstream_least_time_joining(ngx_upstream_latency_peer_data_t<P> *lp,
         peer = candidate_peers[k];
         slot = ngx_upstream_latency_slot_index(lp, c->peer);
         load = upstream_latency::observe_ms(view, slot, options, now_ms);
-        ramp = slow_start.apply(view.slots[slot], options.metric, now_ms,
-                                prior, load);
+        ramp = slow_start.apply(view.slots[slot], now_ms, prior, load);
 
         if (ramp < 1.0) {
             c->weight = upstream_latency::ramped_weight(peer->weight, ramp);
@@ -1018,8 +1035,7 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
 
         if (joined && slow_start.window_ms
             && (slow_start.ramp(joined, now_ms) < 1.0
-                || !upstream_latency::PeakEwma::measured(
-                       view.estimate_of(slot))))
+                || !upstream_latency::answered_since_joining(joined)))
         {
             joining = 1;
         }
@@ -1146,21 +1162,15 @@ ngx_upstream_weighted_random_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     /* a peer in slow start is kept with the probability of its ramp */
     auto draw = [lp, lcf, now_ms, &rng, &sampler](auto &&usable)
                 __attribute__((always_inline)) {
-        size_t  i;
-
-        i = sampler.draw(rng, usable);
-
-        if (lcf->slow_start.window_ms
-            && i != upstream_latency::WeightedSampler::npos
-            && !upstream_latency::keep_drawn(
-                   lcf->slow_start.ramp(ngx_upstream_latency_slot(lp, i),
-                                        now_ms),
-                   rng))
-        {
-            i = sampler.draw(rng, usable);
+        if (lcf->slow_start.window_ms == 0) {
+            return sampler.draw(rng, usable);
         }
 
-        return i;
+        return upstream_latency::draw_ramped(sampler, rng, usable,
+                   [lp, lcf, now_ms](size_t i) {
+                       return lcf->slow_start.ramp(
+                                  ngx_upstream_latency_slot(lp, i), now_ms);
+                   });
     };
 
     first = draw(available);

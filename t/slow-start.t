@@ -106,3 +106,57 @@ LatencyTest::counts(1991 => [0, 3], 1992 => [0, 3], 1993 => [0, 3],
 --- error_log
 4 peers in
 3 kept from the previous configuration
+
+
+
+=== TEST 4: weighted_random over two of the servers
+--- http_config
+    upstream app {
+        weighted_random;
+        upstream_latency_slow_start 60s;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
+    }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_2; location / { echo 1992; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(30, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [5, 25], 1992 => [5, 25])
+
+
+
+=== TEST 5: weighted_random draws a server added on reload by its ramped weight
+1993 joins with a ramp of 60 s, at 10% of its weight for the first 6 s:
+0.1 / 2.1 = 4.8% of the draws, 14 of 300 requests one after another
+(binomial sigma 3.7); at most 28 allowed (3.7 sigma).  Drawn again only
+once when not kept, it took 40 to 49.
+--- http_config
+    upstream app {
+        weighted_random;
+        upstream_latency_slow_start 60s;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_3;
+    }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_1; location / { echo 1991; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_2; location / { echo 1992; } }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_3; location / { echo 1993; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(300, '/app') } }
+ location = /app { proxy_pass http://app; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body_like eval
+LatencyTest::counts(1991 => [100, 200], 1992 => [100, 200], 1993 => [0, 28])
+--- error_log
+3 peers in
+2 kept from the previous configuration
+--- timeout: 20

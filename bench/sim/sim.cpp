@@ -618,8 +618,8 @@ private:
     double ramp(const Instance& in, int server, PeerLoad& load,
                 JoinPrior prior) const
     {
-        return slow_start_.apply(in.slots[server], Metric::header,
-                                 clock() / 1000, prior, load);
+        return slow_start_.apply(in.slots[server], clock() / 1000, prior,
+                                 load);
     }
 
     int module_least_time(Instance& in, Worker& w,
@@ -630,7 +630,8 @@ private:
         if (slow_start_.window_ms) {
             JoinPriorSum ramped;
             for (int i : servers) {
-                ramped.add(module_load(in, i).latency_us,
+                ramped.add(known_latency(module_load(in, i).latency_us,
+                                         in.slots[i].joined_ms.load()),
                            slow_start_.ramp(in.slots[i], clock() / 1000)
                                == 1.0);
             }
@@ -658,15 +659,12 @@ private:
         WeightedSampler sampler(alias_.data(), weights_.data(), pool_.size());
         auto ok = [&](std::size_t k) { return usable(in, r, pool_[k]); };
         auto draw = [&](auto&& usable) {
-            std::size_t k = sampler.draw(w.rng, usable);
-            if (slow_start_.window_ms && k != WeightedSampler::npos
-                && !keep_drawn(slow_start_.ramp(in.slots[pool_[k]],
-                                                clock() / 1000),
-                               w.rng))
-            {
-                k = sampler.draw(w.rng, usable);
+            if (slow_start_.window_ms == 0) {
+                return sampler.draw(w.rng, usable);
             }
-            return k;
+            return draw_ramped(sampler, w.rng, usable, [&](std::size_t k) {
+                return slow_start_.ramp(in.slots[pool_[k]], clock() / 1000);
+            });
         };
         std::size_t first = draw(ok);
         if (first == WeightedSampler::npos) {
@@ -868,6 +866,13 @@ private:
             r.active_before = w.own_inflight[r.server];
         }
         InflightCells::enter(in.cells[r.server], clock());
+        // nginx tries a server that max_fails took out again, once until
+        // it answers (checked), and the module has it join then
+        Health& h = in.health[r.server];
+        if (h.fails >= kMaxFails) {
+            h.checked = static_cast<int64_t>(now_ / 1'000'000);
+            rejoin(in.slots[r.server], clock() / 1000);
+        }
         w.own_inflight[r.server]++;
         w.conns[r.server]++;
         in.conns[r.server]++;
@@ -927,6 +932,7 @@ private:
             record_per_request(slot.header_time, elapsed, r.active_before,
                                weight(r.server), SampleKind::exact, clock(),
                                decay_);
+            answered(slot, kEpochUs + r.start_us);
         }
         if (p_.method == Method::variant) {
             variant_sample(in, r, static_cast<double>(sample), !failed,

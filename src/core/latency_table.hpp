@@ -107,6 +107,27 @@ struct SlotKey {
     }
 };
 
+// A slot's joined_ms: when the peer joined, in monotonic milliseconds, and
+// in this bit whether no request sent to it since has been answered.
+// Until one is, its estimates are no measure of it: a failure's penalty,
+// or an average from before it left, decayed while it was out, would make
+// it look faster than it has shown to be.
+inline constexpr uint64_t kJoinedUnanswered = uint64_t{1} << 63;
+
+// When the peer of the joined_ms word joined (0: with the first
+// configuration).
+inline uint64_t joined_at(uint64_t joined) noexcept
+{
+    return joined & ~kJoinedUnanswered;
+}
+
+// Whether the peer of the joined_ms word has answered since it joined, as
+// a peer of the first configuration counts.
+inline bool answered_since_joining(uint64_t joined) noexcept
+{
+    return (joined & kJoinedUnanswered) == 0;
+}
+
 struct alignas(64) PeerSlot {
     // First cache line: what a selection reads.
     SlotKey key;  // of a configured peer: written before workers start;
@@ -116,7 +137,8 @@ struct alignas(64) PeerSlot {
     std::atomic<uint64_t> selected_ms;    // wall clock, 0: never
     std::atomic<uint64_t> connect_time;   // PeakEwma, stream only
     // Slow start: when the peer joined, monotonic ms (0: with the first
-    // configuration); a time to come while it is out after failing.
+    // configuration), a time to come while it is out after failing; and
+    // kJoinedUnanswered.
     std::atomic<uint64_t> joined_ms;
     uint32_t down;  // marked down in its configuration; read on reload
 
@@ -187,7 +209,7 @@ static_assert(sizeof(PeerSlot) == 256);
 class LatencyTable {
 public:
     static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
-    static constexpr uint32_t kVersion = 10;
+    static constexpr uint32_t kVersion = 11;
     static constexpr uint32_t npos = UINT32_MAX;
 
     // Bytes for capacity slots, the requests in flight of workers and

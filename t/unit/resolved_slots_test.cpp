@@ -222,7 +222,7 @@ TEST(ResolvedSlots, AReloadCarriesThemReleased)
 
 uint64_t joined_ms(const LatencyTable& table, uint32_t slot)
 {
-    return table.slot(slot).joined_ms.load();
+    return joined_at(table.slot(slot).joined_ms.load());
 }
 
 // Slow start, as for a server added on reload, and one a reload brings
