@@ -59,6 +59,15 @@ ngx_http_upstream_latency_status(ngx_http_request_t *r,
 }
 
 
+/* A 5xx status: the server failed (nginx passes on any three digits). */
+
+static ngx_flag_t
+ngx_http_upstream_latency_server_error(ngx_uint_t status)
+{
+    return status >= NGX_HTTP_INTERNAL_SERVER_ERROR && status < 600;
+}
+
+
 /*
  * The response header of the attempt has arrived: its time, on the
  * monotonic clock, is the header sample (a 5xx status is a failure,
@@ -83,7 +92,7 @@ ngx_http_upstream_latency_answered(ngx_http_upstream_latency_peer_data_t *lp,
     ngx_upstream_latency_answer(lp, now_us);
     header = lp->header_us;
 
-    if (status == 0 || status >= NGX_HTTP_INTERNAL_SERVER_ERROR) {
+    if (status == 0 || ngx_http_upstream_latency_server_error(status)) {
         return;
     }
 
@@ -226,7 +235,7 @@ ngx_http_upstream_latency_record(ngx_http_upstream_latency_peer_data_t *lp,
 
     failed = ((state & NGX_PEER_FAILED)
               && !ngx_http_upstream_latency_stale(pc, state, u))
-             || status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+             || ngx_http_upstream_latency_server_error(status)
              || body == ngx_http_upstream_latency_body_broken;
 
     complete = !failed && body == ngx_http_upstream_latency_body_complete;
@@ -331,13 +340,12 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
     ngx_http_upstream_latency_peer_data_t *lp =
         (ngx_http_upstream_latency_peer_data_t *) data;
 
-    uint64_t                       now_us;
-    PeerSlot                      *slot;
-    time_t                         fail_timeout;
-    ngx_flag_t                     failed;
-    ngx_uint_t                     max_fails, fails;
-    ngx_http_upstream_t           *u;
-    ngx_http_upstream_rr_peer_t   *peer;
+    uint64_t                         now_us;
+    PeerSlot                        *slot;
+    ngx_flag_t                       failed;
+    ngx_http_upstream_t             *u;
+    ngx_http_upstream_rr_peer_t     *peer;
+    ngx_upstream_latency_failure_t   failure;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "free latency peer, state: %ui", state);
@@ -385,14 +393,12 @@ ngx_http_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
     /* read before round robin's free, which may free a resolved peer */
 
     failed = slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single;
-    max_fails = peer->max_fails;
-    fails = peer->fails + 1;   /* with this failure, as round robin counts */
-    fail_timeout = peer->fail_timeout;
+    failure = ngx_upstream_latency_failure<P>(peer);
 
     ngx_http_upstream_free_round_robin_peer(pc, &lp->rrp, state);
 
     if (failed) {
-        ngx_upstream_latency_failed<P>(slot, max_fails, fails, fail_timeout);
+        ngx_upstream_latency_failed<P>(slot, failure);
     }
 }
 

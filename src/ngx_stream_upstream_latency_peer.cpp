@@ -241,10 +241,9 @@ ngx_stream_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
         (ngx_stream_upstream_latency_peer_data_t *) data;
 
     PeerSlot                         *slot;
-    time_t                            fail_timeout;
     ngx_flag_t                        failed;
-    ngx_uint_t                        max_fails, fails;
     ngx_stream_upstream_rr_peer_t    *peer;
+    ngx_upstream_latency_failure_t    failure;
 
     ngx_log_debug1(NGX_LOG_DEBUG_STREAM, pc->log, 0,
                    "free latency peer, state: %ui", state);
@@ -263,14 +262,12 @@ ngx_stream_upstream_free_latency_peer(ngx_peer_connection_t *pc, void *data,
     /* read before round robin's free, which may free a resolved peer */
 
     failed = slot && (state & NGX_PEER_FAILED) && !lp->rrp.peers->single;
-    max_fails = peer->max_fails;
-    fails = peer->fails + 1;   /* with this failure, as round robin counts */
-    fail_timeout = peer->fail_timeout;
+    failure = ngx_upstream_latency_failure<P>(peer);
 
     ngx_stream_upstream_free_round_robin_peer(pc, &lp->rrp, state);
 
     if (failed) {
-        ngx_upstream_latency_failed<P>(slot, max_fails, fails, fail_timeout);
+        ngx_upstream_latency_failed<P>(slot, failure);
     }
 }
 

@@ -172,6 +172,16 @@ struct ngx_upstream_latency_srv_conf_t {
 };
 
 
+/* A failure of a peer, as round robin counts it (see failure, failed). */
+
+typedef struct {
+    ngx_uint_t                              max_fails;
+    ngx_uint_t                              fails;
+    time_t                                  fail_timeout;
+    ngx_flag_t                              rechecked;
+} ngx_upstream_latency_failure_t;
+
+
 /* The directive that set the upstream's balancing method. */
 
 template <class P>

@@ -882,31 +882,53 @@ ngx_upstream_latency_record(ngx_upstream_latency_peer_data_t<P> *lp,
 
 
 /*
- * After round robin counted a failure of the peer (its max_fails, failures
- * and fail_timeout read before round robin's free, which may free a peer
- * nginx's resolver removed).  If the failure made it
- * unavailable (max_fails reached; a racy read with a zone: it only feeds
- * the status and the ramp), the status counts it once, and the peer stays
- * at the floor of its ramp until fail_timeout is over; it joins again when
- * nginx tries it (get), which may be up to a second later: nginx counts
- * fail_timeout from the second of the failure.
+ * What a failure of the peer tells, read before round robin's free (which
+ * counts it, and may free a peer nginx's resolver removed); with a zone, a
+ * racy read: it only feeds the status and the ramp.
+ */
+
+template <class P>
+ngx_upstream_latency_failure_t
+ngx_upstream_latency_failure(typename P::peer_t *peer) noexcept
+{
+    ngx_upstream_latency_failure_t  f;
+
+    f.max_fails = peer->max_fails;
+    f.fails = peer->fails + 1;   /* with this failure, as round robin counts */
+    f.fail_timeout = peer->fail_timeout;
+
+    /* nginx tried the peer again since its last failure (round robin's test) */
+    f.rechecked = peer->accessed < peer->checked;
+
+    return f;
+}
+
+
+/*
+ * After round robin counted a failure of the peer.  If the failure made it
+ * unavailable, by reaching max_fails or on the try nginx makes once
+ * fail_timeout is over (not the requests that were in flight as it became
+ * so), the status counts it, and the peer stays at the floor of its ramp
+ * until fail_timeout is over; it joins again when nginx tries it (get),
+ * which may be up to a second later: nginx counts fail_timeout from the
+ * second of the failure.
  */
 
 template <class P>
 void
 ngx_upstream_latency_failed(upstream_latency::PeerSlot *slot,
-    ngx_uint_t max_fails, ngx_uint_t fails, time_t fail_timeout) noexcept
+    ngx_upstream_latency_failure_t f) noexcept
 {
-    if (max_fails == 0 || fails < max_fails) {
+    if (f.max_fails == 0 || f.fails < f.max_fails) {
         return;
     }
 
-    if (fails == max_fails) {
+    if (f.fails == f.max_fails || f.rechecked) {
         slot->counters.unavail.fetch_add(1, std::memory_order_relaxed);
     }
 
     upstream_latency::rejoin(*slot, ngx_upstream_latency_now_us() / 1000
-                                    + (uint64_t) fail_timeout * 1000);
+                                    + (uint64_t) f.fail_timeout * 1000);
 }
 
 

@@ -155,7 +155,10 @@ ngx_upstream_latency_balanced_peers(upstream_latency::UpstreamStatus &u,
 }
 
 
-/* The servers of an upstream of another method, from its configuration. */
+/*
+ * The servers of an upstream of another method, from its configuration:
+ * the primary ones, then the backup ones, as round robin numbers them.
+ */
 
 template <class P>
 void
@@ -163,7 +166,7 @@ ngx_upstream_latency_configured_peers(upstream_latency::UpstreamStatus &u,
     typename P::upstream_t *uscf)
 {
     uint32_t                     id;
-    ngx_uint_t                   i, j;
+    ngx_uint_t                   i, j, backup;
     typename P::server_t        *server;
 
     using upstream_latency::PeerState;
@@ -175,18 +178,25 @@ ngx_upstream_latency_configured_peers(upstream_latency::UpstreamStatus &u,
     server = (typename P::server_t *) uscf->servers->elts;
     id = 0;
 
-    for (i = 0; i < uscf->servers->nelts; i++) {
-        for (j = 0; j < server[i].naddrs; j++, id++) {
-            u.peers.push_back({id,
-                               {(char *) server[i].addrs[j].name.data,
-                                server[i].addrs[j].name.len},
-                               {(char *) server[i].name.data,
-                                server[i].name.len},
-                               server[i].backup != 0,
-                               (uint32_t) server[i].weight,
-                               server[i].down ? PeerState::down
-                                              : PeerState::up,
-                               nullptr, 0});
+    for (backup = 0; backup < 2; backup++) {
+        for (i = 0; i < uscf->servers->nelts; i++) {
+
+            if (server[i].backup != backup) {
+                continue;
+            }
+
+            for (j = 0; j < server[i].naddrs; j++, id++) {
+                u.peers.push_back({id,
+                                   {(char *) server[i].addrs[j].name.data,
+                                    server[i].addrs[j].name.len},
+                                   {(char *) server[i].name.data,
+                                    server[i].name.len},
+                                   backup != 0,
+                                   (uint32_t) server[i].weight,
+                                   server[i].down ? PeerState::down
+                                                  : PeerState::up,
+                                   nullptr, 0});
+            }
         }
     }
 }

@@ -123,6 +123,7 @@ sub { my $s = main::status_of(shift);
 
 
 === TEST 3: upstreams of other methods are listed from their configuration
+Their ids are round robin's: the primary servers, then the backup ones.
 --- http_config
     upstream app {
         least_time header;
@@ -131,6 +132,7 @@ sub { my $s = main::status_of(shift);
     upstream plain {
         server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 weight=2;
         server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 backup;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_3;
     }
     upstream other {
         least_conn;
@@ -144,13 +146,13 @@ GET /upstreams
 sub { my $s = JSON::PP::decode_json(shift);
       CORE::join '', map { my $u = $_;
                      "$u->{name} ($u->{method}): " . CORE::join(', ', map {
-                         "$_->{server} w$_->{weight}" . ($_->{backup} ? ' backup' : '')
+                         "$_->{id} $_->{server} w$_->{weight}" . ($_->{backup} ? ' backup' : '')
                          . " $_->{state}" . (exists $_->{requests} ? ' counted' : '') } @{ $u->{peers} }) . "\n" }
           @{ $s->{upstreams} } }
 --- response_body
-app (least_time header): 127.0.0.1:$TEST_NGINX_RAND_PORT_1 w1 up counted
-plain (round robin): 127.0.0.1:$TEST_NGINX_RAND_PORT_1 w2 up, 127.0.0.1:$TEST_NGINX_RAND_PORT_2 w1 backup up
-other (other): 127.0.0.1:$TEST_NGINX_RAND_PORT_3 w1 down
+app (least_time header): 0 127.0.0.1:$TEST_NGINX_RAND_PORT_1 w1 up counted
+plain (round robin): 0 127.0.0.1:$TEST_NGINX_RAND_PORT_1 w2 up, 1 127.0.0.1:$TEST_NGINX_RAND_PORT_3 w1 up, 2 127.0.0.1:$TEST_NGINX_RAND_PORT_2 w1 backup up
+other (other): 0 127.0.0.1:$TEST_NGINX_RAND_PORT_3 w1 down
 
 
 
@@ -304,3 +306,56 @@ Content-Type: text/html; charset=utf-8
 --- must_die
 --- error_log
 "upstream_latency_status" directive is not allowed here
+
+
+
+=== TEST 12: a server that fails nginx's try after fail_timeout is unavailable again
+Nothing listens on either server: the first request fails on both
+(max_fails=1), which makes each unavailable; 2.5 s later fail_timeout is
+over, nginx tries each again, and each fails and becomes unavailable
+again.
+--- http_config
+    upstream app {
+        weighted_random;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_8 max_fails=1 fail_timeout=1s;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_9 max_fails=1 fail_timeout=1s;
+    }
+--- config
+    location = /t { echo_location /app; echo_sleep 2.5; echo_location /app;
+                    echo_location /upstreams 'format=json'; }
+    location = /app { proxy_pass http://app; }
+    location = /upstreams { upstream_latency_status; }
+--- request
+GET /t
+--- response_body_filters eval
+sub { my $s = main::status_of(shift);
+      CORE::join '', map { "$_->{state}: requests $_->{requests}, fails $_->{fails}, unavail $_->{unavail}\n" }
+          @{ $s->{upstreams}[0]{peers} } }
+--- response_body
+unavail: requests 2, fails 2, unavail 2
+unavail: requests 2, fails 2, unavail 2
+--- error_log
+connect() failed
+--- timeout: 10
+
+
+
+=== TEST 13: a status above 599 is an answer, not a failure
+nginx passes on any three digits; only 5xx says the server failed.
+--- http_config
+    upstream app {
+        weighted_random;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    }
+    server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1; location / { return 600 "odd\n"; } }
+--- config
+    location = /t { echo_location /app; echo_location /upstreams 'format=json'; }
+    location = /app { proxy_pass http://app; }
+    location = /upstreams { upstream_latency_status; }
+--- request
+GET /t
+--- response_body_filters eval
+sub { my $p = main::status_of(shift)->{upstreams}[0]{peers}[0];
+      "requests $p->{requests}, fails $p->{fails}, 5xx $p->{responses}{'5xx'}\n" }
+--- response_body
+requests 1, fails 0, 5xx 0

@@ -79,12 +79,23 @@ class Writer {
 public:
     void raw(std::string_view text) { out_.append(text); }
 
+    // Appends what snprintf makes of fmt and args, however long.
     template <class... Args>
     void format(const char* fmt, Args... args)
     {
         char buf[128];
         int n = std::snprintf(buf, sizeof(buf), fmt, args...);
-        out_.append(buf, n < 0 ? 0 : std::min<std::size_t>(n, sizeof(buf) - 1));
+        if (n < 0) {
+            return;
+        }
+        if (static_cast<std::size_t>(n) < sizeof(buf)) {
+            out_.append(buf, n);
+            return;
+        }
+        std::size_t at = out_.size();
+        out_.resize(at + n + 1);
+        std::snprintf(&out_[at], n + 1, fmt, args...);
+        out_.resize(at + n);
     }
 
     // A JSON string, quoted and escaped.

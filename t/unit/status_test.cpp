@@ -253,6 +253,28 @@ TEST(StatusJson, StreamPeersUnderTheirOwnKey)
     EXPECT_TRUE(contains(json, "\"requests\":7,\"responses\":{"));
 }
 
+// Counters of a busy stream peer, whose figures together are longer than
+// a line of the writer's buffer, come whole (they were cut at 127
+// characters, and the JSON with them).
+TEST(StatusJson, LargeCountersComeWhole)
+{
+    Fixture f;
+    f.report.stream = stream_of(f);
+    f.slot->counters.requests = 2'000'000'000;
+    f.slot->counters.sent() = 100'000'000'000'000;
+    f.slot->counters.received() = 100'000'000'000'000;
+    f.slot->counters.fails = 1'000'000;
+    f.slot->counters.unavail = 10'000;
+    std::string json = render_json(f.report);
+    EXPECT_TRUE(contains(json, "\"active\":2,\"connections\":2000000000,"
+                               "\"sent\":100000000000000,"
+                               "\"received\":100000000000000,"
+                               "\"fails\":1000000,\"unavail\":10000,"
+                               "\"selected\":\"2025-11-26T00:00:00.123Z\","
+                               "\"connect_time\":0.300,"))
+        << json;
+}
+
 TEST(StatusPrometheus, StreamPeersHaveTheirOwnFamilies)
 {
     Fixture f;
