@@ -256,7 +256,10 @@ void json_upstreams(Writer& w, const std::vector<UpstreamStatus>& upstreams,
         w.json(u.name);
         w.raw(",\"method\":");
         w.json(u.method);
-        bool observed = !u.peers.empty() && u.peers[0].slot != nullptr;
+        // a resolved peer the table had no slot for has none either
+        bool observed = std::any_of(
+            u.peers.begin(), u.peers.end(),
+            [](const PeerStatus& peer) { return peer.slot != nullptr; });
         w.format(",\"observed\":%s,\"peers\":[", observed ? "true" : "false");
         const char* peer_separator = "";
         for (const PeerStatus& peer : u.peers) {

@@ -88,6 +88,20 @@ TEST(StatusJson, PeersOfOtherMethodsHaveNoCounters)
     EXPECT_FALSE(contains(other, "requests"));
 }
 
+// Balanced by the module, an upstream whose first peer has no slot (a
+// resolved address the table had no room for) is observed.
+TEST(StatusJson, ObservedWhateverItsFirstPeer)
+{
+    Fixture f;
+    UpstreamStatus& app = f.report.upstreams[0];
+    app.peers.insert(app.peers.begin(),
+                     {1, "10.0.0.9:80", "unslotted", false, 1,
+                      PeerState::up, nullptr, 0});
+    std::string json = render_json(f.report);
+    EXPECT_TRUE(contains(json, "\"observed\":true,\"peers\":[{\"id\":1,"))
+        << json;
+}
+
 TEST(StatusPrometheus, OneFamilyPerMetricWithTypes)
 {
     Fixture f;
