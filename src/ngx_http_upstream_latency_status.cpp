@@ -192,7 +192,14 @@ ngx_http_upstream_latency_report(ngx_http_request_t *r, ngx_flag_t json,
 
     stream = ngx_http_upstream_latency_stream_conf((ngx_cycle_t *) ngx_cycle);
 
-    if (stream && stream->status) {
+    if (stream && stream->status_build != ngx_upstream_latency_status_build())
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "the stream upstreams are not shown: "
+                      "ngx_stream_upstream_latency_module is of another "
+                      "build than ngx_http_upstream_latency_module");
+
+    } else if (stream && stream->status) {
         stream->status(stream, report.stream.emplace(), texts, only, now,
                        report.now_us);
     }

@@ -139,6 +139,7 @@ ngx_stream_upstream_latency_create_main_conf(ngx_conf_t *cf) noexcept
     }
 
     lmcf->status = ngx_stream_upstream_latency_status;
+    lmcf->status_build = ngx_upstream_latency_status_build();
 
     return lmcf;
 }

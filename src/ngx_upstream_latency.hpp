@@ -50,6 +50,12 @@ typedef void (*ngx_upstream_latency_status_pt)(
 
 
 struct ngx_upstream_latency_main_conf_s {
+    /*
+     * First, where a module of any build finds it: the build of status
+     * (ngx_upstream_latency_status_build), which the http module calls
+     */
+    uint64_t                           status_build;  /* stream only */
+
     ngx_array_t                        keys;   /* PeerKey, in slot order */
     ngx_array_t                        down;   /* uint8_t, as keys */
     ngx_array_t                        upstream_keys;  /* PeerKey, in

@@ -13,6 +13,27 @@
 #include <string>
 
 
+/*
+ * The build of the status interface between the http and the stream
+ * module (ngx_upstream_latency_status_pt, the status types, the main
+ * configuration): their .so files, packaged apart, may come from two
+ * builds, and the http module must not call the stream module's status
+ * with the other's layouts.  Bump the revision when what they mean
+ * changes, not only their sizes.
+ */
+
+constexpr uint64_t
+ngx_upstream_latency_status_build() noexcept
+{
+    return (uint64_t) 0x5550534c4154 << 16        /* "UPSLAT" */
+           ^ (uint64_t) 1 << 12                  /* revision */
+           ^ (uint64_t) sizeof(ngx_upstream_latency_main_conf_t) << 32
+           ^ (uint64_t) sizeof(upstream_latency::StreamStatus) << 20
+           ^ (uint64_t) sizeof(upstream_latency::UpstreamStatus) << 8
+           ^ (uint64_t) sizeof(upstream_latency::PeerStatus);
+}
+
+
 template <class P>
 std::string
 ngx_upstream_latency_method(typename P::upstream_t *uscf,
