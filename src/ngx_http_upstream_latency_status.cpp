@@ -59,50 +59,28 @@ ngx_http_upstream_latency_status(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_upstream_latency_main_conf_t *
 ngx_http_upstream_latency_stream_conf(ngx_cycle_t *cycle)
 {
-    ngx_uint_t        i;
-    ngx_module_t     *module;
-    ngx_shm_zone_t   *zone;
-    ngx_list_part_t  *part;
+    ngx_uint_t       i;
+    ngx_shm_zone_t  *zone;
 
-    module = NULL;
+    static ngx_str_t  name = ngx_string(NGX_STREAM_LATENCY_ZONE);
 
-    for (i = 0; i < cycle->modules_n; i++) {
-        if (ngx_strcmp(cycle->modules[i]->name,
-                       "ngx_stream_upstream_latency_module")
-            == 0)
-        {
-            module = cycle->modules[i];
-            break;
-        }
-    }
+    zone = ngx_upstream_latency_shm_zone(cycle, &name);
 
-    if (module == NULL) {
+    if (zone == NULL) {
         return NULL;
     }
 
-    part = &cycle->shared_memory.part;
-    zone = (ngx_shm_zone_t *) part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-            part = part->next;
-            zone = (ngx_shm_zone_t *) part->elts;
-            i = 0;
-        }
-
-        if (zone[i].tag == module
-            && zone[i].shm.name.len == sizeof(NGX_STREAM_LATENCY_ZONE) - 1
-            && ngx_strncmp(zone[i].shm.name.data, NGX_STREAM_LATENCY_ZONE,
-                           zone[i].shm.name.len)
+    for (i = 0; i < cycle->modules_n; i++) {
+        if (zone->tag == cycle->modules[i]
+            && ngx_strcmp(cycle->modules[i]->name,
+                          "ngx_stream_upstream_latency_module")
                == 0)
         {
-            return (ngx_upstream_latency_main_conf_t *) zone[i].data;
+            return (ngx_upstream_latency_main_conf_t *) zone->data;
         }
     }
+
+    return NULL;
 }
 
 

@@ -241,6 +241,8 @@ char *ngx_upstream_latency_parse_slow_start(ngx_conf_t *cf,
     ngx_msec_t *slow_start, ngx_upstream_latency_where_t *where) noexcept;
 char *ngx_upstream_latency_parse_zone(ngx_conf_t *cf,
     ngx_upstream_latency_main_conf_t *lmcf) noexcept;
+ngx_shm_zone_t *ngx_upstream_latency_shm_zone(ngx_cycle_t *cycle,
+    ngx_str_t *name) noexcept;
 ngx_int_t ngx_upstream_latency_add_zone(ngx_conf_t *cf,
     ngx_upstream_latency_main_conf_t *lmcf, ngx_str_t *name, void *tag)
     noexcept;

@@ -225,6 +225,38 @@ ngx_upstream_latency_parse_zone(ngx_conf_t *cf,
 }
 
 
+/* The shared memory zone of a cycle by its name, or NULL. */
+
+ngx_shm_zone_t *
+ngx_upstream_latency_shm_zone(ngx_cycle_t *cycle, ngx_str_t *name) noexcept
+{
+    ngx_uint_t        i;
+    ngx_shm_zone_t   *zone;
+    ngx_list_part_t  *part;
+
+    part = &cycle->shared_memory.part;
+    zone = (ngx_shm_zone_t *) part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+            part = part->next;
+            zone = (ngx_shm_zone_t *) part->elts;
+            i = 0;
+        }
+
+        if (name->len == zone[i].shm.name.len
+            && ngx_strncmp(name->data, zone[i].shm.name.data, name->len) == 0)
+        {
+            return &zone[i];
+        }
+    }
+}
+
+
 /*
  * Sizes the zone for the peers of the configuration and adds it, unless
  * no upstream uses the module.
@@ -252,6 +284,19 @@ ngx_upstream_latency_add_zone(ngx_conf_t *cf,
 
     if (lmcf->zone_size == NGX_CONF_UNSET_SIZE) {
         size = ngx_upstream_latency_zone_size(needed);
+
+        if (size > NGX_UPSTREAM_LATENCY_MAX_ZONE) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "the latency table of %ui servers and %ui worker "
+                          "processes needs %uzk, more than a zone can have "
+                          "(%uzm), for the \"%s\" block in %V:%ui",
+                          lmcf->keys.nelts + reserved, lmcf->workers,
+                          (size + 1023) / 1024,
+                          (size_t) NGX_UPSTREAM_LATENCY_MAX_ZONE / 1024 / 1024,
+                          lmcf->block, &lmcf->block_where.file,
+                          lmcf->block_where.line);
+            return NGX_ERROR;
+        }
 
     } else {
         size = lmcf->zone_size;
@@ -282,6 +327,21 @@ ngx_upstream_latency_add_zone(ngx_conf_t *cf,
                                ngx_upstream_latency_table_bytes(size),
                                lmcf->workers, lmcf->upstream_keys.nelts)
                            - lmcf->keys.nelts;
+
+    /* nginx would say "already declared for a different use" at the end */
+
+    shm_zone = ngx_upstream_latency_shm_zone(cf->cycle, name);
+
+    if (shm_zone && shm_zone->tag != tag) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "the shared memory zone \"%V\" is the latency "
+                      "table's, which the \"%s\" block's upstreams of "
+                      "\"least_time\" or \"weighted_random\" need; "
+                      "another zone of that name must be renamed, in %V:%ui",
+                      name, lmcf->block, &lmcf->block_where.file,
+                      lmcf->block_where.line);
+        return NGX_ERROR;
+    }
 
     shm_zone = ngx_shared_memory_add(cf, name, size, tag);
     if (shm_zone == NULL) {

@@ -490,3 +490,31 @@ qr/"upstream_latency_slow_start" needs "least_time" or "weighted_random" in the 
 --- must_die
 --- error_log eval
 qr/"weight=4294967296" of server "127\.0\.0\.1:\d+" in upstream "app" is above the 268435455 that "weighted_random" takes in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 37: an upstream's zone named as the latency table's
+--- http_config
+    upstream app {
+        zone upstream_latency 64k;
+        least_time header;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/the shared memory zone "upstream_latency" is the latency table's, which the "http" block's upstreams of "least_time" or "weighted_random" need; another zone of that name must be renamed, in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 38: a limit_req zone named as the latency table's
+--- http_config
+    limit_req_zone $binary_remote_addr zone=upstream_latency:1m rate=1r/s;
+    upstream app {
+        weighted_random;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/the shared memory zone "upstream_latency" is the latency table's/

@@ -237,3 +237,19 @@ qr/invalid value "-1s" of "upstream_latency_slow_start", expected "off" or a tim
 --- must_die
 --- error_log eval
 qr/"weight=268435456" of server "127\.0\.0\.1:\d+" in upstream "app" is above the 268435455 that "least_time" takes in \S+nginx\.conf:\d+/
+
+
+=== TEST 16: a limit_conn zone named as the latency table's
+--- main_config
+    stream {
+        limit_conn_zone $binary_remote_addr zone=stream_upstream_latency:1m;
+        upstream app {
+            weighted_random;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass app; }
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/the shared memory zone "stream_upstream_latency" is the latency table's, which the "stream" block's upstreams of "least_time" or "weighted_random" need; another zone of that name must be renamed, in \S+nginx\.conf:\d+/

@@ -22,10 +22,12 @@ my ($front, $first, $second) = LatencyTest::free_ports(3);
 my $many = join '', map { "        server 127.0.0.1:" . (21000 + $_)
                           . " down;\n" } 1 .. 200;
 
+# the http block with a zone of $zone (the default if undef)
 sub http_block {
     my ($zone, $extra) = @_;
+    my $size = defined $zone ? "upstream_latency_zone $zone;" : '';
     return <<"HTTP";
-    upstream_latency_zone $zone;
+    $size
     upstream app {
         least_time header;
         server 127.0.0.1:$first;
@@ -74,6 +76,17 @@ my $http_line = () = $load =~ /\n/g;
 $http_line += 4;
 like($out, qr/"worker_processes" must come before the "http" block in \S+nginx\.conf:$http_line\b/,
      'naming the http block\'s file and line');
+
+# so many worker processes that their in-flight cells exceed any zone:
+# refused before nginx maps the memory (a failed mmap named nothing)
+OwnNginx::write_file("$prefix/nginx.conf",
+    "${load}error_log $prefix/error.log;\npid $prefix/nginx.pid;\n"
+    . "worker_processes 100000000;\n"
+    . "events {}\nhttp {\n" . http_block(undef, '') . "}\n");
+$out = `$bin -p $prefix/ -c $prefix/nginx.conf -t 2>&1`;
+isnt($?, 0, 'nginx -t refuses a table larger than a zone can be');
+like($out, qr/the latency table of 2 servers and 100000000 worker processes needs \d+k, more than a zone can have \(1024m\), for the "http" block in \S+nginx\.conf:\d+/,
+     'naming the size, the http block\'s file and line');
 
 # at reload: the new configuration is refused, the old one keeps serving
 my $nginx = OwnNginx->start(port => $front, http => http_block('1m', ''),
