@@ -221,8 +221,10 @@ uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group,
                                uint64_t now_ms) noexcept
 {
     for (;;) {
-        // The key's slot, or else the first that may be taken.
-        uint32_t found = npos, free = npos;
+        // The key's slot, or else the first that may be taken: one a
+        // reload carried while its list held it only when no other is,
+        // as that list has not mapped its peers again yet.
+        uint32_t found = npos, free = npos, carried = npos;
         uint32_t found_owner = 0, free_owner = 0;
 
         for (uint32_t step = 0; step < resolved_slots(); step++) {
@@ -234,8 +236,11 @@ uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group,
                 found_owner = owner;
                 break;
             }
-            if (free == npos
-                && (owner == 0 || ((owner & 3) == 2 && active(index) == 0)))
+            if (owner == released_by(kCarried) && active(index) == 0) {
+                carried = carried == npos ? index : carried;
+            } else if (free == npos
+                       && (owner == 0
+                           || ((owner & 3) == 2 && active(index) == 0)))
             {
                 free = index;
                 free_owner = owner;
@@ -243,6 +248,11 @@ uint32_t LatencyTable::acquire(const PeerKey& key, uint32_t group,
             if (owner == 0) {
                 break;  // the key was never put further
             }
+        }
+
+        if (free == npos && carried != npos) {
+            free = carried;
+            free_owner = released_by(kCarried);
         }
 
         if (found != npos && (found_owner & 3) == 1) {

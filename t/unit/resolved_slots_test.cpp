@@ -220,6 +220,37 @@ TEST(ResolvedSlots, AReloadCarriesThemReleased)
     EXPECT_EQ(table->slot(again).counters.requests.load(), 5u);
 }
 
+// Until its list maps it again, an address the reload carried while its
+// list held it keeps its slot: a new address whose probe reaches that slot
+// first takes another (it took the carried one and cleared it, so the
+// kept address lost its counts and joined again).
+TEST(ResolvedSlots, ASlotCarriedByAReloadIsNotGivenToANewAddress)
+{
+    Memory old_memory(LatencyTable::bytes_for(8, 2));
+    LatencyTable* old = create(old_memory, {});
+    uint32_t a = old->acquire(key("10.0.0.1:80"), kGroup, 1000);
+    old->slot(a).counters.requests = 5;
+
+    Memory m(LatencyTable::bytes_for(8, 2));
+    LatencyTable* table = create(m, {}, 2, &old_memory);
+    uint32_t carried = table->find(key("10.0.0.1:80"));
+    ASSERT_NE(carried, LatencyTable::npos);
+    uint32_t first = table->capacity() - table->resolved_slots();
+    PeerKey other{};
+    for (int i = 0;; i++) {
+        other = PeerKey::of("api", "10.1.0." + std::to_string(i) + ":80");
+        if (other.low % table->resolved_slots() == carried - first) {
+            break;
+        }
+    }
+
+    EXPECT_NE(table->acquire(other, kGroup + 2, 5000), carried);
+    uint32_t again = table->acquire(key("10.0.0.1:80"), kGroup, 5000);
+    EXPECT_EQ(again, carried);
+    EXPECT_EQ(table->slot(again).counters.requests.load(), 5u);
+    EXPECT_EQ(joined_at(table->slot(again).joined_ms.load()), 1000u);
+}
+
 uint64_t joined_ms(const LatencyTable& table, uint32_t slot)
 {
     return joined_at(table.slot(slot).joined_ms.load());
