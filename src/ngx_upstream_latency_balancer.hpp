@@ -131,9 +131,12 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
 
             *down = peer->down != 0;
 
+            /* a backup server at a primary's address is kept apart */
+
             *key = upstream_latency::PeerKey::of(
                        {(const char *) us->host.data, us->host.len},
-                       {(const char *) peer->name.data, peer->name.len});
+                       {(const char *) peer->name.data, peer->name.len},
+                       list != peers);
             n++;
         }
 

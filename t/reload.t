@@ -152,3 +152,46 @@ sub { my ($peer) = grep { main::label($_->{server}) == 1991 }
       "1991 requests at least 9: " . ($peer->{requests} >= 9 ? "yes\n" : "no ($peer->{requests})\n") }
 --- response_body
 1991 requests at least 9: yes
+
+
+
+=== TEST 6: a server at one address among the primary and the backup servers
+The primary one takes the 10 requests; the backup one none.
+--- http_config
+    upstream dup {
+        weighted_random;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1 backup;
+    }
+    server { listen 127.0.0.1:$TEST_NGINX_FILE_PORT_1; location / { echo 1991; } }
+--- config eval
+"location = /t { ${\ LatencyTest::requests(10, '/dup') } }
+ location = /dup { proxy_pass http://dup; }"
+--- request
+GET /t
+--- response_body_filters eval
+\&LatencyTest::tally
+--- response_body
+1991: 10
+
+
+
+=== TEST 7: a reload that removes the primary one keeps the backup one's own counters
+Matched by address alone, the backup server took the primary's 10
+requests.
+--- http_config
+    upstream dup {
+        weighted_random;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_2;
+        server 127.0.0.1:$TEST_NGINX_FILE_PORT_1 backup;
+    }
+--- config
+    location = /upstreams { upstream_latency_status; }
+--- request
+GET /upstreams?upstream=dup
+--- response_body_filters eval
+sub { CORE::join '', map { main::label($_->{server}) . ($_->{backup} ? ' backup' : '') . ": requests $_->{requests}\n" }
+          @{ JSON::PP::decode_json(shift)->{upstreams}[0]{peers} } }
+--- response_body
+1992: requests 0
+1991 backup: requests 0

@@ -21,9 +21,10 @@ struct PeerKey {
     uint64_t high;
     uint64_t low;
 
-    // backup: the key of a resolved peer among the backup servers, never
-    // that of the same address among the primary ones (the two lists
-    // acquire and release their resolved slots apart)
+    // backup: the key of a peer among the backup servers, never that of
+    // the same address among the primary ones (a reload that removes one
+    // keeps the other's statistics; resolved, the two lists acquire and
+    // release their slots apart)
     static PeerKey of(std::string_view upstream, std::string_view peer,
                       bool backup = false) noexcept;
 
