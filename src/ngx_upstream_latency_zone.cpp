@@ -381,10 +381,14 @@ ngx_upstream_latency_init_process(ngx_cycle_t *cycle,
      * The master respawns a worker that died with the same worker number:
      * the new one clears what the dead one left in flight in its cells.
      * Each configuration has a table of its own, so the number names one
-     * worker of this configuration.
+     * worker of this configuration, or, after a binary upgrade rolled
+     * back, one that still finishes its requests, which the row keeps.
      */
 
-    released = lmcf->table->release(ngx_worker);
+    released = lmcf->table->start_worker(ngx_worker, ngx_pid,
+                                         [](int32_t pid) {
+                                             return kill(pid, 0) == 0;
+                                         });
 
     if (released) {
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,

@@ -1,7 +1,8 @@
-// Requests in flight to one peer, one cell per worker process: only the
-// owning process writes a cell (plain atomic stores, no read-modify-write
-// race), any process reads and sums them.  A worker that dies leaves only
-// its own cells behind, and its successor clears them exactly.
+// Requests in flight to one peer, one cell per worker process, which any
+// process reads and sums.  A worker that dies leaves only its own cells
+// behind, and its successor clears them exactly.  Cells take
+// read-modify-writes: two processes share a row of them when a binary
+// upgrade is rolled back (see LatencyTable::start_worker).
 #pragma once
 
 #include <atomic>
@@ -48,11 +49,15 @@ public:
     static bool wait(InflightCell& cell, uint64_t start_us) noexcept
     {
         uint64_t waiting = cell.waiting.load(std::memory_order_relaxed);
-        if ((waiting >> 48) == kMaxWaiting) {
-            return false;
-        }
-        cell.waiting.store(waiting + (uint64_t{1} << 48) + stamp(start_us),
-                           std::memory_order_relaxed);
+        do {
+            if ((waiting >> 48) == kMaxWaiting) {
+                return false;
+            }
+        } while (!cell.waiting.compare_exchange_weak(
+            waiting,
+            (((waiting >> 48) + 1) << 48)
+                | ((waiting + stamp(start_us)) & kSumMask),
+            std::memory_order_relaxed));
         return true;
     }
 
@@ -60,10 +65,13 @@ public:
     static void answered(InflightCell& cell, uint64_t start_us) noexcept
     {
         uint64_t waiting = cell.waiting.load(std::memory_order_relaxed);
-        uint64_t count = (waiting >> 48) - 1;
-        cell.waiting.store((count << 48)
-                               | ((waiting - stamp(start_us)) & kSumMask),
-                           std::memory_order_relaxed);
+        while (!cell.waiting.compare_exchange_weak(
+            waiting,
+            (((waiting >> 48) - 1) << 48)
+                | ((waiting - stamp(start_us)) & kSumMask),
+            std::memory_order_relaxed))
+        {
+        }
     }
 
     // The response has ended (or the attempt was given up).
@@ -136,8 +144,8 @@ private:
 
     static void add(std::atomic<uint64_t>& counter, int64_t delta) noexcept
     {
-        counter.store(counter.load(std::memory_order_relaxed) + delta,
-                      std::memory_order_relaxed);
+        counter.fetch_add(static_cast<uint64_t>(delta),
+                          std::memory_order_relaxed);
     }
 };
 

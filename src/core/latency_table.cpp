@@ -171,6 +171,9 @@ LatencyTable* LatencyTable::create(void* mem, std::size_t bytes,
     for (std::size_t i = 0; i < capacity * workers; i++) {
         new (&table->cell_rows()[i]) InflightCell();
     }
+    for (uint32_t i = 0; i < workers; i++) {
+        new (&table->row_owners()[i]) RowOwner(0);
+    }
     for (uint32_t i = old ? old->used() : 0; old && i < old->capacity(); i++)
     {
         PeerKey key;
@@ -340,16 +343,6 @@ uint32_t LatencyTable::resolved() const noexcept
         held += (slot(i).owner.load(std::memory_order_relaxed) & 3) == 1;
     }
     return held;
-}
-
-uint64_t LatencyTable::release(uint32_t worker) noexcept
-{
-    uint64_t released = 0;
-    for (uint32_t i = 0; worker < header_.workers && i < header_.capacity; i++)
-    {
-        released += InflightCells::clear(cells(i)[worker]);
-    }
-    return released;
 }
 
 }  // namespace upstream_latency

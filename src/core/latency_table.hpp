@@ -207,20 +207,24 @@ static_assert(sizeof(UpstreamEntry) == 64);
 static_assert(std::is_trivially_destructible_v<PeerSlot>);
 static_assert(sizeof(PeerSlot) == 256);
 
+using RowOwner = std::atomic<int32_t>;
+static_assert(RowOwner::is_always_lock_free);
+
 class LatencyTable {
 public:
     static constexpr uint64_t kMagic = 0x3176544c41535055;  // "UPSLATv1"
-    static constexpr uint32_t kVersion = 11;
+    static constexpr uint32_t kVersion = 12;
     static constexpr uint32_t npos = UINT32_MAX;
 
-    // Bytes for capacity slots, the requests in flight of workers and
-    // the entries of upstreams.
+    // Bytes for capacity slots, the requests in flight of workers (and
+    // the process of each row) and the entries of upstreams.
     static constexpr std::size_t bytes_for(std::size_t capacity,
                                            std::size_t workers,
                                            std::size_t upstreams = 0) noexcept
     {
         return sizeof(TableHeader) + upstreams * sizeof(UpstreamEntry)
-               + capacity * (sizeof(PeerSlot) + workers * sizeof(InflightCell));
+               + capacity * (sizeof(PeerSlot) + workers * sizeof(InflightCell))
+               + workers * sizeof(RowOwner);
     }
 
     // The most slots whose table fits in bytes.
@@ -303,9 +307,33 @@ public:
         return InflightCells::active(cells(index), header_.workers);
     }
 
-    // Clears what a worker process that is gone left in flight; returns
-    // how many requests it had.
-    uint64_t release(uint32_t worker) noexcept;
+    // The worker process pid starts with the row of worker number worker.
+    // If the row's previous process is gone (alive(pid) false: a worker
+    // that died, respawned with its number), what it left in flight would
+    // never end: it is cleared, the row becomes pid's, and the count is
+    // returned.  If it still runs (a binary upgrade rolled back: the old
+    // master starts workers with the numbers of its old ones, which still
+    // finish their requests), the two share the row, whose cells take
+    // read-modify-writes, and it stays the previous one's until that one
+    // is gone.
+    template <class Alive>
+    uint64_t start_worker(uint32_t worker, int32_t pid, Alive&& alive) noexcept
+    {
+        if (worker >= header_.workers) {
+            return 0;
+        }
+        RowOwner& owner = row_owners()[worker];
+        int32_t previous = owner.load(std::memory_order_relaxed);
+        if (previous != 0 && previous != pid && alive(previous)) {
+            return 0;
+        }
+        owner.store(pid, std::memory_order_relaxed);
+        uint64_t released = 0;
+        for (uint32_t i = 0; i < header_.capacity; i++) {
+            released += InflightCells::clear(cells(i)[worker]);
+        }
+        return released;
+    }
 
     // Resolved peers take the slots after the configured ones, found by
     // their key with open addressing (linear probing from the key's low
@@ -392,6 +420,12 @@ private:
     InflightCell* cell_rows() noexcept
     {
         return reinterpret_cast<InflightCell*>(slots() + header_.capacity);
+    }
+    // The process (pid) that holds each row of cells, 0 before any.
+    RowOwner* row_owners() noexcept
+    {
+        return reinterpret_cast<RowOwner*>(
+            cell_rows() + std::size_t{header_.capacity} * header_.workers);
     }
 
     // The resolved peers' slot a probe from key visits at step.

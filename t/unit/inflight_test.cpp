@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 namespace upstream_latency {
 namespace {
 
@@ -101,6 +105,36 @@ TEST(InflightCells, ClearingADeadWorkersCellReturnsWhatItHad)
     InflightCells::answered(cell, kStart);
     EXPECT_EQ(InflightCells::clear(cell), 2u);
     EXPECT_EQ(cell.active.load() | cell.waiting.load(), 0u);
+}
+
+
+// Two processes that share a row (a binary upgrade rolled back) lose no
+// update of a cell: each request that enters, waits, is answered and
+// leaves in either leaves the cell empty.
+TEST(InflightCells, ProcessesSharingACellLoseNoUpdate)
+{
+    InflightCell cell{};
+    std::atomic<int> ready{0};
+    auto requests = [&cell, &ready](uint64_t start_us) {
+        ready++;
+        while (ready.load() < 2) {
+        }
+        for (int i = 0; i < 1'000'000; i++) {
+            bool waiting = InflightCells::enter(cell, start_us);
+            if (waiting) {
+                InflightCells::answered(cell, start_us);
+            }
+            InflightCells::leave(cell);
+        }
+    };
+    std::vector<std::thread> processes;
+    processes.emplace_back(requests, 5'000'000);
+    processes.emplace_back(requests, 7'000'000);
+    for (std::thread& process : processes) {
+        process.join();
+    }
+    EXPECT_EQ(cell.active.load(), 0u);
+    EXPECT_EQ(cell.waiting.load(), 0u);
 }
 
 }  // namespace

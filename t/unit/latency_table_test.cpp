@@ -38,9 +38,10 @@ TEST(LatencyTable, SelectionReadsOneCacheLinePerPeer)
     EXPECT_LT(offsetof(PeerSlot, selected_ms), 64u);
     EXPECT_LT(offsetof(PeerSlot, connect_time), 64u);
     EXPECT_EQ(offsetof(PeerSlot, counters), 64u);
-    // header, slots, then 16 bytes of in-flight cells a slot per worker
-    // (and no upstream entry)
-    EXPECT_EQ(LatencyTable::bytes_for(10, 4), 64u + 10 * (256u + 4 * 16u));
+    // header, slots, then 16 bytes of in-flight cells a slot per worker,
+    // and the process of each worker's row (and no upstream entry)
+    EXPECT_EQ(LatencyTable::bytes_for(10, 4),
+              64u + 10 * (256u + 4 * 16u) + 4 * 4u);
     for (std::size_t n : {1, 2, 10, 100, 1000}) {
         for (std::size_t w : {1, 2, 64, 300}) {
             std::size_t bytes = LatencyTable::bytes_for(n, w);
@@ -183,6 +184,9 @@ TEST(LatencyTable, ReleasingADeadWorkersCellsEmptiesOnlyItsShare)
     Memory m(LatencyTable::bytes_for(2, 6));
     LatencyTable* table = create(m, keys_of("app", {"a:1", "b:1"}), 6);
     ASSERT_NE(table, nullptr);
+    auto dead = [](int32_t) { return false; };
+    EXPECT_EQ(table->start_worker(3, 103, dead), 0u);
+    EXPECT_EQ(table->start_worker(5, 105, dead), 0u);
 
     // worker 3 has two requests in flight to a:1 and one to b:1, worker 5
     // one to a:1
@@ -193,18 +197,44 @@ TEST(LatencyTable, ReleasingADeadWorkersCellsEmptiesOnlyItsShare)
     ASSERT_EQ(table->inflight(0, kNow).active, 3u);
 
     // worker 3 was killed; its successor clears exactly what it left
-    EXPECT_EQ(table->release(3), 3u);
+    EXPECT_EQ(table->start_worker(3, 203, dead), 3u);
     Inflight left = table->inflight(0, kNow + 1000);
     EXPECT_EQ(left.active, 1u);
     EXPECT_EQ(left.waiting, 1u);
     EXPECT_DOUBLE_EQ(left.mean_wait_us, 1000);
     EXPECT_EQ(table->inflight(1, kNow).active, 0u);
-    EXPECT_EQ(table->release(3), 0u);
-    EXPECT_EQ(table->release(6), 0u);  // no such worker
+    EXPECT_EQ(table->start_worker(3, 303, dead), 0u);
+    EXPECT_EQ(table->start_worker(6, 106, dead), 0u);  // no such worker
 
     // worker 5's request ends normally
     InflightCells::answered(table->cells(0)[5], kNow);
     InflightCells::leave(table->cells(0)[5]);
+    EXPECT_EQ(table->inflight(0, kNow).active, 0u);
+}
+
+// A binary upgrade rolled back: the old master starts a worker with the
+// number of an old one that still finishes its requests.  The row is
+// shared, not cleared: the old one's requests end there as they would
+// (cleared, each end took the count below zero, and the server looked
+// busy with 4294967295 requests).  Once the old one is gone, a
+// successor of the new one clears what the new one left.
+TEST(LatencyTable, AWorkerThatStillRunsKeepsItsRow)
+{
+    Memory m(LatencyTable::bytes_for(1, 2));
+    LatencyTable* table = create(m, keys_of("app", {"a:1"}), 2);
+    ASSERT_NE(table, nullptr);
+    int32_t running = 101;
+    auto alive = [&running](int32_t pid) { return pid == running; };
+    table->start_worker(0, 101, alive);
+    InflightCells::enter(table->cells(0)[0], kNow);
+
+    EXPECT_EQ(table->start_worker(0, 201, alive), 0u);
+    InflightCells::enter(table->cells(0)[0], kNow);
+    InflightCells::leave(table->cells(0)[0]);  // the old one's request
+    EXPECT_EQ(table->inflight(0, kNow).active, 1u);
+
+    running = 0;  // both are gone; the new one left its request
+    EXPECT_EQ(table->start_worker(0, 301, alive), 1u);
     EXPECT_EQ(table->inflight(0, kNow).active, 0u);
 }
 
@@ -222,9 +252,9 @@ TEST(LatencyTable, CellRowsDoNotOverlapSlotsOrEachOther)
 
 TEST(LatencyTable, UpstreamEntriesComeBeforeTheSlots)
 {
-    // header, 64 bytes an upstream, then the slots and cells
+    // header, 64 bytes an upstream, then the slots, cells and rows
     EXPECT_EQ(LatencyTable::bytes_for(10, 4, 3),
-              64u + 3 * 64u + 10 * (256u + 4 * 16u));
+              64u + 3 * 64u + 10 * (256u + 4 * 16u) + 4 * 4u);
     for (std::size_t u : {1, 2, 50}) {
         std::size_t bytes = LatencyTable::bytes_for(7, 2, u);
         EXPECT_EQ(LatencyTable::capacity_of(bytes, 2, u), 7u);
