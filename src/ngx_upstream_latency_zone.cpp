@@ -408,45 +408,28 @@ ngx_upstream_latency_previous_table(ngx_shm_zone_t *shm_zone,
     size_t *bytes)
 {
     u_char           *start, *data;
-    ngx_uint_t        i;
     ngx_shm_zone_t   *zone;
-    ngx_list_part_t  *part;
     ngx_slab_pool_t  *shpool;
 
-    part = &((ngx_cycle_t *) ngx_cycle)->shared_memory.part;
-    zone = (ngx_shm_zone_t *) part->elts;
+    zone = ngx_upstream_latency_shm_zone((ngx_cycle_t *) ngx_cycle,
+                                         &shm_zone->shm.name);
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-            part = part->next;
-            zone = (ngx_shm_zone_t *) part->elts;
-            i = 0;
-        }
-
-        if (zone[i].tag != shm_zone->tag
-            || zone[i].shm.addr == shm_zone->shm.addr
-            || zone[i].shm.name.len != shm_zone->shm.name.len
-            || ngx_strncmp(zone[i].shm.name.data, shm_zone->shm.name.data,
-                           shm_zone->shm.name.len) != 0)
-        {
-            continue;
-        }
-
-        shpool = (ngx_slab_pool_t *) zone[i].shm.addr;
-        start = zone[i].shm.addr;
-        data = (u_char *) shpool->data;
-
-        if (data <= start || data >= start + zone[i].shm.size) {
-            return NULL;
-        }
-
-        *bytes = start + zone[i].shm.size - data;
-        return data;
+    if (zone == NULL || zone->tag != shm_zone->tag
+        || zone->shm.addr == shm_zone->shm.addr)
+    {
+        return NULL;
     }
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+    start = zone->shm.addr;
+    data = (u_char *) shpool->data;
+
+    if (data <= start || data >= start + zone->shm.size) {
+        return NULL;
+    }
+
+    *bytes = start + zone->shm.size - data;
+    return data;
 }
 
 

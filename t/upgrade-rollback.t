@@ -84,17 +84,6 @@ sub wait_for {
     for (1 .. ($seconds || 5) * 20) { return 1 if $check->(); sleep 0.05; }
     return 0;
 }
-sub children {
-    my ($ppid) = @_;
-    my @pids;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my $line = <$fh> // next;
-        my ($pid, $pp) = $line =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
-        push @pids, $pid if $pp == $ppid;
-    }
-    return @pids;
-}
 sub cmdline { OwnNginx::read_file("/proc/$_[0]/cmdline") }
 
 $http->get("http://127.0.0.1:$front/x") for 1 .. 10;
@@ -115,17 +104,17 @@ ok($busy, "one request in flight, on $busy");
 kill USR2 => $old;
 my $new;
 ok(wait_for(sub {
-       ($new) = grep { cmdline($_) =~ /master process/ } children($old);
-       $new && children($new) >= 1 }), 'new master and its worker run');
+       ($new) = grep { cmdline($_) =~ /master process/ } OwnNginx::children_of($old);
+       $new && OwnNginx::children_of($new) >= 1 }), 'new master and its worker run');
 # WINCH: the old master's worker shuts down gracefully (request in flight)
 kill WINCH => $old;
-ok(wait_for(sub { grep { cmdline($_) =~ /shutting down/ } children($old) }),
+ok(wait_for(sub { grep { cmdline($_) =~ /shutting down/ } OwnNginx::children_of($old) }),
    'old worker shutting down, still finishing its request');
 # rollback: HUP the old master (starts workers, same configuration), QUIT
 # the new one
 kill HUP => $old;
 ok(wait_for(sub { grep { cmdline($_) =~ /^nginx: worker process\0*$/ }
-                  children($old) }), 'the old master started a worker');
+                  OwnNginx::children_of($old) }), 'the old master started a worker');
 kill QUIT => $new;
 ok(wait_for(sub { !kill 0, $new }, 10), 'new master gone');
 
@@ -135,7 +124,7 @@ unlike($nginx->error_log, qr/requests in flight of a worker process that exited 
 # the request in flight ends, in the old worker
 1 while sysread($s, $buf, 4096, length $buf);
 like($buf, qr/end/, 'the request in flight completed');
-ok(wait_for(sub { !grep { cmdline($_) =~ /shutting down/ } children($old) }),
+ok(wait_for(sub { !grep { cmdline($_) =~ /shutting down/ } OwnNginx::children_of($old) }),
    'the old worker exited');
 
 my $p = peers();

@@ -114,14 +114,21 @@ sub conf_path { "$_[0]{prefix}/nginx.conf" }
 # Pids of the master's children (workers), from /proc.
 sub worker_pids {
     my ($self) = @_;
+    return children_of($self->{pid});
+}
+
+# Pids of the children of process $ppid, from /proc, in order.
+sub children_of {
+    my ($ppid) = @_;
     my @pids;
     for my $stat (glob '/proc/[0-9]*/stat') {
         open my $fh, '<', $stat or next;
         my $line = <$fh> // next;
-        my ($pid, $ppid) = $line =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
-        push @pids, $pid if $ppid == $self->{pid};
+        my ($pid, $parent) = $line =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
+        push @pids, $pid if $parent == $ppid;
     }
-    return sort { $a <=> $b } @pids;
+    @pids = sort { $a <=> $b } @pids;
+    return @pids;    # in scalar context, how many
 }
 
 # True once our nginx runs, has written its pid file (so it has bound every
