@@ -49,8 +49,11 @@ my $front_http = <<"HTTP";
         location = /upstreams { upstream_latency_status; }
     }
 HTTP
+# The new binary gets only the environment "env" keeps: the runtime of the
+# sanitizer build (make check-sanitizers) follows it there.
 my $nginx = bless { prefix => File::Temp::tempdir(CLEANUP => 1), workers => 1,
-                    master => 1, main => '',
+                    master => 1,
+                    main => "env LD_PRELOAD;\nenv ASAN_OPTIONS;\n",
                     modules => join '', map { "load_module $_;\n" }
                         split ' ', $ENV{TEST_NGINX_LOAD_MODULES} }, 'OwnNginx';
 my $prefix = $nginx->{prefix};
@@ -105,7 +108,8 @@ kill USR2 => $old;
 my $new;
 ok(wait_for(sub {
        ($new) = grep { cmdline($_) =~ /master process/ } OwnNginx::children_of($old);
-       $new && OwnNginx::children_of($new) >= 1 }), 'new master and its worker run');
+       $new && OwnNginx::children_of($new) >= 1 }), 'new master and its worker run')
+    or BAIL_OUT("no new master:\n" . $nginx->error_log);
 # WINCH: the old master's worker shuts down gracefully (request in flight)
 kill WINCH => $old;
 ok(wait_for(sub { grep { cmdline($_) =~ /shutting down/ } OwnNginx::children_of($old) }),
