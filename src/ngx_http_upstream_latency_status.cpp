@@ -226,6 +226,22 @@ ngx_http_upstream_latency_status_handler(ngx_http_request_t *r) noexcept
         ngx_str_null(&only);
     }
 
+    /* the name as written in the configuration: "a%20b" is "a b" */
+
+    if (ngx_strlchr(only.data, only.data + only.len, '%')) {
+        u_char  *src, *dst;
+
+        src = only.data;
+        dst = (u_char *) ngx_pnalloc(r->pool, only.len);
+        if (dst == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        only.data = dst;
+        ngx_unescape_uri(&dst, &src, only.len, 0);
+        only.len = dst - only.data;
+    }
+
     try {
         if (format.len == 4 && ngx_strncmp(format.data, "html", 4) == 0) {
             return ngx_http_upstream_latency_reply(r, NGX_HTTP_OK,

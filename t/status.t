@@ -359,3 +359,18 @@ sub { my $p = main::status_of(shift)->{upstreams}[0]{peers}[0];
       "requests $p->{requests}, fails $p->{fails}, 5xx $p->{responses}{'5xx'}\n" }
 --- response_body
 requests 1, fails 0, 5xx 0
+
+
+
+=== TEST 14: ?upstream= takes the name escaped as in a URL
+--- http_config
+    upstream "a b" { weighted_random; server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream app { weighted_random; server 127.0.0.1:$TEST_NGINX_RAND_PORT_2; }
+--- config
+    location = /upstreams { upstream_latency_status; }
+--- request
+GET /upstreams?upstream=a%20b
+--- response_body_filters eval
+sub { CORE::join '', map { "$_->{name}\n" } @{ JSON::PP::decode_json(shift)->{upstreams} } }
+--- response_body
+a b
