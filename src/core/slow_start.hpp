@@ -153,22 +153,20 @@ inline void rejoin(PeerSlot& slot, uint64_t at_ms) noexcept
     }
 }
 
-
-// What a selection sees of a peer that joined, at ramp.  Its requests in
-// flight count as if its capacity (weight) were ramp of the configured
-// one, whatever the score makes of them.  Its latency is at least the
-// prior's mean during the ramp, and at least its least after the ramp
-// until it is measured (see JoinPrior).
-inline PeerLoad joining(PeerLoad load, const PeerSlot& slot, double ramp,
+// What a selection sees of a peer that joined (its joined_ms word), at
+// ramp.  Its requests in flight count as if its capacity (weight) were
+// ramp of the configured one, whatever the score makes of them.  Its
+// latency is at least the prior's mean during the ramp, and at least its
+// least after the ramp until it has answered since joining (see
+// JoinPrior).
+inline PeerLoad joining(PeerLoad load, uint64_t joined, double ramp,
                         JoinPrior prior) noexcept
 {
     double active = std::ceil(load.active / ramp);
     load.active = static_cast<uint32_t>(std::min(active, 4294967295.0));
     if (ramp < 1.0) {
         load.latency_us = std::max(load.latency_us, prior.mean_us);
-    } else if (!answered_since_joining(
-                   slot.joined_ms.load(std::memory_order_relaxed)))
-    {
+    } else if (!answered_since_joining(joined)) {
         load.latency_us = std::max(load.latency_us, prior.least_us);
     }
     return load;
@@ -223,7 +221,7 @@ inline double SlowStart::apply(const PeerSlot& slot, uint64_t now_ms,
     double r = ramp(joined, now_ms);
 
     if (joined != 0) {
-        load = joining(load, slot, r, prior);
+        load = joining(load, joined, r, prior);
     }
     return r;
 }

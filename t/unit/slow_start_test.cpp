@@ -109,11 +109,11 @@ TEST(Joining, CountsItsRequestsAsIfItsCapacityWereRamped)
     PeerSlot slot{};
     PeakEwma::record(slot.header_time, 4000, SampleKind::exact, kNow,
                      kSecond);
-    PeerLoad load = joining({4000, 3}, slot, 0.25,
+    PeerLoad load = joining({4000, 3}, slot.joined_ms.load(), 0.25,
                             {3000, 3000});
     EXPECT_EQ(load.active, 12u);
     EXPECT_DOUBLE_EQ(load.latency_us, 4000);
-    EXPECT_EQ(joining({4000, 1}, slot, 0.3, {}).active, 4u);
+    EXPECT_EQ(joining({4000, 1}, slot.joined_ms.load(), 0.3, {}).active, 4u);
 }
 
 // Back from failure, its failure penalty decayed to 1 ms while it was out:
@@ -124,11 +124,11 @@ TEST(Joining, DuringTheRampNoFasterThanThePrior)
     PeerSlot slot{};
     PeakEwma::record(slot.header_time, 1000, SampleKind::exact, kNow,
                      kSecond);
-    EXPECT_DOUBLE_EQ(joining({1000, 0}, slot, 0.5,
+    EXPECT_DOUBLE_EQ(joining({1000, 0}, slot.joined_ms.load(), 0.5,
                              {50'000, 20'000})
                          .latency_us,
                      50'000);
-    EXPECT_DOUBLE_EQ(joining({1000, 0}, slot, 1,
+    EXPECT_DOUBLE_EQ(joining({1000, 0}, slot.joined_ms.load(), 1,
                              {50'000, 20'000})
                          .latency_us,
                      1000);
@@ -140,14 +140,14 @@ TEST(Joining, UnmeasuredCountsAsTheMeanThenTheLeast)
 {
     PeerSlot slot{};
     rejoin(slot, kNowMs);
-    EXPECT_DOUBLE_EQ(joining({0, 0}, slot, 0.5, {9000, 5000})
+    EXPECT_DOUBLE_EQ(joining({0, 0}, slot.joined_ms.load(), 0.5, {9000, 5000})
                          .latency_us,
                      9000);
-    EXPECT_DOUBLE_EQ(joining({0, 0}, slot, 1, {9000, 5000})
+    EXPECT_DOUBLE_EQ(joining({0, 0}, slot.joined_ms.load(), 1, {9000, 5000})
                          .latency_us,
                      5000);
     // a longer wait of its own requests still counts
-    EXPECT_DOUBLE_EQ(joining({8000, 1}, slot, 1, {9000, 5000})
+    EXPECT_DOUBLE_EQ(joining({8000, 1}, slot.joined_ms.load(), 1, {9000, 5000})
                          .latency_us,
                      8000);
 }
@@ -304,9 +304,9 @@ int requests_to_the_last_peer(LatencyTable& table, SlowStart slow_start,
         JoinPrior prior;
         JoinPriorSum ramped;
         for (uint32_t i = 0; i < peers; i++) {
-            ramped.add(known_latency(
-                           observe(table, i, options, now_ms * 1000).latency_us,
-                           table.slot(i).joined_ms.load()),
+            PeerLoad load = observe(table, i, options, now_ms * 1000);
+            ramped.add(known_latency(load.latency_us,
+                                     table.slot(i).joined_ms.load()),
                        slow_start.ramp(table.slot(i), now_ms) == 1);
         }
         ramped.update(prior);
