@@ -992,17 +992,15 @@ ngx_upstream_least_time_joining(ngx_upstream_latency_peer_data_t<P> *lp,
         ramp = slow_start.apply(view.slots[slot], now_ms, prior, load);
 
         if (ramp < 1.0) {
-            c->weight = upstream_latency::ramped_weight(peer->weight, ramp);
-
             ngx_log_debug3(P::log_debug, log, 0,
                            "least time peer %V in slow start at %.2f, "
                            "latency %.3fms", &peer->name, ramp,
                            load.latency_us / 1000);
         }
 
-        c->score = upstream_latency::score(load, peer->weight);
-        c->busy = upstream_latency::busy(load, peer->weight);
-        c->latency = upstream_latency::floored_latency(load);
+        *c = upstream_latency::scored(c->peer,
+                 upstream_latency::ramped_weight(peer->weight, ramp), load,
+                 peer->weight);
         least = ngx_min(least, c->score);
     }
 
@@ -1024,7 +1022,7 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     double                               least;
     uint32_t                             slot;
     uint64_t                             now_ms, joined;
-    ngx_uint_t                           i, count, joining;
+    ngx_uint_t                           i, count, idle, joining;
     typename P::peer_t                  *peer, **candidate_peers;
     upstream_latency::PeerLoad           load;
     upstream_latency::SlowStart          slow_start;
@@ -1044,6 +1042,7 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
     scan = ngx_upstream_latency_scan(lp);
     now_ms = now_us / 1000;
     count = 0;
+    idle = 0;
     joining = 0;
     least = HUGE_VAL;
 
@@ -1066,12 +1065,11 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         }
 
         c = &candidates[count];
-        c->peer = i;
-        c->weight = upstream_latency::ramped_weight(peer->weight, 1.0);
-        c->score = upstream_latency::score(load, peer->weight);
-        c->busy = upstream_latency::busy(load, peer->weight);
-        c->latency = upstream_latency::floored_latency(load);
+        *c = upstream_latency::scored(i,
+                 upstream_latency::ramped_weight(peer->weight, 1.0), load,
+                 peer->weight);
         least = ngx_min(least, c->score);
+        idle += load.active == 0;
 
         candidate_peers[count++] = peer;
     }
@@ -1085,7 +1083,9 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
                                                    now_ms, log);
     }
 
-    best = upstream_latency::pick_least_score(candidates, count, least,
+    /* idle still: joining scales a peer's requests in flight, 0 stays 0 */
+
+    best = upstream_latency::pick_least_score(candidates, count, least, idle,
                                               lcf->current_weights + lp->base);
 
     ngx_log_debug3(P::log_debug, log, 0,
@@ -1178,10 +1178,8 @@ ngx_upstream_weighted_random_choose(ngx_upstream_latency_peer_data_t<P> *lp,
         if (!lcf->by_latency) {
             load.latency_us = 1;
         }
-        return upstream_latency::Candidate{
-                   (uint32_t) i, l->weight[i],
-                   upstream_latency::score(load, l->weight[i]),
-                   upstream_latency::busy(load, l->weight[i])};
+        return upstream_latency::scored((uint32_t) i, l->weight[i], load,
+                                        l->weight[i]);
     };
 
     /* a peer in slow start is kept with the probability of its ramp */

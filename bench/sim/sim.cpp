@@ -645,9 +645,8 @@ private:
                 tie_weight = ramped_weight(weight(i),
                                            ramp(in, i, load, prior));
             }
-            candidates_.push_back({static_cast<uint32_t>(i), tie_weight,
-                                   score(load, weight(i)),
-                                   busy(load, weight(i))});
+            candidates_.push_back(scored(static_cast<uint32_t>(i),
+                                         tie_weight, load, weight(i)));
         }
         std::size_t best = pick_least_score(
             candidates_.data(), candidates_.size(), w.current_weights.data());
@@ -684,12 +683,12 @@ private:
             ramp(in, pool_[first], first_load, {second_us, second_us});
             ramp(in, pool_[second], second_load, {first_us, first_us});
         }
-        auto scored = [this](int i, PeerLoad load) {
-            return Candidate{static_cast<uint32_t>(i), weight(i),
-                             score(load, weight(i)), busy(load, weight(i))};
+        auto candidate = [this](int i, PeerLoad load) {
+            return scored(static_cast<uint32_t>(i), weight(i), load,
+                          weight(i));
         };
-        return first_is_better(scored(pool_[first], first_load),
-                               scored(pool_[second], second_load),
+        return first_is_better(candidate(pool_[first], first_load),
+                               candidate(pool_[second], second_load),
                                kNoiseFloorUs, w.rng)
                    ? pool_[first]
                    : pool_[second];

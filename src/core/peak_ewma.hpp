@@ -103,15 +103,17 @@ public:
     static double read_ms(uint64_t packed, uint64_t now_ms,
                           Decay decay) noexcept
     {
-        uint64_t value = packed >> kStampBits;
-        if (value == 0) {
+        // 26 bits: the signed conversion, shorter, is exact
+        auto value = static_cast<double>(
+            static_cast<int64_t>(packed >> kStampBits));
+        if (value == 0.0) {
             return 0.0;
         }
         // milliseconds since the stamp, modulo its wrap; none, or a
         // moment "later" (another process stamped after now_ms): no decay
         uint64_t diff = (now_ms - decay.paused_ms - packed) & kStampMask;
         if (diff == 0 || diff > kStampMask / 2) {
-            return static_cast<double>(value);
+            return value;
         }
         return value * decay.factor(static_cast<int64_t>(diff));
     }

@@ -195,6 +195,19 @@ struct Candidate {
     double latency = score / (1.0 + busy);
 };
 
+// The candidate of a peer of weight with load, taking tie_weight of the
+// ties: score(), busy() and floored_latency() at once.
+inline Candidate scored(uint32_t peer, uint32_t tie_weight, PeerLoad load,
+                        uint32_t weight) noexcept
+{
+    double latency = floored_latency(load);
+    if (load.active == 0) {
+        return {peer, tie_weight, latency, 0, latency};
+    }
+    double busy = static_cast<double>(load.active) / std::max(weight, 1u);
+    return {peer, tie_weight, latency * (1.0 + busy), busy, latency};
+}
+
 // Index into candidates of the lowest score, least, which the caller
 // found while scoring them.  Among the scores that tie:
 //
@@ -216,21 +229,23 @@ struct Candidate {
 // - The rest is settled by smooth weighted round robin over
 //   current_weights, kept per worker and indexed by Candidate::peer.
 //
-// count must be at least 1.  Inline: least_time's every choice ends here.
+// count must be at least 1, idle the candidates whose busy is 0.  Inline:
+// least_time's every choice ends here.
 [[gnu::always_inline]] inline std::size_t pick_least_score(
     const Candidate* candidates, std::size_t count, double least,
-    int64_t* current_weights) noexcept
+    std::size_t idle, int64_t* current_weights) noexcept
 {
     double limit = tie_limit(least, kNoiseFloorUs);
     double fastest = HUGE_VAL;
     bool busy_ties = false;
-    std::size_t idle = 0;
 
-    for (std::size_t i = 0; i < count; i++) {
-        idle += candidates[i].busy == 0;
-        if (candidates[i].score <= limit) {
-            fastest = std::min(fastest, candidates[i].latency);
-            busy_ties |= candidates[i].busy > 0;
+    // all idle: the ties are those within limit (below)
+    if (idle < count) {
+        for (std::size_t i = 0; i < count; i++) {
+            if (candidates[i].score <= limit) {
+                fastest = std::min(fastest, candidates[i].latency);
+                busy_ties |= candidates[i].busy > 0;
+            }
         }
     }
 
@@ -274,7 +289,7 @@ struct Candidate {
     return best;
 }
 
-// The same, finding the least score.
+// The same, finding the least score and the idle candidates.
 std::size_t pick_least_score(const Candidate* candidates, std::size_t count,
                              int64_t* current_weights) noexcept;
 

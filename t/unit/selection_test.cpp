@@ -35,6 +35,23 @@ TEST(Score, CountsALatencyBelowTheNoiseFloorAsTheFloor)
     EXPECT_DOUBLE_EQ(score({20, 3}, 3), 2 * kNoiseFloorUs);
 }
 
+TEST(Scored, IsTheScoreBusyAndFlooredLatencyOfTheLoad)
+{
+    for (PeerLoad load : {PeerLoad{5000, 0}, PeerLoad{5000, 3},
+                          PeerLoad{300, 2}, PeerLoad{7777, 5}})
+    {
+        for (uint32_t weight : {0u, 1u, 3u}) {
+            Candidate c = scored(7, 16, load, weight);
+            EXPECT_EQ(c.peer, 7u);
+            EXPECT_EQ(c.weight, 16u);
+            // the same operations: equal, not only near
+            EXPECT_EQ(c.score, score(load, weight));
+            EXPECT_EQ(c.busy, busy(load, weight));
+            EXPECT_EQ(c.latency, floored_latency(load));
+        }
+    }
+}
+
 // A table of one peer, seen by two worker processes.
 struct OnePeer {
     Memory memory{LatencyTable::bytes_for(1, 2)};
