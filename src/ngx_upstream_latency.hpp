@@ -173,6 +173,7 @@ struct ngx_upstream_latency_srv_conf_t {
     /* per worker process, reused by every selection */
     upstream_latency::Candidate       *candidates;
     typename P::peer_t               **candidate_peers;
+    ngx_uint_t                        *raced;  /* by get: peers found full */
     int64_t                           *current_weights;
     ngx_upstream_latency_list_t<P>     lists[2];  /* primary, backup */
 };

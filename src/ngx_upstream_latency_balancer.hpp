@@ -156,6 +156,7 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
         ngx_palloc(cf->pool, most * sizeof(upstream_latency::Candidate));
     lcf->candidate_peers = (typename P::peer_t **)
         ngx_palloc(cf->pool, most * sizeof(typename P::peer_t *));
+    lcf->raced = (ngx_uint_t *) ngx_palloc(cf->pool, most * sizeof(ngx_uint_t));
     lcf->current_weights = (int64_t *)
         ngx_pcalloc(cf->pool, n * sizeof(int64_t));
     factors = (double *)
@@ -164,6 +165,7 @@ ngx_upstream_latency_init_peers(ngx_conf_t *cf, typename P::upstream_t *us,
 
     if (lcf->candidates == NULL
         || lcf->candidate_peers == NULL
+        || lcf->raced == NULL
         || lcf->current_weights == NULL
         || factors == NULL)
     {
@@ -248,12 +250,14 @@ ngx_upstream_latency_init_resolvable(ngx_conf_t *cf,
         ngx_palloc(cf->pool, k * sizeof(upstream_latency::Candidate));
     lcf->candidate_peers = (typename P::peer_t **)
         ngx_palloc(cf->pool, k * sizeof(typename P::peer_t *));
+    lcf->raced = (ngx_uint_t *) ngx_palloc(cf->pool, k * sizeof(ngx_uint_t));
     lcf->current_weights = (int64_t *)
         ngx_pcalloc(cf->pool, (lcf->lists[0].bound + lcf->lists[1].bound)
                               * sizeof(int64_t));
 
     if (lcf->candidates == NULL
         || lcf->candidate_peers == NULL
+        || lcf->raced == NULL
         || lcf->current_weights == NULL)
     {
         return NGX_ERROR;
@@ -564,7 +568,7 @@ ngx_upstream_latency_get(ngx_peer_connection_t *pc,
     uintptr_t              m;
     ngx_int_t              rc;
     ngx_flag_t             probe;
-    ngx_uint_t             i, n, index;
+    ngx_uint_t             i, n, index, raced;
     typename P::peer_t    *peer;
     typename P::peers_t   *peers;
 
@@ -616,21 +620,13 @@ ngx_upstream_latency_get(ngx_peer_connection_t *pc,
         return ngx_upstream_latency_round_robin(pc, lp, peers);
     }
 
+    raced = 0;
+
     for ( ;; ) {
         peer = lp->conf->choose(lp, now, now_us, &index, pc->log);
 
         if (peer == NULL) {
-
-            /* peers the table had no slot for are used when none else is */
-
-            if (lp->conf->resolvable && lp->conf->lists[lp->list].unslotted
-                && ngx_upstream_latency_unslotted_usable(lp, now))
-            {
-                P::unlock(peers);
-                return ngx_upstream_latency_round_robin(pc, lp, peers);
-            }
-
-            goto failed;
+            break;
         }
 
         n = index / (8 * sizeof(uintptr_t));
@@ -649,7 +645,33 @@ ngx_upstream_latency_get(ngx_peer_connection_t *pc,
 
         P::peer_unlock(peers, peer);
 
+        ngx_log_debug1(P::log_debug, pc->log, 0,
+                       "get latency peer, %V no longer usable", &peer->name);
+
+        /* left out of this choice only (see below) */
+        lp->conf->raced[raced++] = index;
         lp->rrp.tried[n] |= m;
+    }
+
+    /* as in round robin, a peer found full is not tried: a retry may take it */
+
+    for (i = 0; i < raced; i++) {
+        lp->rrp.tried[lp->conf->raced[i] / (8 * sizeof(uintptr_t))] &=
+            ~((uintptr_t) 1 << lp->conf->raced[i] % (8 * sizeof(uintptr_t)));
+    }
+
+    if (peer == NULL) {
+
+        /* peers the table had no slot for are used when none else is */
+
+        if (lp->conf->resolvable && lp->conf->lists[lp->list].unslotted
+            && ngx_upstream_latency_unslotted_usable(lp, now))
+        {
+            P::unlock(peers);
+            return ngx_upstream_latency_round_robin(pc, lp, peers);
+        }
+
+        goto failed;
     }
 
     if (now - peer->checked > peer->fail_timeout) {
@@ -1335,6 +1357,7 @@ ngx_upstream_latency_create_srv_conf(ngx_conf_t *cf) noexcept
      *     lcf->initialized = 0;
      *     lcf->first_slot = 0;
      *     lcf->candidates = NULL;
+     *     lcf->raced = NULL;
      */
 
     lcf->main = P::main_conf(cf);
