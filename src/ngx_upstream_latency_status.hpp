@@ -101,38 +101,37 @@ struct ngx_upstream_latency_read_lock_t {
 
 
 /*
- * The peers of an upstream of the module, from round robin's lists; read
- * without the locks of a zone, as plain words: a status may be a moment
- * behind, never in the way.  Only where nginx resolves servers, and may
- * free peers, are the lists read under their read lock, the peers' names
- * copied to texts, and resolved peers' slots found by key.
+ * The peers of an upstream, from round robin's lists; read without the
+ * locks of a zone, as plain words: a status may be a moment behind, never
+ * in the way.  Only where nginx resolves servers, and may free peers, are
+ * the lists read under their read lock and the peers' names copied to
+ * texts.  With the table of the module's upstreams, each peer has its
+ * slot: configured ones from first, resolved ones found by key.
  */
 
 template <class P>
 void
-ngx_upstream_latency_balanced_peers(upstream_latency::UpstreamStatus &u,
-    typename P::upstream_t *uscf, ngx_upstream_latency_srv_conf_t<P> *lcf,
-    std::deque<std::string> &texts, time_t now, uint64_t now_us)
+ngx_upstream_latency_listed_peers(upstream_latency::UpstreamStatus &u,
+    typename P::upstream_t *uscf, upstream_latency::LatencyTable *table,
+    uint32_t first, bool resolves, std::deque<std::string> &texts,
+    time_t now, uint64_t now_us)
 {
-    uint32_t                         id, index, configured;
-    ngx_flag_t                       backup;
-    std::string_view                 name, server;
-    typename P::peer_t              *peer;
-    typename P::peers_t             *list;
-    upstream_latency::PeerState      state;
-    upstream_latency::LatencyTable  *table;
+    uint32_t                      id, index, configured;
+    ngx_flag_t                    backup;
+    std::string_view              name, server;
+    typename P::peer_t           *peer;
+    typename P::peers_t          *list;
+    upstream_latency::PeerState   state;
 
     id = 0;
-    configured = lcf->first_slot;
-    table = lcf->main->table;
+    configured = first;
     backup = 0;
 
     for (list = (typename P::peers_t *) uscf->peer.data;
          list;
          list = list->next, backup = 1)
     {
-        ngx_upstream_latency_read_lock_t<P>  lock(lcf->resolvable ? list
-                                                                 : NULL);
+        ngx_upstream_latency_read_lock_t<P>  lock(resolves ? list : NULL);
 
         for (peer = list->peer; peer; peer = peer->next, id++) {
 
@@ -151,7 +150,10 @@ ngx_upstream_latency_balanced_peers(upstream_latency::UpstreamStatus &u,
             name = {(char *) peer->name.data, peer->name.len};
             server = {(char *) peer->server.data, peer->server.len};
 
-            if (P::resolved(peer)) {
+            if (table == NULL) {
+                index = upstream_latency::LatencyTable::npos;
+
+            } else if (P::resolved(peer)) {
                 index = table->find(upstream_latency::PeerKey::of(
                             {(char *) uscf->host.data, uscf->host.len},
                             name, backup));
@@ -160,7 +162,7 @@ ngx_upstream_latency_balanced_peers(upstream_latency::UpstreamStatus &u,
                 index = configured++;
             }
 
-            if (lcf->resolvable) {
+            if (resolves) {
                 name = texts.emplace_back(name);
                 server = texts.emplace_back(server);
             }
@@ -177,8 +179,9 @@ ngx_upstream_latency_balanced_peers(upstream_latency::UpstreamStatus &u,
 
 
 /*
- * The servers of an upstream of another method, from its configuration:
- * the primary ones, then the backup ones, as round robin numbers them.
+ * The servers of an upstream of another method, none resolved, from its
+ * configuration: the primary ones, then the backup ones, as round robin
+ * numbers them.
  */
 
 template <class P>
@@ -263,8 +266,15 @@ ngx_upstream_latency_collect(ngx_array_t *upstreams,
 
         if (lcf->initialized && table) {
             u.decay = ngx_upstream_latency_decay(lcf, now_us);
-            ngx_upstream_latency_balanced_peers<P>(u, uscfp[i], lcf, texts,
-                                                   now, now_us);
+            ngx_upstream_latency_listed_peers<P>(u, uscfp[i], table,
+                                                 lcf->first_slot,
+                                                 lcf->resolvable != 0, texts,
+                                                 now, now_us);
+
+        } else if (P::resolves(uscfp[i])) {
+            /* the peers its names resolve to now, in no slot */
+            ngx_upstream_latency_listed_peers<P>(u, uscfp[i], NULL, 0, true,
+                                                 texts, now, now_us);
 
         } else {
             ngx_upstream_latency_configured_peers<P>(u, uscfp[i]);

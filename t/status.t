@@ -6,6 +6,16 @@ use lib 't/lib';
 use LatencyTest;
 use JSON::PP;
 use File::Temp;
+use UdpBackend;
+
+# A DNS server for the servers that resolve: backends.test is 127.0.0.2
+# and 127.0.0.3.
+LatencyTest::file_ports(1);
+my $names = File::Temp->new;
+print $names "127.0.0.2\n127.0.0.3\n";
+close $names;
+UdpBackend::dns(port => $ENV{TEST_NGINX_FILE_PORT_1},
+                names => {'backends.test' => $names->filename});
 
 # The last line of the body is the status JSON; the lines before name the
 # backends that answered.  Returns the decoded status.
@@ -374,3 +384,36 @@ GET /upstreams?upstream=a%20b
 sub { CORE::join '', map { "$_->{name}\n" } @{ JSON::PP::decode_json(shift)->{upstreams} } }
 --- response_body
 a b
+
+
+
+=== TEST 15: a round robin upstream lists the addresses its servers resolved to
+Each name's addresses, as nginx keeps them in the zone, with the servers
+that do not resolve; nginx resolves the names as the worker starts, well
+within the 0.5 s the request waits.
+--- skip_nginx: 2: < 1.27.3: nginx before 1.27.3 does not resolve servers at run time
+--- http_config
+    resolver 127.0.0.1:$TEST_NGINX_FILE_PORT_1 ipv6=off;
+    upstream plain {
+        zone plain 64k;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 weight=2;
+        server backends.test:$TEST_NGINX_RAND_PORT_2 resolve;
+        server backends.test:$TEST_NGINX_RAND_PORT_3 resolve backup down;
+    }
+--- config
+    location = /t { echo_sleep 0.5; echo_location /upstreams; }
+    location = /upstreams { upstream_latency_status; }
+--- request
+GET /t
+--- response_body_filters eval
+sub { my $u = JSON::PP::decode_json(shift)->{upstreams}[0];
+      CORE::join '', map { "$_->{server} ($_->{name}) w$_->{weight}"
+                           . ($_->{backup} ? ' backup' : '') . " $_->{state}\n" }
+          sort { $a->{backup} <=> $b->{backup} || $a->{server} cmp $b->{server} }
+              @{ $u->{peers} } }
+--- response_body
+127.0.0.1:$TEST_NGINX_RAND_PORT_1 (127.0.0.1:$TEST_NGINX_RAND_PORT_1) w2 up
+127.0.0.2:$TEST_NGINX_RAND_PORT_2 (backends.test:$TEST_NGINX_RAND_PORT_2) w1 up
+127.0.0.3:$TEST_NGINX_RAND_PORT_2 (backends.test:$TEST_NGINX_RAND_PORT_2) w1 up
+127.0.0.2:$TEST_NGINX_RAND_PORT_3 (backends.test:$TEST_NGINX_RAND_PORT_3) w1 backup down
+127.0.0.3:$TEST_NGINX_RAND_PORT_3 (backends.test:$TEST_NGINX_RAND_PORT_3) w1 backup down

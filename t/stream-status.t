@@ -8,6 +8,16 @@ use lib 't/lib';
 use LatencyTest;
 use JSON::PP;
 use File::Temp;
+use UdpBackend;
+
+# A DNS server for the servers that resolve: backends.test is 127.0.0.2
+# and 127.0.0.3.
+LatencyTest::file_ports(1);
+my $names = File::Temp->new;
+print $names "127.0.0.2\n127.0.0.3\n";
+close $names;
+UdpBackend::dns(port => $ENV{TEST_NGINX_FILE_PORT_1},
+                names => {'backends.test' => $names->filename});
 
 sub exposition_check {
     my ($body) = @_;
@@ -139,3 +149,40 @@ sub { my $j = JSON::PP::decode_json(shift);
       . scalar(@{ $j->{stream}{upstreams} }) . " stream: $j->{stream}{upstreams}[0]{name}\n" }
 --- response_body
 0 http, 1 stream: tcpapp
+
+
+
+=== TEST 4: a round robin stream upstream lists the addresses its servers resolved to
+As for http (t/status.t TEST 15); the status shows the stream block when
+the module balances one of its upstreams (app).
+--- skip_nginx: 2: < 1.27.3: nginx before 1.27.3 does not resolve servers at run time
+--- main_config
+    stream {
+        resolver 127.0.0.1:$TEST_NGINX_FILE_PORT_1 ipv6=off;
+        upstream app { weighted_random; server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+        upstream plain {
+            zone plain 64k;
+            server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 weight=2;
+            server backends.test:$TEST_NGINX_RAND_PORT_2 resolve;
+            server backends.test:$TEST_NGINX_RAND_PORT_3 resolve backup down;
+        }
+        server { listen 127.0.0.1:$TEST_NGINX_RAND_PORT_0; proxy_pass plain; }
+    }
+--- config
+    location = /t { echo_sleep 0.5; echo_location /upstreams; }
+    location = /upstreams { upstream_latency_status; }
+--- request
+GET /t
+--- response_body_filters eval
+sub { my ($u) = grep { $_->{name} eq 'plain' }
+                @{ JSON::PP::decode_json(shift)->{stream}{upstreams} };
+      CORE::join '', map { "$_->{server} ($_->{name}) w$_->{weight}"
+                           . ($_->{backup} ? ' backup' : '') . " $_->{state}\n" }
+          sort { $a->{backup} <=> $b->{backup} || $a->{server} cmp $b->{server} }
+              @{ $u->{peers} } }
+--- response_body
+127.0.0.1:$TEST_NGINX_RAND_PORT_1 (127.0.0.1:$TEST_NGINX_RAND_PORT_1) w2 up
+127.0.0.2:$TEST_NGINX_RAND_PORT_2 (backends.test:$TEST_NGINX_RAND_PORT_2) w1 up
+127.0.0.3:$TEST_NGINX_RAND_PORT_2 (backends.test:$TEST_NGINX_RAND_PORT_2) w1 up
+127.0.0.2:$TEST_NGINX_RAND_PORT_3 (backends.test:$TEST_NGINX_RAND_PORT_3) w1 backup down
+127.0.0.3:$TEST_NGINX_RAND_PORT_3 (backends.test:$TEST_NGINX_RAND_PORT_3) w1 backup down
