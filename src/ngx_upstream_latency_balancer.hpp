@@ -976,7 +976,6 @@ ngx_upstream_least_time_joining(ngx_upstream_latency_peer_data_t<P> *lp,
     double                               ramp, least;
     size_t                               k;
     uint32_t                             slot;
-    uint64_t                             joined;
     typename P::peer_t                  *peer;
     upstream_latency::PeerLoad           load;
     upstream_latency::Candidate         *c;
@@ -993,13 +992,9 @@ ngx_upstream_least_time_joining(ngx_upstream_latency_peer_data_t<P> *lp,
 
     for (k = 0; k < count; k++) {
         slot = ngx_upstream_latency_slot_index(lp, lcf->candidates[k].peer);
-        joined = view.slots[slot].joined_ms.load(std::memory_order_relaxed);
+        load = upstream_latency::observe_ms(view, slot, options, now_ms);
 
-        ramped.add(upstream_latency::known_latency(
-                       upstream_latency::observe_ms(view, slot, options,
-                                                    now_ms).latency_us,
-                       joined),
-                   slow_start.ramp(joined, now_ms) == 1.0);
+        ramped.add(view.slots[slot], load.latency_us, slow_start, now_ms);
     }
 
     ramped.update(prior);

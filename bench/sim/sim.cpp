@@ -630,10 +630,8 @@ private:
         if (slow_start_.window_ms) {
             JoinPriorSum ramped;
             for (int i : servers) {
-                ramped.add(known_latency(module_load(in, i).latency_us,
-                                         in.slots[i].joined_ms.load()),
-                           slow_start_.ramp(in.slots[i], clock() / 1000)
-                               == 1.0);
+                ramped.add(in.slots[i], module_load(in, i).latency_us,
+                           slow_start_, clock() / 1000);
             }
             ramped.update(prior);
         }

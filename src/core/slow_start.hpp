@@ -30,12 +30,7 @@ inline constexpr uint32_t kRampWeightScale = 16;
 // weight is kept in 32 bits.
 inline constexpr uint32_t kMaxWeight = UINT32_MAX / kRampWeightScale;
 
-// A latency a choice can weigh the joined peer by: 0 (unknown) until it
-// has answered since it joined.
-inline double known_latency(double latency_us, uint64_t joined) noexcept
-{
-    return answered_since_joining(joined) ? latency_us : 0;
-}
+struct SlowStart;
 
 // What a joining peer is taken to be worth until it shows otherwise, from
 // the fully ramped, measured peers it competes with (those of the same
@@ -62,6 +57,11 @@ public:
     {
         (full_ramp ? full_ : ramping_).add(latency_us);
     }
+
+    // The peer of slot, seen at latency_us at now_ms: its latency counts
+    // once it has answered since joining, at full ramp if its ramp is 1.
+    void add(const PeerSlot& slot, double latency_us, SlowStart slow_start,
+             uint64_t now_ms) noexcept;
 
     // Sets prior from the peers added, if any was measured.
     void update(JoinPrior& prior) const noexcept
@@ -212,6 +212,15 @@ std::size_t draw_ramped(const WeightedSampler& sampler, Rng& rng,
         i = sampler.draw(rng, usable);
     }
     return i;
+}
+
+inline void JoinPriorSum::add(const PeerSlot& slot, double latency_us,
+                              SlowStart slow_start, uint64_t now_ms) noexcept
+{
+    uint64_t joined = slot.joined_ms.load(std::memory_order_relaxed);
+
+    add(answered_since_joining(joined) ? latency_us : 0,
+        slow_start.ramp(joined, now_ms) == 1.0);
 }
 
 inline double SlowStart::apply(const PeerSlot& slot, uint64_t now_ms,

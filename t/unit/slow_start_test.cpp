@@ -305,9 +305,7 @@ int requests_to_the_last_peer(LatencyTable& table, SlowStart slow_start,
         JoinPriorSum ramped;
         for (uint32_t i = 0; i < peers; i++) {
             PeerLoad load = observe(table, i, options, now_ms * 1000);
-            ramped.add(known_latency(load.latency_us,
-                                     table.slot(i).joined_ms.load()),
-                       slow_start.ramp(table.slot(i), now_ms) == 1);
+            ramped.add(table.slot(i), load.latency_us, slow_start, now_ms);
         }
         ramped.update(prior);
 
