@@ -122,27 +122,6 @@ struct ngx_http_upstream_latency_proto_t {
 #endif
     }
 
-    /*
-     * Whether nginx resolves servers of the upstream, of any method: they
-     * are in a zone, and there nginx keeps round robin's lists.
-     */
-    static bool resolves(upstream_t *us) noexcept
-    {
-#if (NGX_HTTP_UPSTREAM_LATENCY_RESOLVE)
-        peers_t  *peers;
-
-        if (us->shm_zone == NULL) {
-            return false;
-        }
-
-        peers = (peers_t *) us->peer.data;
-
-        return resolvable(peers) || (peers->next && resolvable(peers->next));
-#else
-        return false;
-#endif
-    }
-
     static void wlock(peers_t *peers) noexcept
     {
         ngx_http_upstream_rr_peers_wlock(peers);

@@ -179,6 +179,27 @@ ngx_upstream_latency_listed_peers(upstream_latency::UpstreamStatus &u,
 
 
 /*
+ * Whether nginx resolves servers of the upstream, of any method: they are
+ * in a zone, and there nginx keeps round robin's lists.
+ */
+
+template <class P>
+bool
+ngx_upstream_latency_resolves(typename P::upstream_t *uscf) noexcept
+{
+    typename P::peers_t  *peers;
+
+    if (uscf->shm_zone == NULL) {
+        return false;
+    }
+
+    peers = (typename P::peers_t *) uscf->peer.data;
+
+    return P::resolvable(peers) || (peers->next && P::resolvable(peers->next));
+}
+
+
+/*
  * The servers of an upstream of another method, none resolved, from its
  * configuration: the primary ones, then the backup ones, as round robin
  * numbers them.
@@ -271,7 +292,7 @@ ngx_upstream_latency_collect(ngx_array_t *upstreams,
                                                  lcf->resolvable != 0, texts,
                                                  now, now_us);
 
-        } else if (P::resolves(uscfp[i])) {
+        } else if (ngx_upstream_latency_resolves<P>(uscfp[i])) {
             /* the peers its names resolve to now, in no slot */
             ngx_upstream_latency_listed_peers<P>(u, uscfp[i], NULL, 0, true,
                                                  texts, now, now_us);

@@ -13,11 +13,9 @@ use UdpBackend;
 # A DNS server for the servers that resolve: backends.test is 127.0.0.2
 # and 127.0.0.3.
 LatencyTest::file_ports(1);
-my $names = File::Temp->new;
-print $names "127.0.0.2\n127.0.0.3\n";
-close $names;
-UdpBackend::dns(port => $ENV{TEST_NGINX_FILE_PORT_1},
-                names => {'backends.test' => $names->filename});
+UdpBackend::fixed_dns(port => $ENV{TEST_NGINX_FILE_PORT_1},
+                      addresses => {'backends.test' => ['127.0.0.2',
+                                                        '127.0.0.3']});
 
 sub exposition_check {
     my ($body) = @_;
@@ -176,10 +174,7 @@ GET /t
 --- response_body_filters eval
 sub { my ($u) = grep { $_->{name} eq 'plain' }
                 @{ JSON::PP::decode_json(shift)->{stream}{upstreams} };
-      CORE::join '', map { "$_->{server} ($_->{name}) w$_->{weight}"
-                           . ($_->{backup} ? ' backup' : '') . " $_->{state}\n" }
-          sort { $a->{backup} <=> $b->{backup} || $a->{server} cmp $b->{server} }
-              @{ $u->{peers} } }
+      LatencyTest::peer_lines($u->{peers}) }
 --- response_body
 127.0.0.1:$TEST_NGINX_RAND_PORT_1 (127.0.0.1:$TEST_NGINX_RAND_PORT_1) w2 up
 127.0.0.2:$TEST_NGINX_RAND_PORT_2 (backends.test:$TEST_NGINX_RAND_PORT_2) w1 up

@@ -153,6 +153,16 @@ sub counts {
     return qr/\A$pattern\z/;
 }
 
+# Response body filter's lines for a status's peers, one per peer:
+# "server (name) wWEIGHT[ backup] state", primary ones first, by server.
+sub peer_lines {
+    my ($peers) = @_;
+    return join '', map { "$_->{server} ($_->{name}) w$_->{weight}"
+                          . ($_->{backup} ? ' backup' : '') . " $_->{state}\n" }
+        sort { $a->{backup} <=> $b->{backup} || $a->{server} cmp $b->{server} }
+            @$peers;
+}
+
 # The version of the nginx under test (TEST_NGINX_BINARY), 1.30.4 as 1030004.
 sub nginx_version {
     my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';

@@ -9,12 +9,14 @@ package UdpBackend;
 use strict;
 use warnings;
 
+use File::Temp ();
 use IO::Select;
 use IO::Socket::INET;
 use POSIX qw(_exit);
 use Time::HiRes qw(sleep);
 
 my @children;
+my @temporaries;   # files of fixed_dns, kept as long as the file runs
 my $owner = $$;
 
 # Answers each datagram to 127.0.0.1:$port with $reply datagrams (1 by
@@ -97,6 +99,21 @@ sub dns {
         my $answer = dns_answer($query, \%files);
         $socket->send($answer, 0, $peer) if defined $answer;
     }
+}
+
+# The same for names whose addresses do not change: %$addresses maps a
+# name to its list of addresses.
+sub fixed_dns {
+    my (%args) = @_;
+    my %names;
+    for my $name (keys %{ $args{addresses} }) {
+        my $file = File::Temp->new;
+        print $file map { "$_\n" } @{ $args{addresses}{$name} };
+        close $file;
+        push @temporaries, $file;
+        $names{$name} = $file->filename;
+    }
+    dns(port => $args{port}, names => \%names);
 }
 
 # The answer to one query (RFC 1035 4.1), or undef if it is not one; the
