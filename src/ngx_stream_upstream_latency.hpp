@@ -82,6 +82,16 @@ struct ngx_stream_upstream_latency_proto_t {
 #endif
     }
 
+    /* an upstream with "zone": its peer.data is round robin's lists */
+    static bool zoned(upstream_t *us) noexcept
+    {
+#if (NGX_STREAM_UPSTREAM_ZONE)
+        return us->shm_zone != NULL;
+#else
+        return false;
+#endif
+    }
+
     /* the reference round robin's get takes and its free drops (1.27.3) */
     static void peer_ref(peers_t *peers, peer_t *peer) noexcept
     {

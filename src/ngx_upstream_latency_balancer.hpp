@@ -962,16 +962,16 @@ ngx_upstream_latency_failed(upstream_latency::PeerSlot *slot,
  * and not yet measured): their latency counts as at least the prior
  * (JoinPrior) of the choice's other peers, those at full ramp (or those
  * ramping, if none of these is measured), so these are summed first;
- * then the joining peers are scored again, at their ramp.  Returns the
- * least score.  Out of line: a pool without joining peers never gets
- * here.
+ * then every peer is scored again, its load read again, at its ramp.
+ * Returns the least score, and the idle peers in idle.  Out of line: a
+ * pool without joining peers never gets here.
  */
 
 template <class P>
 [[gnu::noinline]] double
 ngx_upstream_least_time_joining(ngx_upstream_latency_peer_data_t<P> *lp,
     typename P::peer_t **candidate_peers, size_t count, uint64_t now_ms,
-    ngx_log_t *log) noexcept
+    ngx_uint_t *idle, ngx_log_t *log) noexcept
 {
     double                               ramp, least;
     size_t                               k;
@@ -1000,6 +1000,7 @@ ngx_upstream_least_time_joining(ngx_upstream_latency_peer_data_t<P> *lp,
     ramped.update(prior);
 
     least = HUGE_VAL;
+    *idle = 0;
 
     for (k = 0; k < count; k++) {
         c = &lcf->candidates[k];
@@ -1019,6 +1020,7 @@ ngx_upstream_least_time_joining(ngx_upstream_latency_peer_data_t<P> *lp,
                  upstream_latency::ramped_weight(peer->weight, ramp), load,
                  peer->weight);
         least = ngx_min(least, c->score);
+        *idle += load.active == 0;
     }
 
     return least;
@@ -1097,10 +1099,8 @@ ngx_upstream_least_time_choose(ngx_upstream_latency_peer_data_t<P> *lp,
 
     if (joining) {
         least = ngx_upstream_least_time_joining<P>(lp, candidate_peers, count,
-                                                   now_ms, log);
+                                                   now_ms, &idle, log);
     }
-
-    /* idle still: joining scales a peer's requests in flight, 0 stays 0 */
 
     best = upstream_latency::pick_least_score(candidates, count, least, idle,
                                               lcf->current_weights + lp->base);

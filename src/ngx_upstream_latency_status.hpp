@@ -189,7 +189,7 @@ ngx_upstream_latency_resolves(typename P::upstream_t *uscf) noexcept
 {
     typename P::peers_t  *peers;
 
-    if (uscf->shm_zone == NULL) {
+    if (!P::zoned(uscf)) {
         return false;
     }
 
