@@ -521,6 +521,18 @@ _EOC_
     }
 _EOC_
 
+    # nginx's temporary files in the server root, as upstream (not the
+    # built-in paths, /var/lib/nginx/... on Debian, that only root may
+    # write): those that http_config sets itself excepted (upstream checks
+    # proxy_temp_path and client_body_temp_path only), and those of the
+    # modules nginx was built without.
+    my $nginx_V = `$NginxBinary -V 2>&1` // '';
+    my $temp_paths = join ' ', map { "${_}_temp_path $ServRoot/${_}_temp;" }
+        grep { !($_ eq 'proxy' || $_ eq 'client_body')
+                   || $http_config !~ /\b${_}_temp_path\b/ }
+        grep { $nginx_V !~ /--without-http_${_}_module/ }
+        qw(client_body proxy fastcgi scgi uwsgi);
+
     my $events_use = $EventType ? "    use $EventType;\n" : '';
     my $user = defined $WorkerUser ? "user $WorkerUser;\n"
              : $> == 0             ? "user root;\n"
@@ -546,6 +558,7 @@ $main_config
 
 http {
     access_log $AccLogFile;
+    $temp_paths
 
     default_type text/plain;
     keepalive_timeout  68;
@@ -639,9 +652,16 @@ sub stop_nginx {
 }
 
 # Runs the nginx command line once; returns (wait status, stderr text).
+# nginx 1.19.5 and later take -e, the error log used until the
+# configuration's own is open: upstream points it at the block's error.log,
+# so that what nginx logs while it reads the configuration (a [warn], an
+# [emerg] of --- must_die) is there, not in nginx's built-in error log.
+sub early_error_log { $NginxVersion >= 1.019005 }
+
 sub exec_nginx {
     my $err = File::Temp->new;
-    my $cmd = "$NginxBinary -p $ServRoot/ -c $ConfFile";
+    my $cmd = "$NginxBinary " . (early_error_log() ? "-e $ErrLogFile " : '')
+              . "-p $ServRoot/ -c $ConfFile";
     warn "running $cmd\n" if $Verbose;
     system("$cmd > /dev/null 2> " . $err->filename);
     my $status = $?;
@@ -723,7 +743,12 @@ sub run_must_die {
     $ErrLogFilePos = 0;
     for my $i (0 .. $RepeatEach - 1) {
         my ($status, $stderr) = exec_nginx();
-        if (length $stderr && open my $log, '>>', $ErrLogFile) {
+        # With -e nginx has logged its errors in error.log itself; an older
+        # one only printed them.
+        print STDERR $stderr if length $stderr && early_error_log();
+        if (length $stderr && !early_error_log()
+            && open my $log, '>>', $ErrLogFile)
+        {
             print $log $stderr;
             close $log;
         }
