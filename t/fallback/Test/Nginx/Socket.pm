@@ -266,7 +266,41 @@ sub error_log_lines { log_lines($ErrLogFile, !$CheckAccumErrLog) }
 # ---------------------------------------------------------------------------
 # Main loop
 
+# Upstream's sections and testing modes that this runner does not
+# implement: rather than pass a block with the section ignored (its checks
+# or its TCP/UDP server missing), or run a whole file outside the mode asked
+# for (under valgrind, over HTTP/2...), it stops the run.
+our @UnsupportedSections = qw(
+    http2 http3 curl curl_protocol curl_options curl_error charset
+    response_body_json_sort skip_openssl todo_nginx post_setup_server_root
+    write_resp_body_file stap stap_out stap_out_like stap_out_unlike
+    tcp_listen tcp_reply tcp_reply_delay tcp_query tcp_query_len
+    tcp_query_auto_timeout tcp_no_close tcp_shutdown tcp_shutdown_delay
+    udp_listen udp_reply udp_reply_delay udp_query
+);
+our @UnsupportedModes = qw(
+    TEST_NGINX_USE_HTTP2 TEST_NGINX_USE_HTTP3 TEST_NGINX_USE_VALGRIND
+    TEST_NGINX_USE_STAP TEST_NGINX_USE_RR TEST_NGINX_CHECK_LEAK
+    TEST_NGINX_BENCHMARK
+);
+
+sub check_supported {
+    my $block = shift;
+    my @unsupported = grep { defined $block->$_ } @UnsupportedSections;
+    # skip_slave only counts on a build slave, as upstream
+    push @unsupported, 'skip_slave'
+        if defined $block->skip_slave && defined $ENV{TEST_NGINX_BUILDSLAVE};
+    bail_out($block->name . " - --- $unsupported[0] is not supported by "
+             . "the fallback Test::Nginx::Socket (t/fallback); install "
+             . "Test::Nginx from CPAN") if @unsupported;
+}
+
 sub run_tests () {
+    for my $mode (@UnsupportedModes) {
+        bail_out("$mode is not supported by the fallback "
+                 . "Test::Nginx::Socket (t/fallback); install Test::Nginx "
+                 . "from CPAN") if $ENV{$mode};
+    }
     $NginxVersion = nginx_version();
     $ENV{TEST_NGINX_SERVER_PORT} //= $ServerPort;
 
@@ -284,6 +318,7 @@ sub run_tests () {
 sub run_test ($) {
     my $block = shift;
     return if defined $block->SKIP;
+    check_supported($block);
 
     my $name = $block->name;
     my $first_time = $FirstTime;
@@ -1607,9 +1642,12 @@ installed.  Implements the documented interface of upstream's module
 (sections, exported functions, environment variables, generated
 F<t/servroot/conf/nginx.conf>, subtest counts) for plain HTTP/1.x.
 
-Not implemented: HTTP/2 and HTTP/3, curl, stap, valgrind, rr, check-leak
-and benchmark modes, the embedded TCP/UDP servers (tcp_*/udp_* sections),
-charset, skip_openssl, skip_slave, todo_nginx,
-and TEST_NGINX_IGNORE_MISSING_DIRECTIVES.
+Not implemented, and a run that asks for one stops (Bail out!) instead of
+passing without it: HTTP/2 and HTTP/3, curl, stap, valgrind, rr,
+check-leak and benchmark modes (@UnsupportedModes), the embedded TCP/UDP
+servers (tcp_*/udp_* sections), charset, response_body_json_sort,
+post_setup_server_root, write_resp_body_file, skip_openssl, skip_slave (on
+a build slave), todo_nginx (@UnsupportedSections).  Ignored:
+TEST_NGINX_IGNORE_MISSING_DIRECTIVES (a missing directive fails the run).
 
 =cut
