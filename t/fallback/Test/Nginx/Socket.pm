@@ -35,7 +35,7 @@ our @EXPORT = qw(
     server_name server_addr server_root html_dir server_port
     server_port_for_client timeout no_nginx_manager check_accum_error_log
     add_block_preprocessor bail_out add_cleanup_handler
-    add_response_body_check
+    add_test_cleanup_handler add_response_body_check
 );
 
 # ---------------------------------------------------------------------------
@@ -67,7 +67,8 @@ our $ForceRestartOnTest = $ENV{TEST_NGINX_FORCE_RESTART_ON_TEST} // 1;
 our $Verbose        = $ENV{TEST_NGINX_VERBOSE};
 our $ConfigPreamble = '';
 
-our (@EnvToNginx, @BlockPreprocessors, @CleanupHandlers, @ResponseBodyChecks);
+our (@EnvToNginx, @BlockPreprocessors, @CleanupHandlers, @TestCleanupHandlers,
+     @ResponseBodyChecks);
 
 sub run_test ($);
 
@@ -147,6 +148,8 @@ sub env_to_nginx (@) {
 # Later-added preprocessors run first, as upstream.
 sub add_block_preprocessor (&) { unshift @BlockPreprocessors, shift }
 sub add_cleanup_handler ($)    { unshift @CleanupHandlers, shift }
+# called with each block after it has run
+sub add_test_cleanup_handler ($) { unshift @TestCleanupHandlers, shift }
 sub add_response_body_check ($) { push @ResponseBodyChecks, shift }
 
 sub bail_out (@) {
@@ -310,6 +313,7 @@ sub run_tests () {
         $_->($block) for @BlockPreprocessors;
         $block->set_value(name => "$0 " . $block->name);
         run_test($block);
+        $_->($block) for @TestCleanupHandlers;
         $PrevBlock = $block;
     }
     cleanup();
